@@ -1,0 +1,78 @@
+"""DeepLabV3 and DeepLabV3+ heads.
+
+Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation", arXiv:1706.05587;
+Chen et al., "Encoder-Decoder with Atrous Separable Convolution for Semantic Image
+Segmentation" (DeepLabV3+), arXiv:1802.02611. The V3+ decoder upsamples the ASPP output to
+the stride-4 level, concatenates a 48-channel projection of those low-level features and
+applies two 3x3 convs (plain convs, not separable: the paper's ResNet variant).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import ASPP, ConvNormAct
+
+__all__ = ["DeepLabV3Head", "DeepLabV3PlusHead"]
+
+
+class DeepLabV3Head(nn.Module):
+    """ASPP on ``features[in_index]``, a 3x3 conv, then a 1x1 classifier."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        *,
+        num_classes: int,
+        channels: int = 256,
+        rates: tuple[int, ...] = (12, 24, 36),
+        in_index: int = -1,
+        norm: str | None = "bn",
+    ) -> None:
+        super().__init__()
+        self.in_index = in_index
+        self.aspp = ASPP(in_channels, channels=channels, rates=rates, norm=norm)
+        self.bottleneck = ConvNormAct(channels, channels, 3, norm=norm)
+        self.classifier = nn.Conv2d(channels, num_classes, 1)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.classifier(self.bottleneck(self.aspp(features[self.in_index])))
+
+
+class DeepLabV3PlusHead(nn.Module):
+    """ASPP on the last level + decoder with the low-level (stride 4) features.
+
+    Output logits are at the low-level resolution (stride 4).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        *,
+        low_level_channels: int,
+        num_classes: int,
+        channels: int = 256,
+        low_level_proj: int = 48,
+        rates: tuple[int, ...] = (6, 12, 18),
+        in_index: int = -1,
+        low_level_index: int = 0,
+        norm: str | None = "bn",
+    ) -> None:
+        super().__init__()
+        self.in_index = in_index
+        self.low_level_index = low_level_index
+        self.aspp = ASPP(in_channels, channels=channels, rates=rates, norm=norm)
+        self.low_level = ConvNormAct(low_level_channels, low_level_proj, 1, norm=norm)
+        self.decoder = nn.Sequential(
+            ConvNormAct(channels + low_level_proj, channels, 3, norm=norm),
+            ConvNormAct(channels, channels, 3, norm=norm),
+        )
+        self.classifier = nn.Conv2d(channels, num_classes, 1)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        low = self.low_level(features[self.low_level_index])  # (B, 48, H/4, W/4)
+        high = self.aspp(features[self.in_index])  # (B, 256, H/os, W/os)
+        high = F.interpolate(high, size=low.shape[-2:], mode="bilinear", align_corners=False)
+        return self.classifier(self.decoder(torch.cat([high, low], dim=1)))

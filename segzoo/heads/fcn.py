@@ -1,0 +1,41 @@
+"""Fully convolutional head, also used as the auxiliary head of the semantic recipes.
+
+Long et al., "Fully Convolutional Networks for Semantic Segmentation", arXiv:1411.4038
+(the head of torchvision's ``fcn_resnet50``: 3x3 conv to C/4, dropout, 1x1 classifier).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import ConvNormAct
+
+__all__ = ["FCNHead"]
+
+
+class FCNHead(nn.Module):
+    """``num_convs`` 3x3 conv-norm-ReLU, dropout, 1x1 classifier on ``features[in_index]``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        *,
+        num_classes: int,
+        channels: int | None = None,
+        num_convs: int = 1,
+        dropout: float = 0.1,
+        in_index: int = -1,
+        norm: str | None = "bn",
+    ) -> None:
+        super().__init__()
+        channels = channels or max(in_channels // 4, 1)
+        self.in_index = in_index
+        self.convs = nn.Sequential(
+            *[ConvNormAct(in_channels if i == 0 else channels, channels, 3, norm=norm) for i in range(num_convs)]
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Conv2d(channels if num_convs else in_channels, num_classes, 1)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.classifier(self.dropout(self.convs(features[self.in_index])))

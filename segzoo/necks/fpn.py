@@ -1,0 +1,63 @@
+"""Feature pyramid network neck (P2-P5, optional P6).
+
+Lin et al., "Feature Pyramid Networks for Object Detection", arXiv:1612.03144. Built on
+``torchvision.ops.FeaturePyramidNetwork`` (lateral 1x1 convs, nearest top-down upsampling,
+3x3 output convs); P6 is a stride-2 subsampling of P5, as in Mask R-CNN.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence
+
+import torch
+from torch import nn
+from torchvision.ops import FeaturePyramidNetwork
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+from ..backbones import FeatureInfo
+
+__all__ = ["FPN"]
+
+
+class FPN(nn.Module):
+    """List of backbone levels in, list of pyramid levels out (same strides, ``out_channels`` each).
+
+    Args:
+        in_features: the backbone's ``feature_info`` (one entry per level it returns).
+        out_channels: channels of every pyramid level (256 in the paper).
+        p6: add a level at twice the last stride (max-pool of the last level).
+        norm: ``None`` (paper) or ``"bn"``/``"gn"`` inside the FPN convs.
+    """
+
+    def __init__(
+        self,
+        in_features: Sequence[FeatureInfo],
+        *,
+        out_channels: int = 256,
+        p6: bool = False,
+        norm: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not in_features:
+            raise ValueError("FPN needs at least one input level (pass the backbone's feature_info).")
+        norm_layer = {None: None, "bn": nn.BatchNorm2d, "gn": lambda c: nn.GroupNorm(32, c)}.get(norm, "bad")
+        if norm_layer == "bad":
+            raise ValueError(f"Unknown FPN norm {norm!r}; use None, 'bn' or 'gn'.")
+        self.fpn = FeaturePyramidNetwork(
+            [f.channels for f in in_features],
+            out_channels,
+            extra_blocks=LastLevelMaxPool() if p6 else None,
+            norm_layer=norm_layer,
+        )
+        self.level_names = [f"p{i}" for i in range(len(in_features))]
+        self.feature_info = [
+            FeatureInfo(out_channels, f.stride, f"p{f.stride.bit_length() - 1}") for f in in_features
+        ]
+        if p6:
+            last = in_features[-1].stride * 2
+            self.feature_info.append(FeatureInfo(out_channels, last, f"p{last.bit_length() - 1}"))
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        inputs = OrderedDict((name, f) for name, f in zip(self.level_names, features))
+        return list(self.fpn(inputs).values())
