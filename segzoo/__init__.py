@@ -1,0 +1,14 @@
+"""segzoo: a PyTorch model zoo for semantic and panoptic segmentation.
+
+>>> import segzoo
+>>> model = segzoo.build("deeplabv3_r50", num_classes=19)
+>>> segzoo.list_models("deeplab*")
+"""
+
+from . import backbones as _backbones  # noqa: F401  (registers the backbones)
+from . import models as _models  # noqa: F401  (registers the recipes)
+from .factory import build, list_models, model_info, register_model
+from .version import __version__
+from .weights import WeightsError, load, save
+
+__all__ = ["__version__", "build", "list_models", "model_info", "register_model", "save", "load", "WeightsError"]

@@ -1,0 +1,116 @@
+"""The base class every segzoo model derives from: normalisation, ``predict`` and metadata.
+
+``forward`` is the tensor path (normalised float input, compile/export friendly, the same
+output types in train and eval); ``predict`` is the user path (raw images of any size in,
+per-image results out).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, ClassVar, Sequence
+
+import torch
+from torch import nn
+
+from .inputs import format_results, prepare_images
+
+__all__ = ["SegmentationModel", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def default_mean_std(in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """ImageNet statistics for 3 channels; their average repeated for any other count."""
+    if in_chans == 3:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return (sum(IMAGENET_MEAN) / 3,) * in_chans, (sum(IMAGENET_STD) / 3,) * in_chans
+
+
+class SegmentationModel(nn.Module):
+    """Owns normalisation and ``predict``; subclasses implement ``forward`` and ``_predict_batch``.
+
+    Class attributes:
+        task: ``"semantic"`` or ``"panoptic"``.
+        export_formats: the export paths the tests check for this model
+            (``"torchscript"`` = ``torch.jit.trace``, ``"torch-export"`` = ``torch.export``).
+    """
+
+    task: ClassVar[str] = "semantic"
+    export_formats: ClassVar[tuple[str, ...]] = ("torchscript", "torch-export")
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        in_chans: int,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}.")
+        default_mean, default_std = default_mean_std(in_chans)
+        mean = tuple(float(m) for m in (mean if mean is not None else default_mean))
+        std = tuple(float(s) for s in (std if std is not None else default_std))
+        if len(mean) != in_chans or len(std) != in_chans:
+            raise ValueError(f"mean and std need {in_chans} values (one per input channel), got {mean} and {std}.")
+        if any(s <= 0 for s in std):
+            raise ValueError(f"std values must be positive, got {std}.")
+        self.num_classes = num_classes
+        self.in_chans = in_chans
+        # Not persistent: they are configuration (config.json), not weights.
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(-1, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std).view(-1, 1, 1), persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the model's parameters (CPU for a model without any)."""
+        for p in self.parameters():
+            return p.device
+        return self.pixel_mean.device
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` float in 0-1 -> normalised with the model's mean and std."""
+        return (images - self.pixel_mean) / self.pixel_std
+
+    @torch.no_grad()
+    def predict(self, images: Any, *, batch_size: int = 8) -> Any:
+        """Run the model on raw images and return post-processed per-image results.
+
+        Args:
+            images: a uint8 (0-255) or float (0-1) image or batch as a torch tensor
+                ``(C, H, W)`` / ``(B, C, H, W)``, a numpy array or PIL image ``(H, W, C)`` /
+                ``(B, H, W, C)``, or a list of images of different sizes.
+            batch_size: images of the same size run together in chunks of this many.
+
+        Returns:
+            One result for one image, a list for a batch or list. Semantic models return
+            ``(H, W)`` int64 label maps at each image's original size. Numpy input gives
+            numpy results; tensor input gives tensors on the input's device.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        prepared = prepare_images(images, in_chans=self.in_chans)
+        by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, image in enumerate(prepared.images):
+            by_size[tuple(image.shape[-2:])].append(i)
+        results: list[Any] = [None] * len(prepared.images)
+        was_training = self.training
+        self.eval()
+        try:
+            device = self.device
+            for indices in by_size.values():
+                for start in range(0, len(indices), batch_size):
+                    chunk = indices[start : start + batch_size]
+                    batch = torch.stack([prepared.images[i] for i in chunk]).to(device)
+                    for i, result in zip(chunk, self._predict_batch(self.normalize(batch))):
+                        results[i] = result
+        finally:
+            self.train(was_training)
+        return format_results(results, prepared)
+
+    def _predict_batch(self, images: torch.Tensor) -> list[Any]:
+        """Per-image results for a normalised batch of same-sized images."""
+        raise NotImplementedError

@@ -1,0 +1,137 @@
+"""Turning what users pass to ``predict`` into checked float tensors, and results back.
+
+Accepted images: a torch tensor ``(C, H, W)`` or ``(B, C, H, W)``; a numpy array or PIL
+image ``(H, W, C)`` or ``(B, H, W, C)`` (the layout PIL and OpenCV give); ``(H, W)`` when the
+model takes one channel; or a list of any of these with different sizes. ``uint8`` images
+are read as 0-255, float images as 0-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["PreparedImages", "prepare_images", "format_results"]
+
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+@dataclass
+class PreparedImages:
+    """Checked images ``(C, H, W)`` float32 in 0-1, and how to hand results back."""
+
+    images: list[torch.Tensor]
+    single: bool  # one image given (not a batch or list): return one result, not a list
+    as_numpy: bool  # the input was numpy / PIL: return numpy arrays
+    device: torch.device | None  # the input tensors' device (None for numpy input)
+
+
+def _to_tensor(image: Any, index: int, in_chans: int) -> tuple[torch.Tensor, bool]:
+    """One image as a ``(C, H, W)`` tensor (no dtype change); also whether it was numpy."""
+    if type(image).__module__.startswith("PIL."):
+        image = np.asarray(image)
+    if isinstance(image, np.ndarray):
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if image.ndim != 3:
+            raise ValueError(
+                f"Image {index}: a numpy image must be (H, W, C) or (H, W), got shape {tuple(image.shape)}."
+            )
+        if image.shape[-1] != in_chans and image.shape[0] == in_chans:
+            raise ValueError(
+                f"Image {index}: numpy images are read as (H, W, C); shape {tuple(image.shape)} looks like "
+                f"(C, H, W). Pass image.transpose(1, 2, 0), or torch.from_numpy(image) (tensors are (C, H, W))."
+            )
+        if image.dtype.kind not in "uf" and image.dtype != np.bool_:
+            raise TypeError(f"Image {index}: expected uint8 (0-255) or float (0-1) pixels, got numpy {image.dtype}.")
+        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), True
+    if isinstance(image, torch.Tensor):
+        if image.ndim == 2:
+            image = image[None]
+        if image.ndim != 3:
+            raise ValueError(f"Image {index}: a tensor image must be (C, H, W) or (H, W), got shape {tuple(image.shape)}.")
+        return image, False
+    raise TypeError(
+        f"Image {index}: expected a torch.Tensor, numpy array or PIL image, got {type(image).__name__}."
+    )
+
+
+def _check(image: torch.Tensor, index: int, in_chans: int) -> torch.Tensor:
+    """Check channels, size, dtype and values; return float32 in 0-1."""
+    channels, height, width = image.shape
+    if channels != in_chans:
+        raise ValueError(
+            f"Image {index}: expected {in_chans} channels, got {channels} (shape {tuple(image.shape)}). "
+            f"Convert the image (e.g. to RGB) or build the model with in_chans={channels}."
+        )
+    if height == 0 or width == 0:
+        raise ValueError(f"Image {index}: empty image of size {height}x{width}.")
+    if image.dtype == torch.uint8:
+        return image.float().div_(255.0)
+    if image.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"Image {index}: expected uint8 (0-255) or floating point (0-1) pixels, got {image.dtype}. "
+            "Convert with image.to(torch.uint8) or image.float() / 255."
+        )
+    image = image.float()
+    if not torch.isfinite(image).all():
+        raise ValueError(f"Image {index}: contains NaN or Inf pixels; clean or replace them before predict().")
+    return image
+
+
+def prepare_images(images: Any, *, in_chans: int) -> PreparedImages:
+    """Validate the images given to ``predict`` and convert them to float32 0-1 ``(C, H, W)``.
+
+    Raises ``TypeError`` for a wrong type or dtype and ``ValueError`` for a wrong rank,
+    channel count, empty batch or non-finite pixels; each message names the image.
+    """
+    single = False
+    if isinstance(images, (list, tuple)):
+        items: Sequence[Any] = images
+    elif isinstance(images, torch.Tensor) and images.ndim == 4:
+        items = list(images.unbind(0))
+    elif isinstance(images, np.ndarray) and images.ndim == 4:
+        items = list(images)
+    elif isinstance(images, (torch.Tensor, np.ndarray)) or type(images).__module__.startswith("PIL."):
+        if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim not in (2, 3):
+            raise ValueError(
+                f"Expected one image (C, H, W) / (H, W, C), a batch (B, C, H, W) / (B, H, W, C) or a list of "
+                f"images; got an array of shape {tuple(images.shape)}."
+            )
+        items, single = [images], True
+    else:
+        raise TypeError(
+            f"predict() takes a tensor, numpy array, PIL image or a list of them; got {type(images).__name__}."
+        )
+    if len(items) == 0:
+        raise ValueError("predict() got an empty batch: pass at least one image.")
+    tensors, numpy_flags, devices = [], [], set()
+    for i, item in enumerate(items):
+        tensor, was_numpy = _to_tensor(item, i, in_chans)
+        tensors.append(_check(tensor, i, in_chans))
+        numpy_flags.append(was_numpy)
+        if not was_numpy:
+            devices.add(item.device)
+    as_numpy = all(numpy_flags)
+    device = next(iter(devices)) if len(devices) == 1 else None
+    return PreparedImages(images=tensors, single=single, as_numpy=as_numpy, device=device)
+
+
+def format_results(results: list[Any], prepared: PreparedImages) -> Any:
+    """Hand per-image results back in the caller's terms (one or a list; numpy or tensors)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            if prepared.as_numpy:
+                return value.cpu().numpy()
+            if prepared.device is not None:
+                return value.to(prepared.device)
+        if isinstance(value, tuple):
+            return tuple(convert(v) for v in value)
+        return value
+
+    out = [convert(r) for r in results]
+    return out[0] if prepared.single else out

@@ -1,0 +1,237 @@
+"""Weights I/O: safetensors files, ``config.json``, sha256, head and ``in_chans`` adaptation.
+
+``save(model, dir)`` writes ``model.safetensors`` and ``config.json`` (recipe name,
+overrides, segzoo version, the weights' sha256), each to a temporary file renamed into place,
+so an interrupted save never leaves a broken file. ``load(dir)`` rebuilds the model with
+``build`` and loads the weights strictly. Loading into a model with another class count
+drops the classifier (with a warning); a stem with another input channel count is adapted
+(with a warning, as timm's ``adapt_input_conv``); everything else must match exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from .factory import CONFIG_ATTR, WeightsSpec, build
+from .version import __version__
+
+__all__ = ["WeightsError", "save", "load", "load_weights_file", "read_state_dict", "download_weights", "sha256_of"]
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class WeightsError(RuntimeError):
+    """A weights file that can't be used: unreadable, corrupt, truncated or not matching the model."""
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_state_dict(path: str | os.PathLike, *, sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a safetensors file onto the CPU; any failure raises :class:`WeightsError` naming it."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / WEIGHTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"No weights file at {str(path)!r}.")
+    if sha256 is not None:
+        actual = sha256_of(path)
+        if actual != sha256.lower():
+            raise WeightsError(
+                f"{path}: sha256 is {actual}, expected {sha256}. The file is corrupt or not the one published; "
+                "delete it and download it again."
+            )
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as err:  # safetensors raises its own error types and OSError
+        raise WeightsError(
+            f"{path}: not a readable safetensors file ({type(err).__name__}: {err}). It may be truncated or "
+            "corrupt; segzoo reads only safetensors (convert a PyTorch checkpoint with "
+            "safetensors.torch.save_file(torch.load(p, weights_only=True), 'model.safetensors'))."
+        ) from err
+
+
+def _adapt_input_conv(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
+    """A stem conv weight ``(O, I, k, k)`` for ``in_chans`` inputs: summed for one channel, else
+    tiled and rescaled so the response to a constant image keeps its size."""
+    if in_chans == 1:
+        return weight.sum(dim=1, keepdim=True)
+    repeats = -(-in_chans // weight.shape[1])
+    return weight.repeat(1, repeats, 1, 1)[:, :in_chans] * (weight.shape[1] / in_chans)
+
+
+def _is_head_key(key: str, head_names: tuple[str, ...]) -> bool:
+    return any(part in head_names for part in key.split(".")[:-1])
+
+
+def _list(keys: list[str], limit: int = 10) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def load_state_dict_into(model: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
+    """Load ``state`` into ``model``: classifier dropped on a class-count change, stem adapted to
+    ``in_chans``, everything else strict (missing, unexpected and mis-shaped keys are named)."""
+    head_names = tuple(getattr(model, "head_names", ("classifier",)))
+    own = model.state_dict()
+    state = dict(state)
+    dropped, adapted, misshaped = [], [], []
+    for key, value in list(state.items()):
+        if key not in own or own[key].shape == value.shape:
+            continue
+        target = own[key].shape
+        if _is_head_key(key, head_names):
+            dropped.append(key)
+            del state[key]
+        elif value.ndim == 4 and len(target) == 4 and value.shape[0] == target[0] and value.shape[2:] == target[2:]:
+            state[key] = _adapt_input_conv(value, target[1])
+            adapted.append(key)
+        else:
+            misshaped.append(f"{key} (file {tuple(value.shape)}, model {tuple(target)})")
+    missing = [k for k in own if k not in state and k not in dropped]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected or misshaped:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_list(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_list(unexpected)}")
+        if misshaped:
+            parts.append(f"mis-shaped keys: {_list(misshaped)}")
+        raise WeightsError(
+            f"{source} does not match {type(model).__name__}: {'; '.join(parts)}. Build the model with the "
+            "same recipe and options as the weights (segzoo.load(dir) reads them from config.json)."
+        )
+    if dropped:
+        warnings.warn(
+            f"{source}: the class count differs, so the classifier weights were not loaded and stay "
+            f"randomly initialised: {_list(dropped)}. Fine-tune the model for the new classes.",
+            stacklevel=3,
+        )
+    if adapted:
+        warnings.warn(f"{source}: input-channel weights adapted to the model's in_chans: {_list(adapted)}.", stacklevel=3)
+    model.load_state_dict(state, strict=False)
+
+
+def load_weights_file(model: nn.Module, path: str | os.PathLike, *, sha256: str | None = None) -> nn.Module:
+    """Load a safetensors file (or a ``segzoo.save`` directory) into ``model``; returns the model."""
+    state = read_state_dict(path, sha256=sha256)
+    load_state_dict_into(model, state, source=str(path))
+    return model
+
+
+def save(model: nn.Module, directory: str | os.PathLike) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` for a model made by ``segzoo.build``.
+
+    Returns the directory. Files are written to temporary names and renamed, so an
+    interrupted save leaves any previous files intact.
+    """
+    config = getattr(model, CONFIG_ATTR, None)
+    if config is None:
+        raise ValueError(
+            f"{type(model).__name__} was not built by segzoo.build, so there is no recipe to record; save its "
+            "weights with safetensors.torch.save_file(model.state_dict(), path) instead."
+        )
+    try:
+        json.dumps(config["overrides"])
+    except TypeError as err:
+        raise ValueError(
+            f"The model's overrides can't be written to config.json ({err}); modules or other objects passed "
+            "to build() can't be recorded. Register a recipe that creates them instead."
+        ) from err
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Copies, so tensors that share memory (tied weights, views) are saved independently.
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    weights_path = directory / WEIGHTS_FILE
+    _atomic_write(weights_path, lambda tmp: save_file(state, tmp, metadata={"format": "pt", "segzoo": __version__}))
+    payload = {
+        "name": config["name"],
+        "overrides": config["overrides"],
+        "segzoo_version": __version__,
+        "sha256": sha256_of(weights_path),
+    }
+    text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    _atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
+    return directory
+
+
+def load(directory: str | os.PathLike, *, verify: bool = True, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a model saved by :func:`save` and load its weights.
+
+    Args:
+        directory: the folder with ``config.json`` and ``model.safetensors``.
+        verify: check the weights' sha256 against the one recorded in ``config.json``.
+        map_location: device to move the model to.
+    """
+    directory = Path(directory)
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"No {CONFIG_FILE} in {str(directory)!r}: segzoo.load needs a folder written by segzoo.save. "
+            "To load a bare weights file use segzoo.build(name, weights=path)."
+        )
+    try:
+        config: dict[str, Any] = json.loads(config_path.read_text())
+        name, overrides = config["name"], config["overrides"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise WeightsError(f"{config_path}: not a segzoo config ({type(err).__name__}: {err}).") from err
+    model = build(name, **overrides)
+    load_weights_file(model, directory / WEIGHTS_FILE, sha256=config.get("sha256") if verify else None)
+    return model.to(map_location)
+
+
+def download_weights(spec: WeightsSpec, *, name: str) -> Path:
+    """The local path of a published weights file, downloaded once into torch's hub cache."""
+    from urllib.parse import urlparse
+
+    cache = Path(torch.hub.get_dir()) / "segzoo"
+    cache.mkdir(parents=True, exist_ok=True)
+    filename = os.path.basename(urlparse(spec.url).path) or f"{name}.safetensors"
+    target = cache / filename
+    if not target.is_file():
+        try:
+            # Downloads to a temporary file and renames it, so a broken transfer leaves nothing behind.
+            torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=None, progress=True)
+        except Exception as err:
+            raise WeightsError(
+                f"Could not download the weights of {name!r} from {spec.url} ({type(err).__name__}: {err}). "
+                f"Without network access, fetch the file elsewhere and pass it with "
+                f"segzoo.build({name.split('.')[0]!r}, weights='/path/to/{filename}')."
+            ) from err
+    return target
