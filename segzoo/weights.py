@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from timm.models import adapt_input_conv
 from torch import nn
 
 from .factory import CONFIG_ATTR, WeightsSpec, build
@@ -84,15 +85,6 @@ def read_state_dict(path: str | os.PathLike, *, sha256: str | None = None) -> di
         ) from err
 
 
-def _adapt_input_conv(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
-    """A stem conv weight ``(O, I, k, k)`` for ``in_chans`` inputs: summed for one channel, else
-    tiled and rescaled so the response to a constant image keeps its size."""
-    if in_chans == 1:
-        return weight.sum(dim=1, keepdim=True)
-    repeats = -(-in_chans // weight.shape[1])
-    return weight.repeat(1, repeats, 1, 1)[:, :in_chans] * (weight.shape[1] / in_chans)
-
-
 def _is_head_key(key: str, head_names: tuple[str, ...]) -> bool:
     return any(part in head_names for part in key.split(".")[:-1])
 
@@ -117,7 +109,7 @@ def load_state_dict_into(model: nn.Module, state: dict[str, torch.Tensor], *, so
             dropped.append(key)
             del state[key]
         elif value.ndim == 4 and len(target) == 4 and value.shape[0] == target[0] and value.shape[2:] == target[2:]:
-            state[key] = _adapt_input_conv(value, target[1])
+            state[key] = adapt_input_conv(target[1], value, base_chans=value.shape[1])
             adapted.append(key)
         else:
             misshaped.append(f"{key} (file {tuple(value.shape)}, model {tuple(target)})")

@@ -47,6 +47,8 @@ def _to_tensor(image: Any, index: int, in_chans: int) -> tuple[torch.Tensor, boo
             )
         if image.dtype.kind not in "uf" and image.dtype != np.bool_:
             raise TypeError(f"Image {index}: expected uint8 (0-255) or float (0-1) pixels, got numpy {image.dtype}.")
+        if not image.flags.writeable:  # e.g. np.asarray(PIL image); torch wants writable memory
+            image = image.copy()
         return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), True
     if isinstance(image, torch.Tensor):
         if image.ndim == 2:
