@@ -1,0 +1,34 @@
+"""Shared test helpers: small model builds and the path of the shared COCO sample data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import segzoo
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def build_tiny(name: str, **overrides):
+    """Build a recipe with the tiny backbone (when it takes one) and 5 classes."""
+    defaults = segzoo.model_info(name)["defaults"]
+    if "backbone" in defaults:
+        overrides.setdefault("backbone", "tiny")
+    overrides.setdefault("num_classes", 5)
+    return segzoo.build(name, **overrides)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared COCO panoptic sample; skipped when ../shared is absent (a user's checkout)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA} (only present in the development workspace)")
+    return SHARED_DATA

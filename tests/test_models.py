@@ -1,0 +1,91 @@
+"""Every registered recipe, on CPU with small inputs: shapes, gradients, predict, export."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import segzoo
+from conftest import build_tiny
+
+SEMANTIC = segzoo.list_models(task="semantic")
+
+
+@pytest.mark.parametrize("name", SEMANTIC)
+@pytest.mark.parametrize("size", [(64, 64), (67, 71)])
+def test_forward_gives_input_sized_logits(name, size):
+    model = build_tiny(name).eval()
+    x = torch.randn(2, 3, *size)
+    logits = model(x)
+    assert logits.shape == (2, 5, *size)
+    assert torch.isfinite(logits).all()
+    out = model.forward_train(x)
+    torch.testing.assert_close(out.logits, logits)
+    for aux in out.aux.values():
+        assert aux.shape == (2, 5, *size)
+
+
+@pytest.mark.parametrize("name", SEMANTIC)
+def test_real_backbone_forward(name):
+    """The recipe as registered (real backbone) gives logits at an odd input size."""
+    model = segzoo.build(name, num_classes=4).eval()
+    logits = model(torch.randn(1, 3, 67, 71))
+    assert logits.shape == (1, 4, 67, 71)
+    assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", SEMANTIC)
+def test_backward_reaches_every_parameter(name):
+    model = build_tiny(name).train()
+    x = torch.randn(2, 3, 64, 64)
+    target = torch.randint(0, 5, (2, 64, 64))
+    target[:, :4] = 255  # some ignored pixels
+    losses = model.loss(model.forward_train(x), target)
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+    assert not no_grad, f"parameters without gradient: {no_grad}"
+
+
+@pytest.mark.parametrize("name", SEMANTIC)
+def test_batch_of_one_in_train_mode(name):
+    model = build_tiny(name).train()
+    out = model.forward_train(torch.randn(1, 3, 64, 64))
+    assert out.logits.shape == (1, 5, 64, 64)
+
+
+@pytest.mark.parametrize("name", SEMANTIC)
+def test_predict_on_images_of_different_sizes(name):
+    model = build_tiny(name)
+    model.train()
+    images = [torch.randint(0, 256, (3, 40, 52), dtype=torch.uint8), torch.randint(0, 256, (3, 33, 29), dtype=torch.uint8)]
+    maps = model.predict(images)
+    assert [tuple(m.shape) for m in maps] == [(40, 52), (33, 29)]
+    assert all(m.dtype == torch.int64 and 0 <= m.min() and m.max() < 5 for m in maps)
+    assert model.training, "predict must restore the training mode"
+    # Same answer as running forward by hand on the normalised image.
+    expected = model.eval()(model.normalize(images[1][None].float() / 255)).argmax(1)[0]
+    torch.testing.assert_close(maps[1], expected)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace.*` is deprecated:FutureWarning")
+@pytest.mark.parametrize("name", SEMANTIC)
+def test_declared_export_formats_work(name):
+    model = build_tiny(name).eval()
+    x = torch.randn(1, 3, 64, 64)
+    expected = model(x)
+    formats = type(model).export_formats
+    assert formats, f"{name} declares no export format"
+    if "torchscript" in formats:
+        traced = torch.jit.trace(model, x)
+        torch.testing.assert_close(traced(x), expected, rtol=1e-4, atol=1e-4)
+    if "torch-export" in formats:
+        exported = torch.export.export(model, (x,))
+        torch.testing.assert_close(exported.module()(x), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", SEMANTIC)
+def test_in_chans(name):
+    model = build_tiny(name, in_chans=4).eval()
+    assert model(torch.randn(1, 4, 48, 48)).shape == (1, 5, 48, 48)
+    assert model.predict(torch.rand(4, 30, 30)).shape == (30, 30)
