@@ -1,0 +1,26 @@
+"""Backbones: feature extractors returning a list of maps, high resolution first.
+
+ResNet (arXiv:1512.03385), ResNeXt (arXiv:1611.05431), SE-ResNet (arXiv:1709.01507), HRNet
+(arXiv:1908.07919) and MobileNetV2/V3 (arXiv:1801.04381, arXiv:1905.02244) come from timm;
+VGG16 DeepLab-LargeFOV (arXiv:1412.7062) and the ``tiny`` test backbone are defined here.
+Importing this package registers them all; list them with :func:`list_backbones`.
+"""
+
+from .base import BACKBONES, FeatureInfo, create_backbone, list_backbones, register_backbone, resolve_backbone
+from .errors import BackboneWeightsError
+from .timm_backbone import TimmBackbone
+from .tiny import TinyBackbone
+from .vgg import VGG16LargeFOV
+
+__all__ = [
+    "FeatureInfo",
+    "BACKBONES",
+    "register_backbone",
+    "create_backbone",
+    "list_backbones",
+    "resolve_backbone",
+    "BackboneWeightsError",
+    "TimmBackbone",
+    "VGG16LargeFOV",
+    "TinyBackbone",
+]
