@@ -347,3 +347,25 @@ def test_pretrained_offline_says_how_to_pass_a_file(offline, name):
     assert "weights=" in message and name in message and ".safetensors" in message
     assert err.value.__cause__ is not None  # the underlying reason is chained ...
     assert type(err.value.__cause__).__name__ in message  # ... and named
+
+
+@pytest.mark.parametrize("name", ["hrnet_w18", "tiny", "resnet18", "mobilenetv2_100", "vgg16_largefov"])
+def test_odd_input_sizes(name):
+    """Every level has ceil(size / stride) pixels, also for sizes that aren't multiples of 32
+    (HRNet pads internally: its fuse layers only work on such multiples)."""
+    model = create_backbone(name).eval()
+    with torch.no_grad():
+        feats = model(torch.randn(1, 3, 67, 71))
+    for f, info in zip(feats, model.feature_info):
+        assert f.shape[-2:] == (-(-67 // info.stride), -(-71 // info.stride)), (name, info)
+
+
+def test_hrnet_padding_does_not_change_aligned_inputs():
+    model = create_backbone("hrnet_w18").eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        padded = model(x)
+        model.size_divisor = None
+        plain = model(x)
+    for a, b in zip(padded, plain):
+        assert torch.equal(a, b)

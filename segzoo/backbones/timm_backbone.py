@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 
 import timm
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import FeatureInfo, register_backbone
@@ -67,6 +68,9 @@ class TimmBackbone(nn.Module):
             ``None`` is always accepted.
         output_stride_note: why other values are refused, appended to the error.
         timm_args: extra constructor arguments for timm, e.g. ``{"feature_location": ""}``.
+        size_divisor: pad the input (bottom/right, zeros) to a multiple of this and crop the
+            features back to ``ceil(size / stride)``, for trunks that only work on such sizes
+            (HRNet's fuse layers upsample by fixed factors and fail on e.g. 67x71).
 
     Weights are kept under ``self.model`` (keys ``model.<timm key>``).
     """
@@ -84,8 +88,10 @@ class TimmBackbone(nn.Module):
         supported_output_strides: Sequence[int] = DILATABLE,
         output_stride_note: str = "",
         timm_args: Mapping[str, Any] | None = None,
+        size_divisor: int | None = None,
     ) -> None:
         super().__init__()
+        self.size_divisor = size_divisor
         self.name = name or model_name
         if output_stride is not None and output_stride not in supported_output_strides:
             raise ValueError(
@@ -126,7 +132,14 @@ class TimmBackbone(nn.Module):
         ]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.model(x))
+        if self.size_divisor is None:
+            return list(self.model(x))
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, (-w) % self.size_divisor, 0, (-h) % self.size_divisor))
+        return [
+            f[..., : -(-h // info.stride), : -(-w // info.stride)]
+            for f, info in zip(self.model(x), self.feature_info)
+        ]
 
 
 def _timm(
@@ -139,6 +152,7 @@ def _timm(
     supported_output_strides: Sequence[int] = DILATABLE,
     output_stride_note: str = "",
     timm_args: Mapping[str, Any] | None = None,
+    size_divisor: int | None = None,
 ) -> TimmBackbone:
     return TimmBackbone(
         model_name=name,
@@ -151,6 +165,7 @@ def _timm(
         supported_output_strides=supported_output_strides,
         output_stride_note=output_stride_note,
         timm_args=timm_args,
+        size_divisor=size_divisor,
     )
 
 
@@ -217,6 +232,7 @@ def hrnet_w18(*, output_stride=None, in_chans=3, pretrained=False, weights=None)
     return _timm(
         "hrnet_w18", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
         supported_output_strides=HRNET_STRIDES, output_stride_note=HRNET_NOTE, timm_args=HRNET_ARGS,
+        size_divisor=32,
     )  # fmt: skip
 
 
@@ -226,6 +242,7 @@ def hrnet_w32(*, output_stride=None, in_chans=3, pretrained=False, weights=None)
     return _timm(
         "hrnet_w32", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
         supported_output_strides=HRNET_STRIDES, output_stride_note=HRNET_NOTE, timm_args=HRNET_ARGS,
+        size_divisor=32,
     )  # fmt: skip
 
 
@@ -235,6 +252,7 @@ def hrnet_w48(*, output_stride=None, in_chans=3, pretrained=False, weights=None)
     return _timm(
         "hrnet_w48", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
         supported_output_strides=HRNET_STRIDES, output_stride_note=HRNET_NOTE, timm_args=HRNET_ARGS,
+        size_divisor=32,
     )  # fmt: skip
 
 
