@@ -86,7 +86,9 @@ def read_state_dict(path: str | os.PathLike, *, sha256: str | None = None) -> di
 
 
 def _is_head_key(key: str, head_names: tuple[str, ...]) -> bool:
-    return any(part in head_names for part in key.split(".")[:-1])
+    """Whether a parameter belongs to a class-producing layer (a module named ``*classifier``
+    or listed in the model's ``head_names``)."""
+    return any(part in head_names or part.endswith("classifier") for part in key.split(".")[:-1])
 
 
 def _list(keys: list[str], limit: int = 10) -> str:

@@ -1,13 +1,29 @@
-"""Semantic heads (FCN, DeepLabV3, DeepLabV3+, PSP, LargeFOV classifier).
+"""Semantic heads (FCN, DeepLabV3, DeepLabV3+, PSP, LargeFOV classifier, DANet, Non-local,
+OCR, AinnoSeg).
 
-Every head takes the backbone's feature list and returns class logits at the stride of the
-level it reads; its last layer is called ``classifier`` (the weights loader drops it when
-the class count changes).
+Every head takes the backbone's (or neck's) feature list and returns class logits at the
+stride of the level it reads; heads with several supervised outputs set
+``multi_output = True`` and return a dict with ``"logits"`` and the names in ``aux_names``.
+Class-producing layers are named ``*classifier`` (the weights loader drops them when the
+class count changes).
 """
 
+from .danet import DANetHead
 from .deeplab import DeepLabV3Head, DeepLabV3PlusHead
 from .fcn import FCNHead
 from .linear import LinearHead
+from .nonlocal_head import NonLocalHead
+from .ocr import AinnoSegHead, OCRHead
 from .psp import PSPHead
 
-__all__ = ["DeepLabV3Head", "DeepLabV3PlusHead", "FCNHead", "LinearHead", "PSPHead"]
+__all__ = [
+    "AinnoSegHead",
+    "DANetHead",
+    "DeepLabV3Head",
+    "DeepLabV3PlusHead",
+    "FCNHead",
+    "LinearHead",
+    "NonLocalHead",
+    "OCRHead",
+    "PSPHead",
+]

@@ -1,6 +1,34 @@
 """Layers: conv/norm helpers and the attention/context blocks."""
 
-from .attention import ASPP, PyramidPooling, aspp_rates
+from .attention import (
+    ASPP,
+    ChannelAttention,
+    DualAttention,
+    NonLocal2d,
+    ObjectContext,
+    PositionAttention,
+    PyramidPooling,
+    SqueezeExcitation,
+    aspp_rates,
+    create_attention,
+    list_attention,
+    resolve_attention,
+)
 from .conv import ConvNormAct, make_norm
 
-__all__ = ["ASPP", "ConvNormAct", "PyramidPooling", "aspp_rates", "make_norm"]
+__all__ = [
+    "ASPP",
+    "ChannelAttention",
+    "ConvNormAct",
+    "DualAttention",
+    "NonLocal2d",
+    "ObjectContext",
+    "PositionAttention",
+    "PyramidPooling",
+    "SqueezeExcitation",
+    "aspp_rates",
+    "create_attention",
+    "list_attention",
+    "make_norm",
+    "resolve_attention",
+]

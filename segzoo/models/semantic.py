@@ -3,17 +3,20 @@
 The structure of FCN (arXiv:1411.4038), DeepLab (arXiv:1706.05587, arXiv:1802.02611) and
 PSPNet (arXiv:1612.01105) models: logits from the decode head are upsampled bilinearly to
 the input size; an optional auxiliary FCN head on an intermediate level adds a weighted
-loss during training (0.4 in PSPNet).
+loss during training (0.4 in PSPNet). Heads with several supervised outputs (DANet, OCR)
+set ``multi_output = True`` and return a dict with ``"logits"`` and their auxiliary outputs.
+The recipe declares the loss: a pixel loss and a weight per named output.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..losses import DeepSupervisionLoss, resolve_loss
 from .base import SegmentationModel
 
 __all__ = ["SemanticModel", "SemanticOutput"]
@@ -40,8 +43,12 @@ class SemanticModel(SegmentationModel):
         num_classes: classes the heads predict.
         in_chans: input channels.
         neck: optional module between backbone and heads (list in, list out).
-        aux_head: optional head trained with ``aux_weight``; skipped by ``forward``.
-        aux_weight: weight of the auxiliary cross entropy.
+        aux_head: optional extra head (output ``"aux"``); skipped by ``forward``.
+        loss: the pixel loss: a ``segzoo.losses`` name (``"ce"``, ``"ohem"``, ``"boundary"``,
+            ``"dice"``, ``"lovasz"``) or a module.
+        loss_weights: weight per output name (``"logits"`` is the final output); default
+            ``{"logits": 1.0}`` plus 0.4 for ``"aux"`` when there is an auxiliary head and
+            0.4 for every auxiliary output of a multi-output head.
         ignore_index: label ignored by the losses.
         mean, std: normalisation used by ``predict`` (ImageNet by default).
     """
@@ -57,7 +64,8 @@ class SemanticModel(SegmentationModel):
         in_chans: int = 3,
         neck: nn.Module | None = None,
         aux_head: nn.Module | None = None,
-        aux_weight: float = 0.4,
+        loss: str | nn.Module = "ce",
+        loss_weights: Mapping[str, float] | None = None,
         ignore_index: int = 255,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
@@ -67,41 +75,42 @@ class SemanticModel(SegmentationModel):
         self.neck = neck if neck is not None else nn.Identity()
         self.decode_head = decode_head
         self.aux_head = aux_head
-        self.aux_weight = float(aux_weight)
+        self.head_multi_output = bool(getattr(decode_head, "multi_output", False))
         self.ignore_index = int(ignore_index)
+        if loss_weights is None:
+            names = list(getattr(decode_head, "aux_names", ())) + (["aux"] if aux_head is not None else [])
+            loss_weights = {"logits": 1.0, **{name: 0.4 for name in names}}
+        self.criterion = DeepSupervisionLoss(resolve_loss(loss, ignore_index=self.ignore_index), weights=loss_weights)
 
     def extract_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Backbone (and neck) features, high resolution first."""
         return self.neck(self.backbone(x))
 
+    def _head_outputs(self, features: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = self.decode_head(features)
+        return out if self.head_multi_output else {"logits": out}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images ``(B, C, H, W)`` -> logits ``(B, K, H, W)`` (auxiliary heads skipped)."""
-        return resize_to(self.decode_head(self.extract_features(x)), x)
+        return resize_to(self._head_outputs(self.extract_features(x))["logits"], x)
 
     def forward_train(self, x: torch.Tensor) -> SemanticOutput:
         """Final and auxiliary logits, all at input size, in train and eval mode alike."""
         features = self.extract_features(x)
-        logits = resize_to(self.decode_head(features), x)
-        aux = {} if self.aux_head is None else {"aux": resize_to(self.aux_head(features), x)}
-        return SemanticOutput(logits=logits, aux=aux)
+        outputs = {name: resize_to(value, x) for name, value in self._head_outputs(features).items()}
+        if self.aux_head is not None:
+            outputs["aux"] = resize_to(self.aux_head(features), x)
+        logits = outputs.pop("logits")
+        return SemanticOutput(logits=logits, aux=outputs)
 
     def loss(self, outputs: SemanticOutput, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Cross entropy on the final logits plus ``aux_weight`` times that of each auxiliary output.
+        """The recipe's weighted losses (``loss_seg`` and ``loss_<aux name>``) for ``forward_train``'s outputs.
 
         Args:
             outputs: the result of ``forward_train``.
-            target: ``(B, H, W)`` int64 labels, ``ignore_index`` for unlabelled pixels.
+            target: ``(B, H, W)`` integer labels, ``ignore_index`` for unlabelled pixels.
         """
-        if target.shape != outputs.logits.shape[:1] + outputs.logits.shape[2:]:
-            raise ValueError(
-                f"target must be (B, H, W) = {tuple(outputs.logits.shape[:1] + outputs.logits.shape[2:])}, "
-                f"got {tuple(target.shape)}."
-            )
-        target = target.long()
-        losses = {"loss_seg": F.cross_entropy(outputs.logits, target, ignore_index=self.ignore_index)}
-        for name, logits in outputs.aux.items():
-            losses[f"loss_{name}"] = self.aux_weight * F.cross_entropy(logits, target, ignore_index=self.ignore_index)
-        return losses
+        return self.criterion({"logits": outputs.logits, **outputs.aux}, target)
 
     def _predict_batch(self, images: torch.Tensor) -> list[torch.Tensor]:
         return list(self(images).argmax(dim=1).unbind(0))

@@ -1,5 +1,6 @@
-"""Necks between backbone and heads."""
+"""Necks between backbone and heads: FPN and the HRNetV2 upsample-concatenate."""
 
+from .concat import UpsampleConcat
 from .fpn import FPN
 
-__all__ = ["FPN"]
+__all__ = ["FPN", "UpsampleConcat"]
