@@ -18,7 +18,7 @@ from .registry import Registry, RegistryEntry, check_overrides, signature_defaul
 
 __all__ = ["MODELS", "WeightsSpec", "register_model", "build", "list_models", "model_info", "TASKS"]
 
-MODELS = Registry("model")
+MODELS = Registry("model", list_hint="segzoo.list_models()")
 TASKS = ("semantic", "panoptic")
 CONFIG_ATTR = "segzoo_config"  # the attribute build() sets: {"name": ..., "overrides": {...}}
 

@@ -70,8 +70,9 @@ class Registry:
     True
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, list_hint: str = "") -> None:
         self.kind = kind
+        self.list_hint = list_hint  # the public call that lists the names, for error messages
         self._entries: dict[str, RegistryEntry] = {}
 
     def register(self, fn: Callable[..., Any] | None = None, *, name: str | None = None, **meta: Any):
@@ -112,9 +113,9 @@ class Registry:
             pass
         close = difflib.get_close_matches(str(name), list(self._entries), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listing = f" with {self.list_hint}" if self.list_hint else ""
         raise UnknownNameError(
-            f"Unknown {self.kind} {name!r}.{hint} "
-            f"List the available ones with list(...) / segzoo.list_models() ({len(self._entries)} registered)."
+            f"Unknown {self.kind} {name!r}.{hint} {len(self._entries)} are registered; list them{listing}."
         )
 
     def names(self, pattern: str = "*", **filters: Any) -> list[str]:

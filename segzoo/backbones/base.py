@@ -15,7 +15,7 @@ from ..registry import Registry
 
 __all__ = ["FeatureInfo", "BACKBONES", "register_backbone", "create_backbone", "list_backbones", "resolve_backbone"]
 
-BACKBONES = Registry("backbone")
+BACKBONES = Registry("backbone", list_hint="segzoo.backbones.list_backbones()")
 register_backbone = BACKBONES.register
 
 

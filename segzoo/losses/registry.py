@@ -13,7 +13,7 @@ from .lovasz import LovaszSoftmaxLoss
 
 __all__ = ["LOSSES", "create_loss", "resolve_loss"]
 
-LOSSES = Registry("loss")
+LOSSES = Registry("loss", list_hint="segzoo.losses.LOSSES.names()")
 LOSSES.add("ce", CrossEntropyLoss)
 LOSSES.add("ohem", OhemCrossEntropyLoss)
 LOSSES.add("boundary", BoundaryCrossEntropyLoss)

@@ -26,6 +26,9 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: float = 
     and O(chunk * M) in the chunked one.
     """
     d, e = q.shape[-1], v.shape[-1]
+    # The fused CPU kernels need a unit stride on the last dim; (B, C, N) -> (B, N, C) views from
+    # channels-first feature maps don't have it and silently fall back to the O(N*M) math path.
+    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
     if d == e:
         return F.scaled_dot_product_attention(q, k, v, scale=scale)
     if e % d == 0:

@@ -16,7 +16,7 @@ from .se import SqueezeExcitation
 
 __all__ = ["ATTENTION", "create_attention", "list_attention", "resolve_attention"]
 
-ATTENTION = Registry("attention block")
+ATTENTION = Registry("attention block", list_hint="segzoo.layers.list_attention()")
 ATTENTION.add("se", SqueezeExcitation, paper="Squeeze-and-Excitation Networks, arXiv:1709.01507")
 ATTENTION.add("danet", DualAttention, paper="Dual Attention Network for Scene Segmentation, arXiv:1809.02983")
 ATTENTION.add("nonlocal", NonLocal2d, paper="Non-local Neural Networks, arXiv:1711.07971")
