@@ -66,3 +66,12 @@ def test_make_norm():
     assert make_norm("gn", 64).num_groups == 32
     with pytest.raises(ValueError, match="Unknown norm"):
         make_norm("ln", 4)
+
+
+@pytest.mark.parametrize("size", [(13, 17), (4, 5), (6, 6), (1, 9), (64, 48)])
+@pytest.mark.parametrize("bins", [1, 2, 3, 6])
+def test_exportable_adaptive_pool_equals_torch(size, bins):
+    from segzoo.layers.pooling import adaptive_avg_pool2d
+
+    x = torch.randn(2, 3, *size, dtype=torch.float64)
+    torch.testing.assert_close(adaptive_avg_pool2d(x, bins), torch.nn.functional.adaptive_avg_pool2d(x, bins))
