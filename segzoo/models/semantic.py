@@ -82,6 +82,11 @@ class SemanticModel(SegmentationModel):
             loss_weights = {"logits": 1.0, **{name: 0.4 for name in names}}
         self.criterion = DeepSupervisionLoss(resolve_loss(loss, ignore_index=self.ignore_index), weights=loss_weights)
 
+    @property
+    def feature_info(self) -> list:
+        """Channels and strides of what ``extract_features`` returns (the neck's levels when there is one)."""
+        return getattr(self.neck, "feature_info", None) or self.backbone.feature_info
+
     def extract_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Backbone (and neck) features, high resolution first."""
         return self.neck(self.backbone(x))

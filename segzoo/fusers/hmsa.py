@@ -1,0 +1,57 @@
+"""Hierarchical multi-scale attention.
+
+Tao et al., "Hierarchical Multi-Scale Attention for Semantic Segmentation",
+arXiv:2005.10821 (seed 003): at every scale an attention head predicts a per-pixel weight
+``a`` (sigmoid, one channel) for that scale's prediction. Scales are combined pairwise,
+from the highest scale down: with L the lower and H the accumulated higher-scale result,
+``F = up(a_L * P_L) + (1 - up(a_L)) * P_H``. Relative attention between adjacent scales
+makes the fuser independent of the scale set: trained on (0.5, 1.0), it runs on
+(0.5, 1.0, 2.0) without retraining. The highest scale's own attention is unused.
+
+Reading chosen: all maps are resized to the fusion size before combining (the authors'
+code resizes to the current accumulator, which ends at the same 1x resolution); the
+attention head reads ``features[in_index]`` (3x3 conv-BN-ReLU twice, then 1x1 conv, as in
+the authors' code).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import ConvNormAct
+from .base import FusedOutput, ScaleFuser, ScaleStream, resize
+
+__all__ = ["HierarchicalScaleFuser"]
+
+
+class HierarchicalScaleFuser(ScaleFuser):
+    """HMSA: works for any number of scales (streams sorted by scale internally)."""
+
+    def __init__(self, in_channels: int, *, channels: int = 256, in_index: int = -1, norm: str | None = "bn") -> None:
+        super().__init__()
+        self.in_index = in_index
+        self.attention = nn.Sequential(
+            ConvNormAct(in_channels, channels, 3, norm=norm),
+            ConvNormAct(channels, channels, 3, norm=norm),
+            nn.Conv2d(channels, 1, 1),
+        )
+
+    def fuse(self, streams: list[ScaleStream], size: tuple[int, int]) -> FusedOutput:
+        streams = sorted(streams, key=lambda s: s.scale, reverse=True)  # highest first
+        fused = resize(streams[0].logits, size)
+        remaining = torch.ones_like(fused[:, :1])  # weight still held by the higher scales
+        weights = []
+        for stream in streams[1:]:  # the lower scale L of each pair
+            a = torch.sigmoid(self.attention(stream.features[self.in_index]))  # (B, 1, h_L', w_L')
+            a = resize(a, stream.logits.shape[-2:])
+            a_up = resize(a, size)
+            fused = resize(a * stream.logits, size) + (1 - a_up) * fused  # up(a_L P_L) + (1 - up(a_L)) P_H
+            weights.append(a_up)
+        # Effective weight of each scale, ascending scale: lowest a_0; next (1 - a_0) a_1; ...; highest prod(1 - a).
+        effective = []
+        for a in reversed(weights):
+            effective.append(remaining * a)
+            remaining = remaining * (1 - a)
+        scale_weights = torch.cat(effective + [remaining], dim=1)  # (B, S, h, w), ascending scale
+        return FusedOutput(fused, {"scale_weights": scale_weights})
