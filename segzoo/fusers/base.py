@@ -27,7 +27,10 @@ class ScaleStream(NamedTuple):
 
 
 class FusedOutput(NamedTuple):
-    """Fused logits ``(B, K, h, w)`` and named maps for inspection, e.g. ``scale_weights (B, S, h, w)``."""
+    """Fused logits ``(B, K, h, w)`` and named maps for inspection, e.g. ``scale_weights (B, S, h, w)``.
+
+    The logits are at the fusion size, except for a single stream, which passes through at its
+    own resolution (so one scale gives exactly the wrapped model's prediction)."""
 
     logits: torch.Tensor
     attention: dict[str, torch.Tensor]
@@ -53,8 +56,8 @@ class ScaleFuser(nn.Module):
     def forward(self, streams: Sequence[ScaleStream], size: Sequence[int]) -> FusedOutput:
         if not streams:
             raise ValueError("A scale fuser needs at least one stream.")
-        if len(streams) == 1:  # nothing to fuse: the single stream is the prediction
-            logits = resize(streams[0].logits, size)
+        if len(streams) == 1:  # nothing to fuse: the stream's logits, at their own resolution, are the prediction
+            logits = streams[0].logits
             ones = logits.new_ones(logits.shape[0], 1, *logits.shape[-2:])
             return FusedOutput(logits, {"scale_weights": ones})
         if self.num_scales is not None and len(streams) != self.num_scales:

@@ -8,14 +8,14 @@ per-image results out).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 from torch import nn
 
 from .inputs import format_results, prepare_images
 
-__all__ = ["SegmentationModel", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std"]
+__all__ = ["SegmentationModel", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std", "run_predict"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -26,6 +26,34 @@ def default_mean_std(in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...
     if in_chans == 3:
         return IMAGENET_MEAN, IMAGENET_STD
     return (sum(IMAGENET_MEAN) / 3,) * in_chans, (sum(IMAGENET_STD) / 3,) * in_chans
+
+
+def run_predict(
+    model: "SegmentationModel", images: Any, batch_fn: Callable[[torch.Tensor], list[Any]], *, batch_size: int = 8
+) -> Any:
+    """The ``predict`` machinery: check and convert ``images``, group them by size, normalise with
+    ``model``'s statistics, call ``batch_fn`` on each chunk in eval mode (restoring the mode
+    after), and hand results back in the caller's terms."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    prepared = prepare_images(images, in_chans=model.in_chans)
+    by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, image in enumerate(prepared.images):
+        by_size[tuple(image.shape[-2:])].append(i)
+    results: list[Any] = [None] * len(prepared.images)
+    was_training = model.training
+    model.eval()
+    try:
+        device = model.device
+        for indices in by_size.values():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                batch = torch.stack([prepared.images[i] for i in chunk]).to(device)
+                for i, result in zip(chunk, batch_fn(model.normalize(batch))):
+                    results[i] = result
+    finally:
+        model.train(was_training)
+    return format_results(results, prepared)
 
 
 class SegmentationModel(nn.Module):
@@ -90,26 +118,7 @@ class SegmentationModel(nn.Module):
             ``(H, W)`` int64 label maps at each image's original size. Numpy input gives
             numpy results; tensor input gives tensors on the input's device.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-        prepared = prepare_images(images, in_chans=self.in_chans)
-        by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, image in enumerate(prepared.images):
-            by_size[tuple(image.shape[-2:])].append(i)
-        results: list[Any] = [None] * len(prepared.images)
-        was_training = self.training
-        self.eval()
-        try:
-            device = self.device
-            for indices in by_size.values():
-                for start in range(0, len(indices), batch_size):
-                    chunk = indices[start : start + batch_size]
-                    batch = torch.stack([prepared.images[i] for i in chunk]).to(device)
-                    for i, result in zip(chunk, self._predict_batch(self.normalize(batch))):
-                        results[i] = result
-        finally:
-            self.train(was_training)
-        return format_results(results, prepared)
+        return run_predict(self, images, self._predict_batch, batch_size=batch_size)
 
     def _predict_batch(self, images: torch.Tensor) -> list[Any]:
         """Per-image results for a normalised batch of same-sized images."""
