@@ -11,6 +11,10 @@ import segzoo
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
+# Tiny tensors: one intra-op thread is as fast and avoids oversubscribing a busy machine
+# (with several processes, 2 OpenMP threads each made small ops 10-50x slower here).
+torch.set_num_threads(1)
+
 
 def build_tiny(name: str, **overrides):
     """Build a recipe with the tiny backbone (when it takes one) and 5 classes."""

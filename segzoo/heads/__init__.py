@@ -14,10 +14,18 @@ from .fcn import FCNHead
 from .linear import LinearHead
 from .nonlocal_head import NonLocalHead
 from .ocr import AinnoSegHead, OCRHead
+from .panoptic_semantic import FCNSemanticHead, SemanticFPNHead
+from .prototypes import CrossLayerAttentionFusion, PrototypeModule
 from .psp import PSPHead
+from .spatial_ranking import SpatialRankingModule
 
 __all__ = [
     "AinnoSegHead",
+    "CrossLayerAttentionFusion",
+    "FCNSemanticHead",
+    "PrototypeModule",
+    "SemanticFPNHead",
+    "SpatialRankingModule",
     "DANetHead",
     "DeepLabV3Head",
     "DeepLabV3PlusHead",

@@ -8,6 +8,7 @@ from .dice import DiceLoss
 from .lovasz import LovaszSoftmaxLoss, lovasz_grad
 from .multi_output import DeepSupervisionLoss
 from .registry import LOSSES, create_loss, resolve_loss
+from .uncertainty import UncertaintyWeighting
 
 __all__ = [
     "BoundaryCrossEntropyLoss",
@@ -17,6 +18,7 @@ __all__ = [
     "LOSSES",
     "LovaszSoftmaxLoss",
     "OhemCrossEntropyLoss",
+    "UncertaintyWeighting",
     "boundary_mask",
     "create_loss",
     "for_model",

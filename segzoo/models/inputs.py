@@ -131,8 +131,12 @@ def format_results(results: list[Any], prepared: PreparedImages) -> Any:
                 return value.cpu().numpy()
             if prepared.device is not None:
                 return value.to(prepared.device)
-        if isinstance(value, tuple):
-            return tuple(convert(v) for v in value)
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple results keep their type
+            return type(value)(*(convert(v) for v in value))
+        if isinstance(value, (tuple, list)):
+            return type(value)(convert(v) for v in value)
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
         return value
 
     out = [convert(r) for r in results]

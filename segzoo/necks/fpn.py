@@ -16,6 +16,7 @@ from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from ..backbones import FeatureInfo
+from .dcn import DeformableConv2d
 
 __all__ = ["FPN"]
 
@@ -28,6 +29,8 @@ class FPN(nn.Module):
         out_channels: channels of every pyramid level (256 in the paper).
         p6: add a level at twice the last stride (max-pool of the last level).
         norm: ``None`` (paper) or ``"bn"``/``"gn"`` inside the FPN convs.
+        deformable_levels: indices of the levels whose 3x3 output conv is deformable
+            (seed 002: P3-P5, i.e. ``(1, 2, 3)`` for P2-P5 inputs); offsets start at zero.
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class FPN(nn.Module):
         out_channels: int = 256,
         p6: bool = False,
         norm: str | None = None,
+        deformable_levels: Sequence[int] = (),
     ) -> None:
         super().__init__()
         if not in_features:
@@ -50,6 +54,10 @@ class FPN(nn.Module):
             extra_blocks=LastLevelMaxPool() if p6 else None,
             norm_layer=norm_layer,
         )
+        for i in deformable_levels:
+            if not 0 <= i < len(in_features):
+                raise ValueError(f"deformable_levels {tuple(deformable_levels)} must index the {len(in_features)} levels.")
+            self.fpn.layer_blocks[i] = DeformableConv2d(out_channels, out_channels)
         self.level_names = [f"p{i}" for i in range(len(in_features))]
         self.feature_info = [
             FeatureInfo(out_channels, f.stride, f"p{f.stride.bit_length() - 1}") for f in in_features

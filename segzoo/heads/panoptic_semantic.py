@@ -1,0 +1,90 @@
+"""Semantic heads on an FPN for panoptic models.
+
+- ``SemanticFPNHead``: Kirillov et al., "Panoptic Feature Pyramid Networks",
+  arXiv:1901.02446: each level P2..P5 goes through 3x3 conv-norm-ReLU + 2x upsample stages
+  until stride 4 (128 channels), the levels are merged, a 1x1 conv predicts the classes.
+  ``merge="sum"`` is the paper; ``merge="concat"`` with ``deformable=True`` is seed 002's
+  variant (each level through its own deformable conv, upsampled to 1/4, concatenated, 1x1).
+- ``FCNSemanticHead``: seed 000's FCN semantic branch (Long et al., arXiv:1411.4038): FCN's
+  skip architecture on the pyramid: the coarsest level is upsampled 2x and added to the next
+  finer one (each after a 3x3 conv-norm-ReLU), down to stride 4, then a 1x1 classifier.
+
+Both return ``(logits at stride 4, features at stride 4)``; the features feed the
+information flow into the mask head and the prototype coefficients.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import ConvNormAct
+from ..necks.dcn import DeformableConv2d
+
+__all__ = ["SemanticFPNHead", "FCNSemanticHead"]
+
+
+def _up_to(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class SemanticFPNHead(nn.Module):
+    """Panoptic-FPN semantic head over levels of strides ``strides`` (the first must be 4)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        *,
+        num_classes: int,
+        strides: Sequence[int] = (4, 8, 16, 32),
+        channels: int = 128,
+        merge: str = "sum",
+        deformable: bool = False,
+        norm: str | None = "gn",
+    ) -> None:
+        super().__init__()
+        if merge not in ("sum", "concat"):
+            raise ValueError(f"merge must be 'sum' or 'concat', got {merge!r}.")
+        if strides[0] != 4:
+            raise ValueError(f"The first level must have stride 4, got strides {tuple(strides)}.")
+        self.merge = merge
+        self.levels = nn.ModuleList()
+        for stride in strides:
+            if deformable:  # seed 002: one deformable conv per level, then plain upsampling
+                block: nn.Module = nn.Sequential(DeformableConv2d(in_channels, channels), nn.ReLU(inplace=True))
+            else:  # Panoptic FPN: log2(stride / 4) conv + 2x upsample stages (one conv for P2)
+                stages = max(1, (stride // 4).bit_length() - 1)
+                block = nn.Sequential(
+                    *[ConvNormAct(in_channels if i == 0 else channels, channels, 3, norm=norm) for i in range(stages)]
+                )
+            self.levels.append(block)
+        self.out_channels = channels * (len(strides) if merge == "concat" else 1)
+        self.classifier = nn.Conv2d(self.out_channels, num_classes, 1)
+
+    def forward(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        ref = features[0]
+        outs = [_up_to(block(f), ref) if i else block(f) for i, (block, f) in enumerate(zip(self.levels, features))]
+        merged = torch.cat(outs, dim=1) if self.merge == "concat" else torch.stack(outs).sum(0)
+        return self.classifier(merged), merged
+
+
+class FCNSemanticHead(nn.Module):
+    """FCN skip architecture over the pyramid, coarse to fine, ending at stride 4."""
+
+    def __init__(self, in_channels: int, *, num_classes: int, num_levels: int = 4, channels: int = 128, norm: str | None = "gn") -> None:
+        super().__init__()
+        self.lateral = nn.ModuleList(ConvNormAct(in_channels, channels, 3, norm=norm) for _ in range(num_levels))
+        self.smooth = ConvNormAct(channels, channels, 3, norm=norm)
+        self.out_channels = channels
+        self.classifier = nn.Conv2d(channels, num_classes, 1)
+
+    def forward(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.lateral[-1](features[len(self.lateral) - 1])
+        for i in range(len(self.lateral) - 2, -1, -1):
+            skip = self.lateral[i](features[i])
+            x = _up_to(x, skip) + skip  # FCN's "upsample and add the finer prediction"
+        x = self.smooth(x)
+        return self.classifier(x), x

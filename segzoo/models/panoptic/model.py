@@ -1,0 +1,317 @@
+"""The panoptic segmentation model: backbone -> FPN -> semantic branch + instance branch -> fuser.
+
+Panoptic FPN (Kirillov et al., arXiv:1901.02446) is the frame; the optional parts are those
+of the seeds: seed 000's information flow into the mask head, cross-layer attention fusion
+with prototype masks, OANet's spatial ranking module (arXiv:1903.05027) and Kendall's
+uncertainty weighting (arXiv:1705.07115); seed 002's Cascade heads, deformable convs and
+UPSNet's panoptic head (arXiv:1901.03784). The panoptic fuser is swappable by name.
+
+``model(images, targets)`` in training mode returns the named losses (their sum is the
+objective); ``model(images)`` in eval mode returns :class:`PanopticRawOutput`;
+``model.predict(images)`` returns a :class:`PanopticPrediction` per image.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.detection.roi_heads import paste_masks_in_image, project_masks_on_boxes
+
+from ...fusers.panoptic import (
+    create_panoptic_fuser,
+    masks_to_category_channels,
+    rank_scores_from_map,
+    upsnet_loss,
+    upsnet_panoptic_logits,
+    upsnet_targets,
+)
+from ...heads import PrototypeModule, SpatialRankingModule
+from ...losses import UncertaintyWeighting
+from ..base import SegmentationModel
+from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
+from .targets import batch_images, detection_targets, semantic_targets
+
+__all__ = ["PanopticModel", "PanopticRawOutput", "PanopticPrediction"]
+
+INSTANCE_LOSSES = ("loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg", "loss_mask", "loss_proto_mask")
+
+
+class PanopticRawOutput(NamedTuple):
+    """Eval-mode output of ``forward``: the tensors the fusers consume."""
+
+    sem_logits: torch.Tensor  # (B, K, Hp/4, Wp/4) over the padded batch
+    detections: list[dict[str, torch.Tensor]]  # boxes, scores, labels (train ids), mask_logits (N, 28, 28)
+    image_sizes: list[tuple[int, int]]
+
+
+class PanopticPrediction(NamedTuple):
+    """One image's result: ``panoptic_seg (H, W) int32`` and ``segments_info``, plus the semantic
+    argmax and the instances the fuser saw (masks pasted at image size)."""
+
+    panoptic_seg: torch.Tensor
+    segments_info: list[dict[str, Any]]
+    sem_seg: torch.Tensor
+    instances: dict[str, torch.Tensor]
+
+
+class PanopticModel(SegmentationModel):
+    """A two-branch panoptic network; the recipe decides which of the optional parts it has.
+
+    Args:
+        backbone, neck: feature extractor and FPN (P2-P5 + P6 for the RPN).
+        semantic_head: returns ``(logits at stride 4, features at stride 4)``.
+        rpn, roi_heads: torchvision-style RPN and (Cascade) Mask R-CNN heads.
+        num_classes, thing_ids, stuff_ids: semantic classes and which train ids are things / stuff.
+        info_sharing: the mask RoI pool reads the semantic features (its pool must accept them).
+        prototypes, ranking: seed 000's prototype module and OANet's ranking module, or ``None``.
+        uncertainty: weight the semantic and instance tasks by learned uncertainty.
+        fuser: panoptic fuser name (``heuristic``, ``spatial_ranking``, ``upsnet``) or module.
+        panoptic_loss: train UPSNet's panoptic cross entropy (for the ``upsnet`` fuser).
+    """
+
+    task = "panoptic"
+    export_formats: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        backbone: nn.Module,
+        neck: nn.Module,
+        semantic_head: nn.Module,
+        rpn: nn.Module,
+        roi_heads: nn.Module,
+        num_classes: int,
+        thing_ids: Sequence[int],
+        stuff_ids: Sequence[int],
+        in_chans: int = 3,
+        info_sharing: bool = False,
+        prototypes: PrototypeModule | None = None,
+        ranking: SpatialRankingModule | None = None,
+        uncertainty: bool = False,
+        fuser: str | nn.Module = "heuristic",
+        panoptic_loss: bool = False,
+        size_divisor: int = 32,
+        ignore_index: int = 255,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(num_classes=num_classes, in_chans=in_chans, mean=mean, std=std)
+        thing_ids, stuff_ids = [int(i) for i in thing_ids], [int(i) for i in stuff_ids]
+        if set(thing_ids) & set(stuff_ids) or not thing_ids:
+            raise ValueError("thing_ids must be non-empty and disjoint from stuff_ids.")
+        if max(thing_ids + stuff_ids) >= num_classes or min(thing_ids + stuff_ids) < 0:
+            raise ValueError(f"thing_ids and stuff_ids must be train ids in [0, {num_classes - 1}].")
+        self.backbone, self.neck, self.semantic_head = backbone, neck, semantic_head
+        self.rpn, self.roi_heads = rpn, roi_heads
+        self.thing_ids, self.stuff_ids = thing_ids, stuff_ids
+        lut = torch.zeros(num_classes, dtype=torch.long)  # train id -> detector class (1..T), 0 for stuff
+        lut[torch.tensor(thing_ids)] = torch.arange(1, len(thing_ids) + 1)
+        self.register_buffer("class_of_train_id", lut, persistent=False)
+        self.register_buffer("train_id_of_class", torch.tensor([-1] + thing_ids), persistent=False)
+        self.info_sharing = info_sharing
+        self.prototypes = prototypes
+        self.ranking = ranking
+        self.uncertainty = UncertaintyWeighting(("semantic", "instance")) if uncertainty else None
+        self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
+        self.panoptic_loss = panoptic_loss
+        self.size_divisor = size_divisor
+        self.ignore_index = ignore_index
+
+    # ---- shared feature path -------------------------------------------------------------------
+
+    def _features(self, images):
+        image_list = batch_images(images, size_divisor=self.size_divisor)
+        pyramid = self.neck(self.backbone(image_list.tensors))
+        sem_logits, sem_features = self.semantic_head(pyramid[:4])
+        protos = None
+        if self.prototypes is not None:
+            protos, _ = self.prototypes.prototypes(pyramid[:4])
+            sem_logits = self.prototypes.refine_semantic(sem_logits, sem_features, protos)
+        fpn = pyramid_dict(pyramid)
+        roi_features = {k: fpn[k] for k in LEVEL_NAMES}
+        if self.info_sharing:
+            roi_features[SEMANTIC_KEY] = sem_features
+        return image_list, fpn, roi_features, sem_logits, protos
+
+    def mask_logits_for(self, roi_features, boxes: list[torch.Tensor], classes: list[torch.Tensor], image_sizes, protos=None):
+        """``(N, 28, 28)`` mask logits of the given boxes for their detector classes (prototype-refined)."""
+        heads = self.roi_heads
+        logits = heads.mask_predictor(heads.mask_head(heads.mask_roi_pool(roi_features, boxes, image_sizes)))
+        flat = torch.cat(classes) if classes else logits.new_zeros(0, dtype=torch.long)
+        logits = logits[torch.arange(logits.shape[0], device=logits.device), flat]
+        return self.refine_with_prototypes(logits, roi_features, boxes, image_sizes, protos)
+
+    def refine_with_prototypes(self, logits, roi_features, boxes, image_sizes, protos):
+        """Add each box's prototype mixture to its mask logits (no-op without the prototype module)."""
+        if self.prototypes is None or logits.shape[0] == 0:
+            return logits
+        box_features = self.roi_heads.box_roi_pool(roi_features, boxes, image_sizes)
+        return logits + self.prototypes.instance_masks(box_features, boxes, protos, size=logits.shape[-1])
+
+    # ---- forward ------------------------------------------------------------------------------
+
+    def forward(self, images, targets: Sequence[dict[str, torch.Tensor]] | None = None):
+        """Training mode with targets: the loss dict. Eval mode: :class:`PanopticRawOutput`."""
+        if self.training:
+            if targets is None:
+                raise ValueError("In training mode the panoptic model needs targets: model(images, targets).")
+            return self._losses(images, targets)
+        image_list, fpn, roi_features, sem_logits, protos = self._features(images)
+        proposals, _ = self.rpn(image_list, fpn)
+        detections, _ = self.roi_heads(roi_features, proposals, image_list.image_sizes)
+        boxes = [d["boxes"] for d in detections]
+        # The heads give mask probabilities of the detected class; back to logits, then the prototypes.
+        probs = torch.cat([d["masks"][:, 0] for d in detections])
+        mask_logits = torch.logit(probs.clamp(1e-6, 1 - 1e-6))
+        mask_logits = self.refine_with_prototypes(mask_logits, roi_features, boxes, image_list.image_sizes, protos)
+        out = []
+        for d, m in zip(detections, mask_logits.split([len(b) for b in boxes])):
+            out.append({"boxes": d["boxes"], "scores": d["scores"], "labels": self.train_id_of_class[d["labels"]], "mask_logits": m})
+        return PanopticRawOutput(sem_logits, out, list(image_list.image_sizes))
+
+    def _losses(self, images, targets) -> dict[str, torch.Tensor]:
+        image_list, fpn, roi_features, sem_logits, protos = self._features(images)
+        sizes = list(image_list.image_sizes)
+        padded = tuple(image_list.tensors.shape[-2:])
+        det_targets = detection_targets(targets, class_of_train_id=self.class_of_train_id, image_sizes=sizes)
+        proposals, rpn_losses = self.rpn(image_list, fpn, det_targets)  # proposals come back detached
+        _, roi_losses = self.roi_heads(roi_features, proposals, sizes, det_targets)
+        losses = {**rpn_losses, **roi_losses}
+        sem_target = semantic_targets(targets, padded, ignore_index=self.ignore_index)
+        up = F.interpolate(sem_logits, size=padded, mode="bilinear", align_corners=False)
+        losses["loss_semantic"] = _safe_ce(up, sem_target, self.ignore_index)
+        gt_boxes = [t["boxes"] for t in det_targets]
+        needs_gt_masks = self.prototypes is not None or self.ranking is not None or self.panoptic_loss
+        gt_logits = None
+        if needs_gt_masks and sum(len(b) for b in gt_boxes) > 0:  # the mask head on the GT boxes
+            gt_logits = self.mask_logits_for(roi_features, gt_boxes, [t["labels"] for t in det_targets], sizes, protos)
+        if self.prototypes is not None:
+            if gt_logits is None:
+                losses["loss_proto_mask"] = sem_logits.sum() * 0.0
+            else:
+                gt = torch.cat([
+                    project_masks_on_boxes(t["masks"], t["boxes"], torch.arange(len(t["boxes"]), device=t["boxes"].device), gt_logits.shape[-1])
+                    for t in det_targets
+                ])  # fmt: skip
+                losses["loss_proto_mask"] = F.binary_cross_entropy_with_logits(gt_logits, gt)
+        if self.ranking is not None:
+            losses["loss_ranking"] = self._ranking_loss(gt_logits, det_targets, padded)
+        if self.panoptic_loss:
+            losses["loss_panoptic"] = self._panoptic_loss(sem_logits, gt_logits, det_targets, targets, sizes)
+        if self.uncertainty is not None:
+            weights = self.uncertainty.weights()
+            for name in losses:
+                task = "semantic" if name == "loss_semantic" else "instance" if name in INSTANCE_LOSSES or name.startswith(("loss_classifier", "loss_box_reg")) else None
+                if task is not None:
+                    losses[name] = losses[name] * weights[self.uncertainty.tasks.index(task)]
+            losses["loss_uncertainty_reg"] = self.uncertainty.regularizer()
+        return losses
+
+    def _per_image_gt_masks(self, gt_logits, det_targets, size_of):
+        """Per image: predicted masks of its GT boxes pasted at ``size_of(i)`` (probabilities),
+        the GT masks resized there (nearest) and the GT train ids."""
+        offset = 0
+        for i, t in enumerate(det_targets):
+            n = len(t["boxes"])
+            size = size_of(i)
+            scale = size[0] / t["masks"].shape[-2], size[1] / t["masks"].shape[-1]
+            labels = self.train_id_of_class[t["labels"]]
+            if n == 0 or gt_logits is None:
+                empty = t["boxes"].new_zeros(0, *size)
+                yield empty, empty.bool(), labels, empty
+                continue
+            logits = gt_logits[offset : offset + n, None]
+            offset += n
+            boxes = t["boxes"] * torch.tensor([scale[1], scale[0], scale[1], scale[0]], device=t["boxes"].device)
+            pasted_logits = paste_masks_in_image(logits, boxes, size)[:, 0]
+            inside = paste_masks_in_image(torch.ones_like(logits), boxes, size)[:, 0] > 0.5
+            gt = F.interpolate(t["masks"][None].float(), size=size, mode="nearest")[0] > 0.5
+            yield torch.sigmoid(pasted_logits) * inside, gt, labels, pasted_logits
+
+    def _ranking_loss(self, gt_logits, det_targets, padded) -> torch.Tensor:
+        """OANet's loss: predicted masks of the GT boxes (category channels, stride 4) -> ranking map,
+        binary cross entropy against the visible GT masks in their category channels."""
+        sizes = [(-(-t["masks"].shape[-2] // 4), -(-t["masks"].shape[-1] // 4)) for t in det_targets]
+        size = (padded[0] // 4, padded[1] // 4)
+        inputs, targets = [], []
+        detached = None if gt_logits is None else gt_logits.detach()
+        for i, (probs, gt, labels, _) in enumerate(self._per_image_gt_masks(detached, det_targets, lambda i: sizes[i])):
+            pad = (0, size[1] - sizes[i][1], 0, size[0] - sizes[i][0])
+            inputs.append(F.pad(masks_to_category_channels(probs, labels, thing_ids=self.thing_ids), pad))
+            targets.append(F.pad(masks_to_category_channels(gt.float(), labels, thing_ids=self.thing_ids), pad))
+        ranking = self.ranking(torch.stack(inputs))
+        return F.binary_cross_entropy_with_logits(ranking, torch.stack(targets))
+
+    def _panoptic_loss(self, sem_logits, gt_logits, det_targets, targets, sizes) -> torch.Tensor:
+        """UPSNet's panoptic cross entropy at stride 4, instance channels built from the GT instances."""
+        small = [(-(-h // 4), -(-w // 4)) for h, w in sizes]
+        total = sem_logits.new_zeros(())
+        for i, (_, gt, labels, pasted) in enumerate(self._per_image_gt_masks(gt_logits, det_targets, lambda i: small[i])):
+            h, w = small[i]
+            boxes = det_targets[i]["boxes"] * torch.tensor(
+                [w / sizes[i][1], h / sizes[i][0], w / sizes[i][1], h / sizes[i][0]], device=sem_logits.device
+            )
+            z = upsnet_panoptic_logits(sem_logits[i, :, :h, :w], boxes, labels, pasted, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
+            sem = F.interpolate(targets[i]["sem_seg"][None, None].float(), size=(h, w), mode="nearest")[0, 0].long()
+            target = upsnet_targets(sem, gt, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids, ignore_index=self.ignore_index)
+            total = total + upsnet_loss(z, target, ignore_index=self.ignore_index)
+        return total / len(det_targets)
+
+    # ---- prediction ------------------------------------------------------------------------------
+
+    def semantic_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Semantic logits ``(B, K, H, W)`` at input size (the semantic branch alone; used by TTA)."""
+        image_list, _, _, sem_logits, _ = self._features(x)
+        up = F.interpolate(sem_logits, size=image_list.tensors.shape[-2:], mode="bilinear", align_corners=False)
+        return up[..., : x.shape[-2], : x.shape[-1]]
+
+    def _predict_batch(self, images: torch.Tensor) -> list[PanopticPrediction]:
+        raw = self(images)
+        padded = images.shape[-2:]
+        padded = (-(-padded[0] // self.size_divisor) * self.size_divisor, -(-padded[1] // self.size_divisor) * self.size_divisor)
+        sem_all = F.interpolate(raw.sem_logits, size=padded, mode="bilinear", align_corners=False)
+        results = []
+        for i, (h, w) in enumerate(raw.image_sizes):
+            det = raw.detections[i]
+            sem = sem_all[i, :, :h, :w]
+            instances = self._instances(det, (h, w))
+            panoptic_seg, segments_info = self.fuser(sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
+            results.append(PanopticPrediction(panoptic_seg, segments_info, sem.argmax(0), instances))
+        return results
+
+    def _instances(self, det: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """Masks pasted at image size (probabilities and logits) and, with the ranking module, rank scores."""
+        boxes, logits = det["boxes"], det["mask_logits"][:, None]
+        mask_logits = paste_masks_in_image(logits, boxes, size)[:, 0] if len(boxes) else logits.new_zeros(0, *size)
+        inside = paste_masks_in_image(torch.ones_like(logits), boxes, size)[:, 0] > 0.5 if len(boxes) else mask_logits.bool()
+        masks = torch.sigmoid(mask_logits) * inside  # 0 outside each box
+        instances = {"boxes": boxes, "scores": det["scores"], "labels": det["labels"], "masks": masks, "mask_logits": mask_logits}
+        if self.ranking is not None:
+            small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
+            category = masks_to_category_channels(masks, det["labels"], thing_ids=self.thing_ids, size=small)
+            ranking_map = self.ranking(category[None])
+            ranking_map = F.interpolate(ranking_map, size=size, mode="bilinear", align_corners=False)[0]
+            instances["rank_scores"] = rank_scores_from_map(ranking_map, masks > 0.5, det["labels"], thing_ids=self.thing_ids)
+        return instances
+
+    def predict(self, images: Any, *, batch_size: int = 8, fuser: str | nn.Module | None = None) -> Any:
+        """Panoptic results per image (see :class:`PanopticPrediction`); ``fuser`` overrides the model's."""
+        if fuser is None:
+            return super().predict(images, batch_size=batch_size)
+        saved = self.fuser
+        self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
+        try:
+            return super().predict(images, batch_size=batch_size)
+        finally:
+            self.fuser = saved
+
+
+def _safe_ce(logits: torch.Tensor, target: torch.Tensor, ignore_index: int) -> torch.Tensor:
+    """Cross entropy that is 0 (not NaN) when every pixel is ignored."""
+    valid = target != ignore_index
+    if not bool(valid.any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, target, ignore_index=ignore_index)

@@ -1,0 +1,168 @@
+"""Panoptic recipes (tiny variants): a training step, predict, robustness, the real COCO samples."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import segzoo
+from segzoo.data import SyntheticPanoptic
+from segzoo.fusers.panoptic import check_panoptic
+from segzoo.losses import UncertaintyWeighting
+from segzoo.models.panoptic import PanopticPrediction
+
+PANOPTIC = segzoo.list_models(task="panoptic")
+TINY = dict(backbone="tiny", fpn_channels=32, box_channels=64, mask_channels=32, rpn_top_n=(60, 30), detections_per_img=10)
+SYNTH = SyntheticPanoptic(4, size=(64, 80), seed=0)
+
+
+def build_tiny_panoptic(name: str, **overrides):
+    args = dict(TINY, num_classes=8, thing_ids=SYNTH.thing_ids, stuff_ids=SYNTH.stuff_ids)
+    args.update(overrides)
+    return segzoo.build(name, **args)
+
+
+def _batch(indices=(0, 1)):
+    images, targets = [], []
+    for i in indices:
+        image, target = SYNTH[i]
+        images.append((image.float() / 255 - 0.45) / 0.225)
+        targets.append(target)
+    return images, targets
+
+
+def test_expected_recipes_are_registered():
+    assert {"panoptic_se_r50", "panoptic_fpn_r50", "panoptic_fpn_r101", "upsnet_r50", "panoptic_cascade_x101_dcn"} <= set(PANOPTIC)
+
+
+@pytest.mark.parametrize("name", PANOPTIC)
+def test_training_step_gives_finite_losses_and_gradients(name):
+    model = build_tiny_panoptic(name).train()
+    images, targets = _batch()
+    losses = model(images, targets)
+    assert {"loss_objectness", "loss_rpn_box_reg", "loss_mask", "loss_semantic"} <= set(losses)
+    assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values()), losses
+    sum(losses.values()).backward()
+    grads = [p.grad for p in model.semantic_head.parameters()] + [p.grad for p in model.roi_heads.parameters()]
+    assert all(g is not None for g in grads)
+    assert model.roi_heads.mask_predictor.mask_fcn_logits.weight.grad.abs().sum() > 0
+
+
+def test_seed000_losses_and_parts():
+    model = build_tiny_panoptic("panoptic_se_r50").train()
+    losses = model(*_batch())
+    assert {"loss_proto_mask", "loss_ranking", "loss_uncertainty_reg"} <= set(losses)
+    assert model.prototypes is not None and model.ranking is not None and model.info_sharing
+    sum(losses.values()).backward()
+    assert model.uncertainty.log_vars.grad is not None and model.uncertainty.log_vars.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in model.ranking.parameters())
+    assert model.roi_heads.mask_roi_pool.project.weight.grad.abs().sum() > 0  # the semantic information flow
+
+
+def test_cascade_has_three_stages_and_mask_stage():
+    model = build_tiny_panoptic("panoptic_cascade_x101_dcn").train()
+    assert len(model.roi_heads.stages) == 3 and model.roi_heads.mask_stage == 1
+    assert [s.proposal_matcher.high_threshold for s in model.roi_heads.stages] == [0.5, 0.6, 0.7]
+    losses = model(*_batch())
+    assert {f"loss_classifier_s{i}" for i in range(3)} <= set(losses)
+
+
+@pytest.mark.parametrize("name", PANOPTIC)
+def test_predict_gives_consistent_panoptic_maps(name):
+    model = build_tiny_panoptic(name)
+    images = [SYNTH[0][0], SYNTH[1][0][:, :50, :61]]  # uint8, two sizes
+    results = model.predict(images)
+    assert model.training, "predict restores the mode"
+    for result, image in zip(results, images):
+        assert isinstance(result, PanopticPrediction)
+        assert result.panoptic_seg.shape == image.shape[-2:] and result.panoptic_seg.dtype == torch.int32
+        check_panoptic(result.panoptic_seg, result.segments_info)
+        for seg in result.segments_info:
+            assert seg["isthing"] == (seg["category_id"] in SYNTH.thing_ids)
+
+
+def test_fusers_swap_by_name_on_the_same_model():
+    model = build_tiny_panoptic("panoptic_se_r50").eval()
+    image = SYNTH[2][0]
+    for fuser in ("heuristic", "spatial_ranking", "upsnet"):
+        result = model.predict(image, fuser=fuser)
+        check_panoptic(result.panoptic_seg, result.segments_info)
+    assert type(model.fuser).__name__ != "UPSNetFuser"  # the override does not stick
+
+
+def test_robust_targets():
+    model = build_tiny_panoptic("panoptic_fpn_r50").train()
+    images, targets = _batch((0, 1))
+    empty = dict(targets[0])
+    empty.update(boxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long),
+                 masks=torch.zeros(0, 64, 80, dtype=torch.bool), iscrowd=torch.zeros(0, dtype=torch.bool))  # fmt: skip
+    odd = dict(targets[1])
+    boxes = odd["boxes"].clone()
+    boxes[0] = torch.tensor([10.0, 10.0, 10.0, 20.0])  # zero width
+    boxes[1] = torch.tensor([0.0, 0.0, 1.0, 1.0])  # 1x1 box at the border
+    odd["boxes"] = boxes
+    with pytest.warns(UserWarning, match="zero-area"):
+        losses = model(images, [empty, odd])
+    assert all(torch.isfinite(v) for v in losses.values())
+    crowd = dict(targets[0])
+    crowd["iscrowd"] = torch.ones_like(crowd["iscrowd"])
+    losses = model(images, [crowd, crowd])
+    assert all(torch.isfinite(v) for v in losses.values())
+    bad = dict(targets[0])
+    bad["labels"] = torch.full_like(bad["labels"], 5)  # a stuff id
+    with pytest.raises(ValueError, match="not thing train ids"):
+        model(images, [bad, targets[1]])
+    model.eval()
+    with pytest.raises(ValueError, match="needs targets"):
+        model.train()(images)
+
+
+def test_uncertainty_weighting_known_values_and_gradients():
+    weighting = UncertaintyWeighting(("semantic", "instance"))
+    with torch.no_grad():
+        weighting.log_vars.copy_(torch.tensor([0.5, -1.0]))
+    l1, l2 = torch.tensor(2.0), torch.tensor(3.0)
+    expected = 0.5 * torch.exp(torch.tensor(-0.5)) * 2 + 0.5 * torch.exp(torch.tensor(1.0)) * 3 + 0.5 * (0.5 - 1.0)
+    total = weighting({"semantic": l1, "instance": l2})
+    torch.testing.assert_close(total, expected)
+    total.backward()
+    # d/ds (0.5 e^-s L + 0.5 s) = -0.5 e^-s L + 0.5
+    expected_grad = torch.tensor([-0.5 * torch.exp(torch.tensor(-0.5)) * 2 + 0.5, -0.5 * torch.exp(torch.tensor(1.0)) * 3 + 0.5])
+    torch.testing.assert_close(weighting.log_vars.grad, expected_grad)
+
+
+def test_overfitting_a_batch_lowers_the_loss():
+    torch.manual_seed(0)
+    model = build_tiny_panoptic("panoptic_se_r50").train()
+    images, targets = _batch((0, 1))
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    first = last = None
+    for _ in range(12):
+        losses = model(images, targets)
+        total = sum(losses.values())
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        first = first if first is not None else float(total.detach())
+        last = float(total.detach())
+    assert last < 0.8 * first, (first, last)
+
+
+def test_real_coco_samples_as_targets(shared_data):
+    from segzoo.data import COCOPanoptic
+
+    root = shared_data / "coco_panoptic_sample"
+    dataset = COCOPanoptic(root, images=root / "images", panoptic=root / "panoptic", annotations=root / "panoptic_val_sample.json")
+    samples = [dataset[i] for i in range(len(dataset))]
+    model = segzoo.build("panoptic_fpn_r50", **TINY).train()
+    images = [(s[0].float() / 255 - 0.45) / 0.225 for s in samples]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        losses = model(images, [s[1] for s in samples])
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    result = model.eval().predict(samples[0][0])
+    check_panoptic(result.panoptic_seg, result.segments_info)
+    assert result.panoptic_seg.shape == samples[0][0].shape[-2:]
