@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -89,16 +88,6 @@ def test_colour_alone_is_not_enough():
     means = torch.stack([pixels[labels == k].mean(0) for k in range(8)])
     accuracy = float((torch.cdist(pixels, means).argmin(1) == labels).float().mean())
     assert 0.3 < accuracy < 0.9
-
-
-def test_generation_speed_256():
-    ds = SyntheticPanoptic(10, size=(256, 256), seed=0)
-    ds.render(0)
-    start = time.perf_counter()
-    for i in range(10):
-        ds.render(i)
-    per_image = (time.perf_counter() - start) / 10
-    assert per_image < 0.04, f"{per_image * 1000:.1f} ms per 256x256 scene (goal 20 ms, 2x margin for a busy machine)"
 
 
 def test_argument_errors():
