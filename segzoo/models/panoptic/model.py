@@ -70,6 +70,8 @@ class PanopticModel(SegmentationModel):
         uncertainty: weight the semantic and instance tasks by learned uncertainty.
         fuser: panoptic fuser name (``heuristic``, ``spatial_ranking``, ``upsnet``) or module.
         panoptic_loss: train UPSNet's panoptic cross entropy (for the ``upsnet`` fuser).
+        upsnet_keep_fraction: share of GT instances kept as instance channels in that loss
+            (the dropped ones' pixels are targets of the unknown channel, as in UPSNet).
     """
 
     task = "panoptic"
@@ -93,6 +95,7 @@ class PanopticModel(SegmentationModel):
         uncertainty: bool = False,
         fuser: str | nn.Module = "heuristic",
         panoptic_loss: bool = False,
+        upsnet_keep_fraction: float = 0.7,
         size_divisor: int = 32,
         ignore_index: int = 255,
         mean: Sequence[float] | None = None,
@@ -117,6 +120,7 @@ class PanopticModel(SegmentationModel):
         self.uncertainty = UncertaintyWeighting(("semantic", "instance")) if uncertainty else None
         self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
         self.panoptic_loss = panoptic_loss
+        self.upsnet_keep_fraction = float(upsnet_keep_fraction)
         self.size_divisor = size_divisor
         self.ignore_index = ignore_index
 
@@ -254,6 +258,9 @@ class PanopticModel(SegmentationModel):
             boxes = det_targets[i]["boxes"] * torch.tensor(
                 [w / sizes[i][1], h / sizes[i][0], w / sizes[i][1], h / sizes[i][0]], device=sem_logits.device
             )
+            # UPSNet drops a random share of the GT instances so that their pixels teach the unknown channel.
+            keep = torch.rand(len(labels), device=labels.device) < self.upsnet_keep_fraction
+            boxes, labels, pasted, gt = boxes[keep], labels[keep], pasted[keep], gt[keep]
             z = upsnet_panoptic_logits(sem_logits[i, :, :h, :w], boxes, labels, pasted, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
             sem = F.interpolate(targets[i]["sem_seg"][None, None].float(), size=(h, w), mode="nearest")[0, 0].long()
             target = upsnet_targets(sem, gt, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids, ignore_index=self.ignore_index)

@@ -1,0 +1,167 @@
+"""Heuristic panoptic fusion.
+
+Kirillov et al., "Panoptic Segmentation", arXiv:1801.00868 (Sec. 7, the heuristic that
+combines a semantic and an instance prediction), used by Panoptic FPN (Kirillov et al.,
+arXiv:1901.02446) and implemented as Detectron2's ``combine_semantic_and_instance_outputs``:
+
+1. drop instances with score < ``score_threshold`` (0.5) and sort the rest by score;
+2. binarise the mask probabilities at ``mask_threshold`` (0.5);
+3. paste each instance onto the still free pixels; an instance whose mask area is 0, or the
+   already-taken part of whose mask is more than ``overlap_threshold`` (0.5) of its area, is
+   dropped; otherwise it gets only its free pixels;
+4. fill the remaining free pixels with the stuff classes of the semantic argmax (argmax
+   over all K classes: free pixels whose argmax is a thing class stay void, as Detectron2);
+   stuff segments smaller than ``stuff_area_limit`` (4096 px) become void.
+
+Readings: ``area >= stuff_area_limit`` keeps a stuff segment (Detectron2 drops ``area <
+limit``); all pixels of one stuff class form one segment; a stuff segment's score is the mean
+softmax probability of its class over its pixels; thing segments carry the detection score
+and ``instance_id`` (the index of the instance in the input). The order key is pluggable so
+that OANet's spatial ranking (``spatial_ranking.py``) reuses the same paste.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from ._common import assemble_panoptic, check_class_sets, check_instances, thing_channels
+from .base import PanopticFuser
+
+__all__ = ["paste_instances", "fill_stuff", "heuristic_fusion", "HeuristicFuser"]
+
+
+def paste_instances(masks: torch.Tensor, order: torch.Tensor, *, overlap_threshold: float = 0.5) -> torch.Tensor:
+    """Paste binary masks in ``order`` onto free pixels; return the ``(H, W)`` int64 owner map.
+
+    Args:
+        masks: ``(N, H, W)`` bool.
+        order: int64 indices into ``masks``, first pasted first (a subset is fine: the others
+            are not pasted).
+        overlap_threshold: an instance is dropped when ``taken & mask`` covers more than this
+            fraction of its mask (or when its mask is empty).
+
+    Returns the index of the instance owning each pixel, -1 for free pixels. The loop over
+    instances is sequential by nature (each decision depends on what was pasted before) but
+    tensor-only: no host sync.
+    """
+    h, w = masks.shape[-2:]
+    ordered = masks[order]  # (n, H, W)
+    rank = torch.full((h, w), -1, dtype=torch.int64, device=masks.device)  # paste rank of each pixel's owner
+    taken = torch.zeros((h, w), dtype=torch.bool, device=masks.device)
+    for k in range(ordered.shape[0]):
+        mask = ordered[k]
+        area = torch.count_nonzero(mask)
+        keep = (area > 0) & (torch.count_nonzero(mask & taken) <= overlap_threshold * area)
+        paste = mask & ~taken & keep  # the free part of a kept mask
+        rank.masked_fill_(paste, k)  # k is a host int: no sync
+        taken |= paste
+    if ordered.shape[0] == 0:
+        return rank
+    return torch.where(rank >= 0, order[rank.clamp(min=0)], -1)
+
+
+def fill_stuff(
+    sem_logits: torch.Tensor, free: torch.Tensor, *, stuff_ids: Sequence[int], stuff_area_limit: int = 4096
+) -> torch.Tensor:
+    """Stuff classes of the semantic argmax on the ``free`` pixels; ``(H, W)`` int64, -1 = none.
+
+    The argmax runs over all ``K`` classes, so a free pixel whose argmax is a thing class stays
+    void. A stuff class covering fewer than ``stuff_area_limit`` free pixels is dropped.
+    """
+    k = sem_logits.shape[0]
+    label = sem_logits.argmax(0)  # (H, W)
+    is_stuff = torch.zeros(k, dtype=torch.bool, device=label.device)
+    if len(stuff_ids):
+        is_stuff[torch.as_tensor(list(stuff_ids), device=label.device)] = True
+    candidate = free & is_stuff[label]
+    area = torch.bincount(torch.where(candidate, label + 1, 0).reshape(-1), minlength=k + 1)[1:]  # (K,)
+    keep = area >= stuff_area_limit
+    return torch.where(candidate & keep[label], label, -1)
+
+
+def heuristic_fusion(
+    sem_logits: torch.Tensor,
+    masks: torch.Tensor,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    thing_ids: Sequence[int],
+    stuff_ids: Sequence[int],
+    rank_scores: torch.Tensor | None = None,
+    score_threshold: float = 0.5,
+    mask_threshold: float = 0.5,
+    overlap_threshold: float = 0.5,
+    stuff_area_limit: int = 4096,
+) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    """Combine one image's semantic logits and instances into a panoptic prediction.
+
+    Args:
+        sem_logits: ``(K, H, W)`` over all classes (things and stuff).
+        masks: ``(N, H, W)`` mask probabilities pasted at image resolution (or bool masks,
+            used as they are).
+        scores, labels: ``(N,)`` detection scores and global train ids (each in ``thing_ids``).
+        rank_scores: ``(N,)`` optional paste order key (OANet's spatial ranking scores); the
+            detection score breaks ties. Default: the detection score.
+        score_threshold: instances with a detection score below it are dropped.
+        mask_threshold: masks are ``masks >= mask_threshold``.
+        overlap_threshold: see :func:`paste_instances`.
+        stuff_area_limit: stuff segments with fewer pixels become void.
+
+    Returns ``(panoptic_seg (H, W) int32, segments_info)``; see the module docstring.
+    """
+    check_instances(sem_logits, masks, scores, labels)
+    _, stuff = check_class_sets(thing_ids, stuff_ids, sem_logits.shape[0])
+    thing_channels(labels, thing_ids)  # raises on a label outside thing_ids
+    if rank_scores is not None and tuple(rank_scores.shape) != tuple(scores.shape):
+        raise ValueError(
+            f"rank_scores must have shape {tuple(scores.shape)} like scores, got {tuple(rank_scores.shape)}."
+        )
+    binary = masks if masks.dtype == torch.bool else masks >= mask_threshold
+    kept = torch.nonzero(scores >= score_threshold).squeeze(1)  # one host sync, before the loop
+    order = kept[torch.argsort(scores[kept], descending=True, stable=True)]
+    if rank_scores is not None:  # stable: equal rank scores keep the detection-score order
+        order = order[torch.argsort(rank_scores[order], descending=True, stable=True)]
+    owner = paste_instances(binary, order, overlap_threshold=overlap_threshold)
+    stuff_map = fill_stuff(sem_logits, owner < 0, stuff_ids=stuff, stuff_area_limit=stuff_area_limit)
+    return assemble_panoptic(owner, stuff_map, sem_logits, scores=scores, labels=labels, order=order)
+
+
+class HeuristicFuser(PanopticFuser):
+    """Heuristic fusion (Kirillov et al., arXiv:1801.00868; Panoptic FPN) as a module.
+
+    ``fuser(sem_logits, instances, *, thing_ids, stuff_ids)`` with ``instances`` holding
+    ``boxes, scores, labels, masks``; see :func:`heuristic_fusion`.
+    """
+
+    def __init__(
+        self,
+        *,
+        score_threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+        overlap_threshold: float = 0.5,
+        stuff_area_limit: int = 4096,
+    ) -> None:
+        super().__init__()
+        self.score_threshold = score_threshold
+        self.mask_threshold = mask_threshold
+        self.overlap_threshold = overlap_threshold
+        self.stuff_area_limit = stuff_area_limit
+
+    def fuse(self, sem_logits, instances, *, thing_ids, stuff_ids):
+        return heuristic_fusion(
+            sem_logits, instances["masks"], instances["scores"], instances["labels"],
+            thing_ids=thing_ids, stuff_ids=stuff_ids, **self._options(),
+        )
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "score_threshold": self.score_threshold,
+            "mask_threshold": self.mask_threshold,
+            "overlap_threshold": self.overlap_threshold,
+            "stuff_area_limit": self.stuff_area_limit,
+        }
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self._options().items())

@@ -1,0 +1,168 @@
+"""Spatial-ranking panoptic fusion.
+
+Liu et al., "An End-to-End Network for Panoptic Segmentation" (OANet), arXiv:1903.05027,
+Sec. 3.3 "Spatial Ranking Module": the detected instances' binary masks are placed in the
+channel of their category of a ``(T, H, W)`` tensor (T = number of thing classes); a
+convolution stack with a large receptive field (the model's ``SpatialRankingModule``)
+turns it into a ranking map of the same shape; an instance's ranking score is the mean of
+``sigmoid(map)`` over its mask in its category channel. At fusion the instances are pasted
+in ranking-score order instead of detection-score order; everything else is the heuristic
+fusion of Kirillov et al. (``heuristic.py``). The map is trained with a pixel-wise binary
+cross entropy against the visible (non-occluded) ground-truth masks in their category
+channels.
+
+Readings: the detection score threshold still applies (``score_threshold``, on the
+detection score); equal ranking scores fall back to the detection-score order; overlapping
+masks of one category are merged (union) in its channel; targets resized to the ranking
+map's size are soft (the fraction of visible pixels), which binary cross entropy accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ._common import as_ids, check_instances, thing_channels
+from .heuristic import HeuristicFuser, heuristic_fusion
+
+__all__ = [
+    "masks_to_category_channels",
+    "rank_scores_from_map",
+    "spatial_ranking_targets",
+    "spatial_ranking_loss",
+    "spatial_ranking_fusion",
+    "SpatialRankingFuser",
+]
+
+
+def masks_to_category_channels(
+    masks: torch.Tensor, labels: torch.Tensor, *, thing_ids: Sequence[int], size: Sequence[int] | None = None
+) -> torch.Tensor:
+    """``(N, H, W)`` binary masks -> ``(T, h, w)`` float: each mask in the channel of its class.
+
+    Channel ``t`` is ``thing_ids[t]``; masks of one class are merged (max). Used for the
+    ranking module's input (predicted masks) and its targets (visible GT masks). ``size``
+    (default ``(H, W)``) resizes with antialiased bilinear interpolation (soft values).
+    """
+    if masks.dim() != 3:
+        raise ValueError(f"masks must be (N, H, W), got shape {tuple(masks.shape)}.")
+    things = as_ids(thing_ids, "thing_ids")
+    channel = thing_channels(labels, things)  # (N,)
+    h, w = masks.shape[-2:]
+    out = masks.new_zeros((len(things), h, w), dtype=torch.float32)
+    if masks.shape[0]:
+        index = channel[:, None, None].expand(-1, h, w)
+        out = out.scatter_reduce(0, index, masks.to(torch.float32), reduce="amax")
+    if size is not None and tuple(size) != (h, w):
+        size = (int(size[0]), int(size[1]))
+        if not things:
+            return out.new_zeros((0, *size))
+        out = F.interpolate(out[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
+    return out
+
+
+def rank_scores_from_map(
+    ranking_map: torch.Tensor,
+    masks: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    thing_ids: Sequence[int],
+    from_logits: bool = True,
+) -> torch.Tensor:
+    """OANet ranking scores: mean of the ranking map over each mask in its category channel.
+
+    Args:
+        ranking_map: ``(T, H, W)`` ranking logits (``from_logits=True``: sigmoid applied) or
+            probabilities, channel ``t`` for class ``thing_ids[t]``.
+        masks: ``(N, H, W)`` binary masks (bool or 0/1) at the map's resolution.
+        labels: ``(N,)`` global train ids, each in ``thing_ids``.
+
+    Returns ``(N,)`` scores in [0, 1]; 0 for an empty mask.
+    """
+    things = as_ids(thing_ids, "thing_ids")
+    if ranking_map.dim() != 3 or ranking_map.shape[0] != len(things):
+        raise ValueError(
+            f"ranking_map must be (T, H, W) with T = len(thing_ids) = {len(things)}, got shape "
+            f"{tuple(ranking_map.shape)}."
+        )
+    if masks.dim() != 3 or masks.shape[-2:] != ranking_map.shape[-2:]:
+        raise ValueError(
+            f"masks must be (N, H, W) at the ranking map's resolution {tuple(ranking_map.shape[-2:])}, got "
+            f"{tuple(masks.shape)}; resize the map (or the masks) first."
+        )
+    channel = thing_channels(labels, things)
+    prob = torch.sigmoid(ranking_map) if from_logits else ranking_map
+    per_instance = prob.index_select(0, channel)  # (N, H, W): each instance's category channel
+    m = masks.to(per_instance.dtype)
+    area = m.flatten(1).sum(1)
+    return (per_instance * m).flatten(1).sum(1) / area.clamp(min=1)
+
+
+def spatial_ranking_targets(
+    gt_masks: torch.Tensor, gt_labels: torch.Tensor, *, thing_ids: Sequence[int], size: Sequence[int] | None = None
+) -> torch.Tensor:
+    """Targets of the ranking map: ``(T, h, w)`` float, the visible GT masks in their category channels.
+
+    ``gt_masks (M, H, W)`` must be the visible (non-occluded) masks, e.g. the thing segments of
+    a panoptic ground truth; ``gt_labels (M,)`` their train ids; ``size`` the ranking map's
+    size (default ``(H, W)``).
+    """
+    return masks_to_category_channels(gt_masks, gt_labels, thing_ids=thing_ids, size=size)
+
+
+def spatial_ranking_loss(
+    ranking_logits: torch.Tensor, targets: torch.Tensor, *, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Pixel-wise binary cross entropy of the ranking logits (``(T, H, W)`` or ``(B, T, H, W)``), mean."""
+    if ranking_logits.shape != targets.shape:
+        raise ValueError(
+            f"ranking logits {tuple(ranking_logits.shape)} and targets {tuple(targets.shape)} must have the same "
+            "shape; build the targets with spatial_ranking_targets(..., size=ranking_logits.shape[-2:])."
+        )
+    return F.binary_cross_entropy_with_logits(ranking_logits, targets.to(ranking_logits.dtype), weight=weight)
+
+
+def spatial_ranking_fusion(
+    sem_logits: torch.Tensor,
+    masks: torch.Tensor,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    rank_scores: torch.Tensor,
+    *,
+    thing_ids: Sequence[int],
+    stuff_ids: Sequence[int],
+    score_threshold: float = 0.5,
+    mask_threshold: float = 0.5,
+    overlap_threshold: float = 0.5,
+    stuff_area_limit: int = 4096,
+) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    """Heuristic fusion with instances pasted in ``rank_scores`` order (OANet); see :func:`heuristic_fusion`."""
+    check_instances(sem_logits, masks, scores, labels)
+    return heuristic_fusion(
+        sem_logits, masks, scores, labels,
+        thing_ids=thing_ids, stuff_ids=stuff_ids, rank_scores=rank_scores,
+        score_threshold=score_threshold, mask_threshold=mask_threshold,
+        overlap_threshold=overlap_threshold, stuff_area_limit=stuff_area_limit,
+    )
+
+
+class SpatialRankingFuser(HeuristicFuser):
+    """OANet spatial-ranking fusion as a module; needs ``instances["rank_scores"]`` (N,).
+
+    The model computes them with :func:`rank_scores_from_map` from its ranking map. Segment
+    scores stay the detection scores.
+    """
+
+    required_keys = ("rank_scores",)
+    key_hint = (
+        " Compute them with segzoo.fusers.panoptic.rank_scores_from_map(ranking_map, masks >= 0.5, labels, "
+        "thing_ids=...), or use the 'heuristic' fuser."
+    )
+
+    def fuse(self, sem_logits, instances, *, thing_ids, stuff_ids):
+        return spatial_ranking_fusion(
+            sem_logits, instances["masks"], instances["scores"], instances["labels"], instances["rank_scores"],
+            thing_ids=thing_ids, stuff_ids=stuff_ids, **self._options(),
+        )
