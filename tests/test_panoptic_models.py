@@ -166,3 +166,20 @@ def test_real_coco_samples_as_targets(shared_data):
     result = model.eval().predict(samples[0][0])
     check_panoptic(result.panoptic_seg, result.segments_info)
     assert result.panoptic_seg.shape == samples[0][0].shape[-2:]
+
+
+def test_no_detections_and_mixed_sizes():
+    model = build_tiny_panoptic("upsnet_r50")
+    images, targets = _batch((0, 1))
+    small_image, small_target = SyntheticPanoptic(1, size=(48, 56), seed=3)[0]
+    images[1] = (small_image.float() / 255 - 0.45) / 0.225
+    targets[1] = small_target
+    losses = model.train()(images, targets)  # a batch mixing 64x80 and 48x56
+    assert all(torch.isfinite(v) for v in losses.values())
+    model.eval()
+    model.roi_heads.score_thresh = 1.1  # every detection suppressed
+    for fuser in ("heuristic", "upsnet"):
+        result = model.predict(SYNTH[0][0], fuser=fuser)
+        check_panoptic(result.panoptic_seg, result.segments_info)
+        assert len(result.instances["boxes"]) == 0
+        assert all(not seg["isthing"] for seg in result.segments_info)
