@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import typing
 from pathlib import Path
 
 import segzoo
+from segzoo.factory import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASUREMENTS = ROOT / "benchmarks" / "results" / "zoo_measurements.json"
@@ -62,7 +64,8 @@ def render(measurements: dict[str, dict]) -> str:
         info = segzoo.model_info(name)
         backbone = info["defaults"].get("backbone", "")
         m = measurements.get(name, {})
-        exports = ", ".join(m.get("exports", [])) or "-"
+        model_class = typing.get_type_hints(MODELS.get(name).fn).get("return")  # recipes annotate their model class
+        exports = ", ".join(getattr(model_class, "export_formats", ())) or "-"
         lines.append(
             f"| `{name}` | {info['task']} | {backbone} | {m.get('params_m', '?')} | {m.get('gflops', '?')} | {exports} | {info['paper']} |"
         )
