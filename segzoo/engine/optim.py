@@ -1,9 +1,11 @@
-"""Optimiser parameter groups and the poly learning-rate schedule.
+"""Optimiser parameter groups, the poly learning-rate schedule and the optimiser factory.
 
 Seed 004 ("Attention to Refine through Multi-Scales"): poly policy
 ``lr = base * (1 - iter / max_iter) ** 0.9`` (ParseNet, arXiv:1506.04579) with the decoder
 ("head") at 10 times the encoder's learning rate. Weight decay is not applied to norms and
-biases (the common practice since "Bag of Tricks", arXiv:1812.01187).
+biases (the common practice since "Bag of Tricks", arXiv:1812.01187). Optimisers: SGD with
+momentum 0.9, and AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization",
+arXiv:1711.05101).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["param_groups", "poly_lambda", "PolyLR"]
+__all__ = ["param_groups", "poly_lambda", "PolyLR", "build_optimizer", "OPTIMIZERS"]
+
+OPTIMIZERS = ("sgd", "adamw")
 
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 
@@ -74,3 +78,27 @@ class PolyLR(torch.optim.lr_scheduler.LambdaLR):
 
     def __init__(self, optimizer: torch.optim.Optimizer, *, max_iters: int, power: float = 0.9, warmup_iters: int = 0):
         super().__init__(optimizer, poly_lambda(max_iters, power=power, warmup_iters=warmup_iters))
+
+
+def build_optimizer(
+    model: nn.Module,
+    *,
+    name: str = "sgd",
+    lr: float,
+    weight_decay: float = 1e-4,
+    head_lr_mult: float = 1.0,
+    momentum: float = 0.9,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> torch.optim.Optimizer:
+    """SGD (momentum, no Nesterov) or AdamW over :func:`param_groups` (head at ``lr * head_lr_mult``,
+    no weight decay on norms and biases)."""
+    if lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr}.")
+    groups = param_groups(model, lr=lr, head_lr_mult=head_lr_mult, weight_decay=weight_decay)
+    if not groups:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters (all have requires_grad=False).")
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")

@@ -10,6 +10,7 @@ another (``train_scales`` vs ``scales``).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Mapping, Sequence
 
 import torch
@@ -21,12 +22,28 @@ from ..losses import DeepSupervisionLoss
 from .base import SegmentationModel
 from .semantic import SemanticModel, SemanticOutput, resize_to
 
-__all__ = ["MultiScaleModel", "scale_name"]
+__all__ = ["MultiScaleModel", "scale_name", "scaled_length"]
 
 
 def scale_name(scale: float) -> str:
     """The output name of one scale's logits: ``scale_0.5``, ``scale_1``, ``scale_2``."""
     return f"scale_{scale:g}"
+
+
+def scaled_length(n, scale: float):
+    """``max(1, round(n * scale))`` (halves up, as ``int(n * scale + 0.5)``) in integer arithmetic.
+
+    ``n`` may be a Python int, a ``SymInt`` (``torch.export``) or the 0-dim tensor a size is under
+    ``torch.jit.trace``: no ``int()``/``float()`` conversion, so exported graphs keep the input
+    size dynamic instead of freezing the example's. ``scale`` is read as the nearest fraction
+    ``p / q`` with ``q <= 2**16`` (exact for 0.5, 0.75, 1.5, ...).
+    """
+    frac = Fraction(scale).limit_denominator(1 << 16)
+    p, q = frac.numerator, frac.denominator
+    out = (2 * n * p + q) // (2 * q)  # floor(n * p / q + 1/2)
+    if isinstance(out, torch.Tensor):  # a traced size
+        return out.clamp(min=1)
+    return torch.sym_max(out, 1)
 
 
 def _check_scales(scales: Sequence[float], what: str) -> tuple[float, ...]:
@@ -87,7 +104,7 @@ class MultiScaleModel(SegmentationModel):
         streams = []
         for s in scales:
             xs = x if s == 1.0 else F.interpolate(
-                x, size=(max(1, int(h * s + 0.5)), max(1, int(w * s + 0.5))), mode="bilinear", align_corners=False
+                x, size=(scaled_length(h, s), scaled_length(w, s)), mode="bilinear", align_corners=False
             )
             features = self.model.extract_features(xs)
             streams.append(ScaleStream(s, self.model._head_outputs(features)["logits"], features))
