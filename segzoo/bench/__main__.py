@@ -1,0 +1,7 @@
+"""``python -m segzoo.bench``: the ``segzoo bench`` command."""
+
+import sys
+
+from .command import main
+
+sys.exit(main(prog="python -m segzoo.bench"))

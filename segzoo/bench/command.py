@@ -1,0 +1,157 @@
+"""The ``segzoo bench`` command: argument parser and ``main``.
+
+``add_bench_arguments(parser)`` adds the options to any argparse parser (the ``segzoo``
+CLI's subcommand); ``main(argv)`` is the whole command (``python -m segzoo.bench`` and
+``benchmarks/run.py`` call it). Output: the Markdown table on stdout, CSV/JSON/Markdown
+(and ``--plot`` PNG) files in ``--out``. Exit status 0, 1 when a row failed, 2 for a bad
+argument (one ``segzoo bench: error: ...`` line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from typing import Any, Sequence
+
+import torch
+
+__all__ = ["add_bench_arguments", "config_from_args", "main", "run_from_args"]
+
+ARG_ERRORS = (KeyError, ValueError, TypeError, FileNotFoundError, PermissionError)
+
+
+def _csv(kind):
+    def parse(text: str):
+        try:
+            return [kind(v) for v in text.split(",") if v]
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return parse
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values: JSON when it parses (numbers, true/false, lists), ``a,b`` -> list, else the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    if "," in text:
+        return [_parse_value(part) for part in text.split(",") if part]
+    return text
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``segzoo bench`` options to ``parser`` (returned for chaining)."""
+    from .runner import DEFAULT_MODELS, parse_size
+
+    parser.add_argument(
+        "models", nargs="*", default=list(DEFAULT_MODELS), metavar="MODEL",
+        help="recipe names or wildcards (quote them: 'deeplab*'); default: " + " ".join(DEFAULT_MODELS),
+    )  # fmt: skip
+    g = parser.add_argument_group("what to run")
+    g.add_argument("--size", type=_csv(parse_size), action="extend", dest="sizes", metavar="HxW[,HxW]",
+                   help="input sizes, e.g. 512x512,512x1024,1024x2048 (default 512x512)")  # fmt: skip
+    g.add_argument("--batch", type=_csv(int), action="extend", dest="batch_sizes", metavar="N[,N]",
+                   help="batch sizes (default 1)")  # fmt: skip
+    g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    g.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="autocast dtype; auto = bf16 on CUDA or a CPU with AVX512-BF16/AMX, else fp32")  # fmt: skip
+    g.add_argument("--memory-format", default="channels_last", choices=("channels_last", "contiguous"))
+    g.add_argument("--eager", action="store_true",
+                   help="time the eager model (no BatchNorm folding) instead of segzoo.optimize's fast path")  # fmt: skip
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (first call compiles)")
+    g.add_argument("--warmup", type=int, default=1, help="untimed iterations per row (default 1)")
+    g.add_argument("--iters", type=int, default=3, help="timed iterations per row (default 3)")
+    g.add_argument("--threads", type=int, default=None,
+                   help=f"torch intra-op threads (default {torch.get_num_threads()}, this machine's default)")  # fmt: skip
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="recipe option for every model, e.g. --set backbone=tiny (values read as JSON)")  # fmt: skip
+    g.add_argument("--num-classes", type=int, default=None, help="classes (default: each recipe's)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the weights and the input")
+    g.add_argument("--gemm-size", type=int, default=2048, help="side of the square matmul that measures the GEMM peak")
+    p = parser.add_argument_group("post-processing")
+    p.add_argument("--tta", type=_csv(float), default=None, metavar="S[,S]",
+                   help="also time test-time augmentation at these scales, e.g. 0.5,1,2")  # fmt: skip
+    p.add_argument("--flip", action="store_true", help="TTA with horizontal flips")
+    p.add_argument("--crf", action="store_true", help="also time a dense CRF (5 iterations) on the output")
+    o = parser.add_argument_group("output")
+    o.add_argument("--out", default="segzoo-bench", help="directory for the reports (default ./segzoo-bench)")
+    o.add_argument("--name", default="bench", help="file stem of the reports (default bench)")
+    o.add_argument("--format", type=_csv(str), default=["csv", "json", "md"], help="report formats (csv,json,md)")
+    o.add_argument("--plot", action="store_true", help="also write a PNG of latency vs. parameters")
+    o.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    a = parser.add_argument_group("accuracy")
+    a.add_argument("--accuracy", action="store_true",
+                   help="run the synthetic accuracy benchmark (train + evaluate small recipes) instead of timing")  # fmt: skip
+    a.add_argument("--quick", action="store_true", help="with --accuracy: the few-minute budget")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace):
+    """A :class:`~segzoo.bench.runner.BenchConfig` from parsed ``segzoo bench`` arguments."""
+    from .runner import BenchConfig
+
+    overrides: dict[str, Any] = {}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes key=value, got {pair!r}.")
+        overrides[key.strip().replace("-", "_")] = _parse_value(value)
+    return BenchConfig(
+        models=args.models,
+        sizes=args.sizes or [(512, 512)],
+        batch_sizes=args.batch_sizes or [1],
+        device=args.device,
+        precision=args.precision,
+        memory_format=args.memory_format,
+        fast=not args.eager,
+        compile=args.compile,
+        warmup=args.warmup,
+        iters=args.iters,
+        threads=args.threads,
+        overrides=overrides,
+        num_classes=args.num_classes,
+        tta_scales=args.tta or (),
+        tta_flip=args.flip,
+        crf=args.crf,
+        seed=args.seed,
+        gemm_size=args.gemm_size,
+    )
+
+
+def run_from_args(args: argparse.Namespace, *, command: str) -> int:
+    """Run ``segzoo bench`` for parsed arguments (what the ``segzoo`` CLI's subcommand calls)."""
+    if args.accuracy:
+        from .accuracy import run_accuracy_from_args
+
+        return run_accuracy_from_args(args, command=command)
+    from .report import markdown_table, write_reports
+    from .runner import run_benchmark
+
+    config = config_from_args(args)
+    result = run_benchmark(config, progress=not args.no_progress, command=command)
+    print(markdown_table(result.rows))
+    paths = write_reports(result, args.out, stem=args.name, formats=args.format, plot=args.plot)
+    print("\nwrote " + ", ".join(str(p) for p in paths))
+    return 1 if any(r.get("error") for r in result.rows) else 0
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "segzoo bench") -> int:
+    """``segzoo bench [MODEL ...] [options]``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Time segzoo recipes (latency, throughput, FLOPs, memory) and write CSV/JSON/Markdown."
+    )
+    add_bench_arguments(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run_from_args(args, command=" ".join([prog, *map(shlex.quote, argv)]))
+    except ARG_ERRORS as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,80 @@
+"""FLOP counting with ``torch.utils.flop_counter.FlopCounterMode`` and the machine's GEMM peak.
+
+Counts are FLOPs, not multiply-accumulates: a ``(M, K) @ (K, N)`` matmul is ``2 * M * K * N``
+and a convolution twice its MACs (many papers and tools such as fvcore/ptflops report
+MACs and call them FLOPs; divide our numbers by 2 to compare with those). The counter
+sees the matmul-like ATen ops (convolutions, (b)mm, addmm, attention); elementwise ops,
+normalisation, pooling, interpolation and torchvision's detection ops (RoI Align, NMS,
+deformable convolution) are not counted. For convolutional networks those are a few
+percent of the total; for a deformable-conv model the count misses the deformable layers.
+
+The "fraction of peak" the runner reports divides a model's achieved FLOP/s by the
+throughput of one large square matmul in the same dtype on the same device, measured by
+:func:`gemm_peak` in the same process (so a busy machine lowers both).
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any, Callable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+__all__ = ["count_flops", "gemm_peak", "synchronize"]
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued kernels on a CUDA device (no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+    """FLOPs (not MACs) of one call ``fn(*args, **kwargs)``, counted by ``FlopCounterMode``."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn(*args, **kwargs)
+    return int(counter.get_total_flops())
+
+
+def gemm_peak(
+    *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, size: int = 2048, repeats: int = 5
+) -> float:
+    """The best GFLOP/s of ``repeats`` ``(size, size) @ (size, size)`` matmuls in ``dtype``.
+
+    Cached per (device, dtype, size, repeats, torch thread count). On CUDA the time comes
+    from CUDA events.
+    """
+    return _cached_peak(str(torch.device(device)), dtype, int(size), int(repeats), torch.get_num_threads())
+
+
+@torch.no_grad()
+def _gemm_peak(device: str, dtype: torch.dtype, size: int, repeats: int, threads: int) -> float:
+    """One measurement (uncached); ``threads`` only keys the cache of :func:`gemm_peak`."""
+    g = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
+    b = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
+    flops = 2.0 * size**3
+    torch.mm(a, b)  # warm-up: library initialisation, first-touch allocation
+    synchronize(device)
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        if device.startswith("cuda"):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            torch.mm(a, b)
+            end.record()
+            torch.cuda.synchronize(device)
+            seconds = start.elapsed_time(end) / 1000
+        else:
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            seconds = time.perf_counter() - t0
+        best = min(best, seconds)
+    return flops / best / 1e9
+
+
+_cached_peak = lru_cache(maxsize=None)(_gemm_peak)

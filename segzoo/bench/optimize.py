@@ -1,0 +1,426 @@
+"""``optimize``: prepare a model for fast inference and check it still gives the same labels.
+
+The standard inference preparations of the PyTorch performance guides, done without
+``torch.fx`` so they work on any model (detection heads with data-dependent control flow
+included):
+
+- eval mode, parameters without gradients, and the forward run under ``torch.inference_mode``;
+- BatchNorm folded into the convolution before it (Ioffe & Szegedy, arXiv:1502.03167, is an
+  affine map at inference; ``torch.nn.utils.fusion.fuse_conv_bn_eval`` merges it into the
+  convolution's weight and bias). Pairs are found by walking the modules and watching one
+  forward pass on the sample: a ``BatchNorm2d`` (timm's ``BatchNormAct2d`` and frozen
+  BatchNorms included) is folded into a ``Conv2d`` when every output of that convolution goes
+  only to that BatchNorm, and everything the BatchNorm normalises comes from that
+  convolution. This covers ``nn.Sequential`` pairs (segzoo's and torchvision's
+  ``ConvNormAct``), timm's ``ConvNormAct`` and the ``conv1 -> bn1`` attribute pairs of ResNet,
+  MobileNet and HRNet blocks, and refuses pairs whose convolution output is also used
+  elsewhere. A folded ``BatchNormAct2d`` leaves its activation in place;
+- channels-last memory format for weights and inputs (oneDNN's and cuDNN's preferred layout);
+- autocast: bfloat16 on a CPU with native bf16 dot products (AVX512-BF16 or AMX-BF16 in
+  ``/proc/cpuinfo``; elsewhere bf16 matmuls are emulated and slower than fp32), bfloat16 on
+  CUDA where supported, else float16. Floating-point outputs are cast back to float32;
+- optionally ``torch.compile`` (``nn.Module.compile``, so ``predict`` uses it too).
+
+The result verifies itself on a sample input: the share of pixels whose argmax label equals
+the unoptimised fp32 model's must be at least ``min_agreement`` (99.5%). A reduced precision
+that fails the check falls back to float32 with a warning; a float32 failure raises. The
+report is at ``model.segzoo_optimize`` (:class:`OptimizeReport`).
+
+An optimised model's ``state_dict`` has no BatchNorm entries: save the model before
+optimising it and optimise after loading.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+import weakref
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
+
+from .fingerprint import cpu_supports_bf16
+
+__all__ = ["optimize", "OptimizeReport", "fold_batchnorm", "find_conv_bn_pairs", "resolve_dtype", "main_logits"]
+
+DTYPES = {
+    "fp32": torch.float32, "float32": torch.float32, "float": torch.float32,
+    "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
+    "fp16": torch.float16, "float16": torch.float16, "half": torch.float16,
+}  # fmt: skip
+MIN_AGREEMENT = 0.995
+
+
+@dataclass
+class OptimizeReport:
+    """What :func:`optimize` did and how close the result is to the fp32 eager model.
+
+    ``agreement``: share of sample pixels with the same argmax label as the unoptimised fp32
+    model; ``max_abs_diff``: largest absolute difference of the compared logits.
+    """
+
+    device: str
+    dtype: str  # the autocast dtype in use ("float32": no autocast)
+    requested_dtype: str
+    channels_last: bool
+    folded_bn: int
+    remaining_bn: int
+    compiled: bool
+    agreement: float
+    max_abs_diff: float
+    sample_shape: tuple[int, ...]
+    fell_back: bool  # the requested reduced precision failed the check; float32 is used
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---- dtype -----------------------------------------------------------------------------------
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device | str) -> torch.dtype:
+    """``None``/``"auto"``: bf16 on a CPU with native bf16 (else fp32), bf16 or fp16 on CUDA.
+
+    Strings: ``fp32``/``bf16``/``fp16`` (and the torch names).
+    """
+    device = torch.device(device)
+    if dtype is None or dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if device.type == "cpu" and cpu_supports_bf16() else torch.float32
+    if isinstance(dtype, torch.dtype):
+        if dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype}.")
+        return dtype
+    try:
+        return DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ValueError(f"Unknown dtype {dtype!r}; use 'auto', 'fp32', 'bf16' or 'fp16'.") from None
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+# ---- outputs ---------------------------------------------------------------------------------
+
+
+def main_logits(output: Any) -> torch.Tensor:
+    """The per-pixel class scores in a model output: a tensor itself, ``sem_logits`` of a panoptic
+    raw output, ``logits`` of a named tuple, ``"logits"``/``"out"`` of a dict (torchvision)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    for attr in ("sem_logits", "logits"):
+        if hasattr(output, attr) and isinstance(getattr(output, attr), torch.Tensor):
+            return getattr(output, attr)
+    if isinstance(output, dict):
+        for key in ("logits", "out", "sem_seg"):
+            if isinstance(output.get(key), torch.Tensor):
+                return output[key]
+    raise TypeError(
+        f"Cannot find per-pixel logits in a {type(output).__name__} output; expected a tensor, a panoptic raw "
+        "output (sem_logits), or a dict with 'logits' or 'out'."
+    )
+
+
+def _cast_floats(obj: Any, dtype: torch.dtype) -> Any:
+    """``obj`` with every floating tensor inside (tuples, named tuples, lists, dicts) cast to ``dtype``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(dtype) if obj.is_floating_point() and obj.dtype != dtype else obj
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # NamedTuple
+        return type(obj)(*(_cast_floats(v, dtype) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cast_floats(v, dtype) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _cast_floats(v, dtype) for k, v in obj.items()}
+    return obj
+
+
+# ---- BatchNorm folding -----------------------------------------------------------------------
+
+
+def _is_batchnorm(m: nn.Module) -> bool:
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        return m.track_running_stats and m.running_mean is not None
+    return "FrozenBatchNorm" in type(m).__name__ and hasattr(m, "running_mean")
+
+
+def _consumes_whole(consumer: str, bn: str) -> bool:
+    """``consumer`` is the BatchNorm itself or a module containing it (which hands it the tensor)."""
+    return consumer == bn or consumer == "" or bn.startswith(consumer + ".")
+
+
+@torch.no_grad()
+def find_conv_bn_pairs(model: nn.Module, run: Callable[[], Any]) -> list[tuple[str, str]]:
+    """``(conv name, batchnorm name)`` pairs that can be folded, found by watching ``run()``.
+
+    A pair qualifies when every output of the ``Conv2d`` is consumed (as a module input) only by
+    the BatchNorm or modules containing it, and every input of the BatchNorm is an output of
+    that convolution. Modules ``run`` never calls are paired only when they are adjacent in an
+    ``nn.Sequential``. ``run`` must call ``model`` (in eval mode) once.
+    """
+    names = {m: name for name, m in model.named_modules()}
+    convs = {m for m in names if isinstance(m, nn.Conv2d)}
+    bns = {m for m in names if _is_batchnorm(m)}
+    live: dict[int, tuple[weakref.ref, int]] = {}  # id(tensor) -> (weak ref, serial number)
+    produced_by: list[nn.Module] = []  # serial -> conv that produced the tensor
+    consumers: list[set[str]] = []  # serial -> names of the modules that took it as input
+    bn_inputs: dict[nn.Module, list[int | None]] = defaultdict(list)  # bn -> serial of each call's input
+
+    def lookup(t: Any) -> int | None:
+        entry = live.get(id(t)) if isinstance(t, torch.Tensor) else None
+        return entry[1] if entry is not None and entry[0]() is t else None
+
+    def on_conv_output(module, args, output):
+        if isinstance(output, torch.Tensor):
+            live[id(output)] = (weakref.ref(output), len(produced_by))
+            produced_by.append(module)
+            consumers.append(set())
+
+    def on_input(module, args):
+        for a in args:
+            serial = lookup(a)
+            if serial is not None:
+                consumers[serial].add(names[module])
+        if module in bns:
+            bn_inputs[module].append(lookup(args[0]) if args else None)
+
+    handles = [m.register_forward_hook(on_conv_output) for m in convs]
+    handles += [m.register_forward_pre_hook(on_input) for m in names]
+    try:
+        run()
+    finally:
+        for h in handles:
+            h.remove()
+
+    outputs_of: dict[nn.Module, list[int]] = defaultdict(list)
+    for serial, conv in enumerate(produced_by):
+        outputs_of[conv].append(serial)
+    pairs = []
+    for bn, serials in bn_inputs.items():
+        if not serials or any(s is None for s in serials):
+            continue
+        conv = produced_by[serials[0]]
+        if any(produced_by[s] is not conv for s in serials) or conv.out_channels != bn.num_features:
+            continue
+        bn_name = names[bn]
+        used = outputs_of[conv]
+        if len(used) != len(serials) or not all(
+            consumers[s] and all(_consumes_whole(c, bn_name) for c in consumers[s]) for s in used
+        ):
+            continue
+        pairs.append((names[conv], bn_name))
+    # Modules the run never reached (an auxiliary head skipped in eval): adjacent pairs in a plain
+    # nn.Sequential, whose forward feeds each child's output to the next child alone.
+    called = set(produced_by) | set(bn_inputs)
+    for seq in names:
+        if not isinstance(seq, nn.Sequential) or type(seq).forward is not nn.Sequential.forward:
+            continue
+        children = list(seq)
+        for conv, bn in zip(children, children[1:]):
+            if (
+                conv in convs and bn in bns and conv not in called and bn not in called
+                and conv.out_channels == bn.num_features
+            ):  # fmt: skip
+                pairs.append((names[conv], names[bn]))
+    return pairs
+
+
+def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def _after_norm(bn: nn.Module) -> nn.Module:
+    """What stays of a folded BatchNorm: timm's BatchNormAct2d keeps its dropout and activation."""
+    rest = [getattr(bn, a) for a in ("drop", "act") if isinstance(getattr(bn, a, None), nn.Module)]
+    return nn.Sequential(*rest) if rest else nn.Identity()
+
+
+def _fuse(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
+    if isinstance(bn, nn.modules.batchnorm._BatchNorm):
+        return fuse_conv_bn_eval(conv, bn)
+    fused = copy.deepcopy(conv)  # frozen BatchNorms: same algebra on their buffers
+    fused.weight, fused.bias = fuse_conv_bn_weights(
+        conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
+    )
+    return fused
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module, pairs: list[tuple[str, str]]) -> int:
+    """Fold each ``(conv, batchnorm)`` pair of :func:`find_conv_bn_pairs` in place; returns the count.
+
+    The model must be in eval mode (the running statistics are folded).
+    """
+    for conv_name, bn_name in pairs:
+        conv, bn = model.get_submodule(conv_name), model.get_submodule(bn_name)
+        if conv.training or bn.training:
+            raise RuntimeError("fold_batchnorm needs the model in eval mode (call model.eval() first).")
+        _set_submodule(model, conv_name, _fuse(conv, bn))
+        _set_submodule(model, bn_name, _after_norm(bn))
+    return len(pairs)
+
+
+# ---- the fast forward ------------------------------------------------------------------------
+
+_FAST_CLASSES: dict[type, type] = {}
+
+
+def _fast_forward(self, *args, **kwargs):
+    """The wrapped model's forward under inference mode, channels-last inputs and autocast."""
+    settings = self._segzoo_fast
+    if settings["channels_last"]:
+        args = tuple(
+            a.contiguous(memory_format=torch.channels_last) if isinstance(a, torch.Tensor) and a.ndim == 4 else a
+            for a in args
+        )
+    dtype = settings["dtype"]
+    with torch.inference_mode():
+        if dtype == torch.float32:
+            return self._segzoo_base.forward(self, *args, **kwargs)
+        with torch.autocast(settings["device_type"], dtype=dtype):
+            out = self._segzoo_base.forward(self, *args, **kwargs)
+        return _cast_floats(out, torch.float32)
+
+
+def _fast_class(cls: type) -> type:
+    """A subclass of ``cls`` whose forward is :func:`_fast_forward` (so ``isinstance`` and ``predict`` still work)."""
+    if getattr(cls, "_segzoo_base", None) is not None:
+        return cls
+    if cls not in _FAST_CLASSES:
+        _FAST_CLASSES[cls] = type(
+            f"Optimized{cls.__name__}", (cls,), {"forward": _fast_forward, "_segzoo_base": cls, "__module__": cls.__module__}
+        )
+    return _FAST_CLASSES[cls]
+
+
+def _default_sample(model: nn.Module, device: torch.device) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(1, int(getattr(model, "in_chans", 3)), 256, 256, generator=g).to(device)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def _count_bn(model: nn.Module) -> int:
+    return sum(1 for m in model.modules() if _is_batchnorm(m))
+
+
+def _compare(reference: torch.Tensor, output: torch.Tensor) -> tuple[float, float]:
+    reference, output = reference.float(), output.float()
+    if reference.shape != output.shape:
+        raise RuntimeError(f"The optimised model's output shape {tuple(output.shape)} differs from {tuple(reference.shape)}.")
+    agreement = (reference.argmax(1) == output.argmax(1)).double().mean().item() if reference.ndim >= 2 else math.nan
+    return agreement, (reference - output).abs().max().item()
+
+
+def optimize(
+    model: nn.Module,
+    *,
+    dtype: str | torch.dtype | None = None,
+    channels_last: bool = True,
+    fuse_bn: bool = True,
+    compile: bool = False,
+    sample: torch.Tensor | None = None,
+    min_agreement: float = MIN_AGREEMENT,
+    inplace: bool = False,
+) -> nn.Module:
+    """A model prepared for inference, verified against the fp32 eager model on ``sample``.
+
+    Args:
+        model: a segzoo model (or any module whose output holds per-pixel logits, see
+            :func:`main_logits`).
+        dtype: autocast dtype: ``None``/``"auto"`` (bf16 on a CPU with AVX512-BF16/AMX, else
+            fp32; bf16 or fp16 on CUDA), ``"fp32"``, ``"bf16"``, ``"fp16"`` or a torch dtype.
+        channels_last: weights and 4-D inputs in channels-last memory format.
+        fuse_bn: fold BatchNorm into the preceding convolutions.
+        compile: ``torch.compile`` the model (``nn.Module.compile``; the first call compiles).
+        sample: the verification input (normalised ``(B, C, H, W)`` on the model's device);
+            default one seeded ``N(0, 1)`` image of 256x256.
+        min_agreement: the least share of sample pixels whose argmax label must equal the
+            fp32 eager model's (reduced precision below it falls back to fp32).
+        inplace: modify ``model`` itself instead of a deep copy.
+
+    Returns:
+        The prepared model (same class, plus ``forward`` under inference mode and autocast);
+        ``model.segzoo_optimize`` holds the :class:`OptimizeReport`.
+    """
+    if not inplace:
+        model = copy.deepcopy(model)
+    model.eval()
+    model.requires_grad_(False)
+    device = _model_device(model)
+    target_dtype = resolve_dtype(dtype, device)
+    if target_dtype != torch.float32 and device.type == "cpu" and not cpu_supports_bf16():
+        warnings.warn(
+            f"This CPU has no native bf16/fp16 dot products (no AVX512-BF16/AMX); {_dtype_name(target_dtype)} autocast "
+            "will likely be slower than float32.",
+            stacklevel=2,
+        )
+    if sample is None:
+        sample = _default_sample(model, device)
+
+    pairs: list[tuple[str, str]] = []
+    with torch.inference_mode():
+        if fuse_bn:
+            holder: list[Any] = []
+            pairs = find_conv_bn_pairs(model, lambda: holder.append(model(sample)))
+            reference = main_logits(holder[0]).float()
+            del holder
+        else:
+            reference = main_logits(model(sample)).float()
+    folded = fold_batchnorm(model, pairs)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    base_cls = type(model)
+    model.__class__ = _fast_class(base_cls)
+    model._segzoo_fast = {"dtype": target_dtype, "channels_last": channels_last, "device_type": device.type}
+    if compile:
+        model.compile()
+
+    def check() -> tuple[float, float]:
+        return _compare(reference, main_logits(model(sample)))
+
+    agreement, diff = check()
+    fell_back = False
+    if agreement < min_agreement and target_dtype != torch.float32:
+        warnings.warn(
+            f"{_dtype_name(target_dtype)} autocast gives {100 * agreement:.2f}% label agreement with float32 on the "
+            f"sample (< {100 * min_agreement:.1f}%); using float32.",
+            stacklevel=2,
+        )
+        model._segzoo_fast["dtype"] = torch.float32
+        fell_back = True
+        agreement, diff = check()
+    if agreement < min_agreement:
+        raise RuntimeError(
+            f"The optimised float32 model agrees with the eager model on only {100 * agreement:.3f}% of the sample "
+            f"pixels (max |diff| {diff:.3g}); a BatchNorm fold went wrong. Use optimize(..., fuse_bn=False) and "
+            "please report the model."
+        )
+    model.segzoo_optimize = OptimizeReport(
+        device=str(device),
+        dtype=_dtype_name(model._segzoo_fast["dtype"]),
+        requested_dtype=_dtype_name(target_dtype),
+        channels_last=channels_last,
+        folded_bn=folded,
+        remaining_bn=_count_bn(model),
+        compiled=bool(compile),
+        agreement=agreement,
+        max_abs_diff=diff,
+        sample_shape=tuple(sample.shape),
+        fell_back=fell_back,
+    )
+    return model

@@ -1,0 +1,478 @@
+"""The benchmark runner behind ``segzoo bench`` and ``benchmarks/run.py``.
+
+For every selected recipe, input size and batch size it builds the model, counts its FLOPs
+(``FlopCounterMode``, FLOPs not MACs), prepares it (the :func:`~segzoo.bench.optimize` fast
+path, or eager with the requested precision and memory format), runs warm-up and timed
+iterations, and reports one row: parameters, GFLOPs, forward latency mean/p50/p90,
+throughput, post-processing time (argmax, panoptic fusion, and optionally TTA and dense
+CRF, each timed on its own), peak memory, achieved GFLOP/s and its fraction of this
+machine's GEMM peak in the same precision, and the argmax agreement with the fp32 eager
+model. Timing follows the usual practice: ``time.perf_counter`` around each call on the
+CPU; on CUDA, CUDA events with a synchronisation after each iteration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import math
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from .fingerprint import fingerprint, load_average
+from .flops import count_flops, gemm_peak, synchronize
+from .optimize import main_logits, optimize, resolve_dtype
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "COLUMNS",
+    "BenchConfig",
+    "BenchResult",
+    "run_benchmark",
+    "select_models",
+    "parse_size",
+    "time_forward",
+    "timed_call",
+    "latency_stats",
+    "MemoryMeter",
+]
+
+# The representative set of the default run: one recipe per family, all at 512x512, batch 1.
+DEFAULT_MODELS = (
+    "fcn_r50",
+    "deeplabv3_r50",
+    "deeplabv3p_mobilenetv2",
+    "pspnet_r50",
+    "ocrnet_hrnet_w18",
+    "hmsa_deeplabv3p_mobilenetv2",
+    "panoptic_fpn_r50",
+)
+
+# Every row has these keys (None where a value does not apply), in this order.
+COLUMNS = (
+    "model", "task", "height", "width", "batch", "device", "precision", "memory_format", "fast_path", "compiled",
+    "threads", "params_m", "gflops", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_min_ms",
+    "throughput_ips", "postprocess_ms", "postprocess", "tta_ms", "crf_ms", "total_ms", "peak_mem_mib", "mem_kind",
+    "achieved_gflops_s", "gemm_peak_gflops_s", "peak_fraction", "agreement", "folded_bn", "warmup", "iters",
+    "load_avg_start", "load_avg_end", "error",
+)  # fmt: skip
+
+
+@dataclass
+class BenchConfig:
+    """What to benchmark and how; the fields are the options of ``segzoo bench``.
+
+    ``precision``: ``auto`` (bf16 on CUDA or on a CPU with native bf16, else fp32), ``fp32``,
+    ``bf16``, ``fp16`` (autocast). ``fast``: use :func:`segzoo.bench.optimize` (BatchNorm
+    folding, channels-last, autocast, inference mode) instead of the eager model.
+    ``overrides``: recipe options for every model (``--set backbone=tiny``).
+    ``tta_scales``/``tta_flip``/``crf``: also time test-time augmentation / a dense CRF
+    (5 mean-field iterations) as post-processing.
+    """
+
+    models: Sequence[str] = DEFAULT_MODELS
+    sizes: Sequence[tuple[int, int]] = ((512, 512),)
+    batch_sizes: Sequence[int] = (1,)
+    device: str = "auto"
+    precision: str = "auto"
+    memory_format: str = "channels_last"
+    fast: bool = True
+    compile: bool = False
+    warmup: int = 1
+    iters: int = 3
+    threads: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    num_classes: int | None = None
+    tta_scales: Sequence[float] = ()
+    tta_flip: bool = False
+    crf: bool = False
+    seed: int = 0
+    gemm_size: int = 2048
+
+    def __post_init__(self) -> None:
+        if self.memory_format not in ("contiguous", "channels_last"):
+            raise ValueError(f"memory_format must be 'contiguous' or 'channels_last', got {self.memory_format!r}.")
+        if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}.")
+        if self.warmup < 0 or self.iters < 1:
+            raise ValueError(f"Need warmup >= 0 and iters >= 1, got {self.warmup} and {self.iters}.")
+        if not self.sizes or not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
+            raise ValueError("Give at least one input size and positive batch sizes.")
+        resolve_dtype(self.precision, "cpu")  # validates the name
+
+
+@dataclass
+class BenchResult:
+    """Rows (dicts with the keys of ``COLUMNS``), the machine's fingerprint, the config, the command."""
+
+    rows: list[dict[str, Any]]
+    fingerprint: dict[str, Any]
+    config: dict[str, Any]
+    command: str
+    gemm_peak_gflops_s: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---- selection and parsing ---------------------------------------------------------------------
+
+
+def select_models(patterns: Sequence[str]) -> list[str]:
+    """Registry names matching the names or ``fnmatch`` wildcards, in the given order, without repeats.
+
+    An exact unknown name raises with close matches; a wildcard matching nothing raises.
+    """
+    from ..factory import MODELS, list_models
+
+    names: list[str] = []
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            found = list_models(pattern)
+            if not found:
+                raise ValueError(f"No model matches {pattern!r}; see `segzoo list`.")
+        else:
+            MODELS.get(pattern)  # raises KeyError with "did you mean"
+            found = [pattern]
+        names += [n for n in found if n not in names]
+    return names
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"512x1024"`` (H x W) or ``"512"`` (square) -> ``(512, 1024)``."""
+    parts = text.lower().replace("*", "x").split("x")
+    try:
+        h, w = (int(parts[0]), int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    except (ValueError, IndexError):
+        raise ValueError(f"Input size must be HxW or N, e.g. 512x1024, got {text!r}.") from None
+    if len(parts) > 2 or h < 8 or w < 8:
+        raise ValueError(f"Input size must be HxW with both at least 8, got {text!r}.")
+    return h, w
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available; use --device cpu or auto.")
+    return device
+
+
+# ---- measurement -------------------------------------------------------------------------------
+
+
+def _rss_bytes(field_name: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``) so RSS growth is measurable."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class MemoryMeter:
+    """Peak memory of a block: the CUDA allocator's peak above the start on GPU; on the CPU, the
+    process's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) above its
+    resident set at the start (after ``malloc_trim``). ``peak_mib`` is None where neither works."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.kind = "cuda_allocator_peak" if device.type == "cuda" else "rss_growth"
+        self.peak_mib: float | None = None
+
+    def __enter__(self) -> "MemoryMeter":
+        if self.device.type == "cuda":
+            synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._start = torch.cuda.memory_allocated(self.device)
+        else:
+            _trim_heap()
+            self._start = _rss_bytes("VmRSS")
+            try:
+                with open("/proc/self/clear_refs", "w", encoding="utf-8") as f:
+                    f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+                self._hwm_reset = True
+            except OSError:
+                self._hwm_reset = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.device.type == "cuda":
+            synchronize(self.device)
+            self.peak_mib = (torch.cuda.max_memory_allocated(self.device) - self._start) / 2**20
+        elif self._start is not None and self._hwm_reset:
+            peak = _rss_bytes("VmHWM")
+            self.peak_mib = None if peak is None else max(0, peak - self._start) / 2**20
+
+
+def timed_call(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
+    """Milliseconds of one call of ``fn`` and its output: CUDA events and a synchronisation on
+    CUDA, ``perf_counter`` on the CPU."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        out = fn()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end), out
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1000, out
+
+
+def time_forward(fn: Callable[[], Any], *, device: torch.device, warmup: int, iters: int) -> tuple[list[float], Any]:
+    """Milliseconds of each of ``iters`` calls of ``fn`` after ``warmup`` untimed ones, and the last output."""
+    out = None
+    for _ in range(warmup):
+        out = fn()
+    synchronize(device)
+    times = []
+    for _ in range(iters):
+        ms, out = timed_call(fn, device)
+        times.append(ms)
+    return times, out
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolation percentile (numpy's default)."""
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def latency_stats(times_ms: Sequence[float]) -> dict[str, float]:
+    """``latency_mean_ms``, ``latency_p50_ms``, ``latency_p90_ms``, ``latency_min_ms``."""
+    return {
+        "latency_mean_ms": statistics.fmean(times_ms),
+        "latency_p50_ms": _percentile(times_ms, 50),
+        "latency_p90_ms": _percentile(times_ms, 90),
+        "latency_min_ms": min(times_ms),
+    }
+
+
+class _Replay:
+    """Stands in for a model inside its ``_predict_batch``: calling it returns a stored forward
+    output, every other attribute is the model's. Times the post-processing alone."""
+
+    def __init__(self, model: nn.Module, output: Any) -> None:
+        self._model, self._output = model, output
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._output
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _postprocess_name(model: nn.Module) -> str:
+    if getattr(model, "task", None) == "panoptic":
+        fuser = getattr(model, "fuser", None)
+        return f"panoptic fusion ({getattr(fuser, 'name', type(fuser).__name__)})"
+    return "argmax"
+
+
+def _images_uint8(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The 0-255 images behind a normalised batch (what the CRF's colour kernel needs)."""
+    return (x * model.pixel_std + model.pixel_mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+# ---- one row ---------------------------------------------------------------------------------
+
+
+def _build(name: str, config: BenchConfig) -> nn.Module:
+    from ..factory import build
+
+    overrides = dict(config.overrides)
+    if config.num_classes is not None:
+        overrides["num_classes"] = config.num_classes
+    return build(name, **overrides)
+
+
+def _check_overrides(names: Sequence[str], config: BenchConfig) -> None:
+    from ..factory import MODELS
+    from ..registry import check_overrides
+
+    overrides = dict(config.overrides)
+    if config.num_classes is not None:
+        overrides["num_classes"] = config.num_classes
+    for name in names:
+        check_overrides(f"Model {name!r}", MODELS.get(name).fn, overrides)
+
+
+def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig, device: torch.device) -> dict[str, Any]:
+    from ..factory import model_info
+
+    dtype = resolve_dtype(config.precision, device)
+    channels_last = config.memory_format == "channels_last"
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(
+        model=name, task=model_info(name)["task"], height=size[0], width=size[1], batch=batch, device=str(device),
+        precision=str(dtype).replace("torch.", ""), memory_format=config.memory_format, fast_path=config.fast,
+        compiled=config.compile, threads=torch.get_num_threads(), warmup=config.warmup, iters=config.iters,
+        load_avg_start=(load_average() or (None,))[0],
+    )  # fmt: skip
+    torch.manual_seed(config.seed)
+    model = _build(name, config).to(device).eval()
+    row["params_m"] = sum(p.numel() for p in model.parameters()) / 1e6
+    g = torch.Generator().manual_seed(config.seed)
+    x = torch.randn(batch, model.in_chans, *size, generator=g).to(device)  # normalised images
+
+    with torch.inference_mode():
+        holder: list[Any] = []
+        row["gflops"] = count_flops(lambda: holder.append(model(x))) / 1e9
+        reference = main_logits(holder[0]).float()
+        del holder
+
+    if config.fast:
+        model = optimize(model, dtype=dtype, channels_last=channels_last, compile=config.compile, sample=x, inplace=True)
+        report = model.segzoo_optimize
+        row["folded_bn"] = report.folded_bn
+        row["precision"] = report.dtype  # after a possible fall-back to fp32
+        dtype = getattr(torch, report.dtype)
+
+        def forward() -> Any:
+            return model(x)
+
+    else:
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        if config.compile:
+            model.compile()
+        autocast = dtype != torch.float32
+
+        def forward() -> Any:
+            with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=autocast):
+                return model(x)
+
+    predict_batch = type(model)._predict_batch
+    tta = crf_images = None
+    if config.tta_scales:
+        from ..postprocess import TTA
+
+        tta = TTA(model, scales=config.tta_scales, flip=config.tta_flip)
+    if config.crf:
+        crf_images = _images_uint8(model, x)
+
+    times: list[float] = []
+    post_times: list[float] = []
+    tta_times: list[float] = []
+    crf_times: list[float] = []
+
+    def step(record: bool) -> Any:
+        """One iteration: the forward, then each post-processing stage, each timed on its own."""
+        ms, out = timed_call(forward, device)
+        with torch.inference_mode():
+            post_ms, results = timed_call(lambda: predict_batch(_Replay(model, out), x), device)
+            tta_ms = timed_call(lambda: tta(x), device)[0] if tta is not None else None
+            crf_ms = timed_call(lambda: _run_crf(model, out, results, crf_images), device)[0] if config.crf else None
+        if record:
+            times.append(ms)
+            post_times.append(post_ms)
+            if tta_ms is not None:
+                tta_times.append(tta_ms)
+            if crf_ms is not None:
+                crf_times.append(crf_ms)
+        return out
+
+    meter = MemoryMeter(device)
+    with meter:
+        for i in range(config.warmup + config.iters):
+            out = step(record=i >= config.warmup)
+    row.update(latency_stats(times))
+    agreement_logits = main_logits(out).float()
+    row["agreement"] = (
+        (agreement_logits.argmax(1) == reference.argmax(1)).double().mean().item()
+        if agreement_logits.shape == reference.shape
+        else None
+    )
+    row["throughput_ips"] = batch * 1000 / row["latency_mean_ms"]
+    row["postprocess_ms"] = statistics.fmean(post_times)
+    row["postprocess"] = _postprocess_name(model)
+    row["tta_ms"] = statistics.fmean(tta_times) if tta_times else None
+    row["crf_ms"] = statistics.fmean(crf_times) if crf_times else None
+    row["total_ms"] = row["latency_mean_ms"] + row["postprocess_ms"]
+    row["peak_mem_mib"], row["mem_kind"] = meter.peak_mib, meter.kind
+    row["achieved_gflops_s"] = row["gflops"] / (row["latency_mean_ms"] / 1000)
+    row["load_avg_end"] = (load_average() or (None,))[0]
+    return row
+
+
+def _run_crf(model: nn.Module, out: Any, results: list[Any], images: torch.Tensor) -> None:
+    from ..postprocess.crf import dense_crf, refine_panoptic
+
+    if getattr(model, "task", None) == "panoptic":
+        for pred, image in zip(results, images):
+            refine_panoptic(pred.panoptic_seg, pred.segments_info, image)
+    else:
+        dense_crf(main_logits(out).float(), images, iterations=5)
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+
+def _measure_peak(device: torch.device, dtype: torch.dtype, size: int) -> float:
+    from .flops import _gemm_peak
+
+    return _gemm_peak(str(device), dtype, size, 5, torch.get_num_threads())  # uncached: a fresh measurement
+
+
+def run_benchmark(config: BenchConfig, *, progress: bool = True, command: str = "") -> BenchResult:
+    """Benchmark every (model, size, batch) of ``config``; a failing row records its error and the run goes on."""
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    device = _device(config.device)
+    names = select_models(config.models)
+    _check_overrides(names, config)  # a bad --set fails before any timing
+    jobs = [(n, tuple(s), b) for n in names for s in config.sizes for b in config.batch_sizes]
+    dtype = resolve_dtype(config.precision, device)
+    dtypes = {dtype, torch.float32}  # a fall-back to fp32 needs the fp32 peak too
+    peaks = {str(d).replace("torch.", ""): _measure_peak(device, d, config.gemm_size) for d in dtypes}
+    rows = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(jobs, disable=not progress, unit="row", desc="segzoo bench")
+    for name, size, batch in bar:
+        bar.set_postfix_str(f"{name} {size[0]}x{size[1]} b{batch}")
+        try:
+            row = _bench_row(name, size, batch, config, device)
+        except Exception as err:  # noqa: BLE001 - one failing recipe must not lose the others' rows
+            row = dict.fromkeys(COLUMNS)
+            row.update(model=name, height=size[0], width=size[1], batch=batch, device=str(device),
+                       error=f"{type(err).__name__}: {err}")  # fmt: skip
+        rows.append(row)
+        gc.collect()
+    # The peak is measured before and after the rows and the higher value kept: on a shared
+    # machine a single measurement can land in a busy moment.
+    for d in dtypes:
+        name = str(d).replace("torch.", "")
+        peaks[name] = max(peaks[name], _measure_peak(device, d, config.gemm_size))
+    for row in rows:
+        if row.get("achieved_gflops_s") is not None and row["precision"] in peaks:
+            row["gemm_peak_gflops_s"] = peaks[row["precision"]]
+            row["peak_fraction"] = row["achieved_gflops_s"] / peaks[row["precision"]]
+    return BenchResult(
+        rows=rows,
+        fingerprint=fingerprint(),
+        config={k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+        command=command,
+        gemm_peak_gflops_s=peaks,
+    )

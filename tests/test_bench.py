@@ -1,0 +1,210 @@
+"""The benchmark runner, the fast inference path (``optimize``), FLOP counting and the fingerprint."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import segzoo
+from segzoo.bench import COLUMNS, BenchConfig, count_flops, fingerprint, main, optimize, run_benchmark
+from segzoo.bench.fingerprint import FINGERPRINT_KEYS, cpu_supports_bf16
+from segzoo.bench.optimize import find_conv_bn_pairs, fold_batchnorm
+from segzoo.bench.report import _plot_pillow, markdown_table
+from segzoo.bench.runner import latency_stats, parse_size, select_models
+from segzoo.models.semantic import SemanticModel
+
+TINY = ["--set", "backbone=tiny", "--num-classes", "4", "--threads", "1", "--gemm-size", "128", "--no-progress"]
+
+
+def _check_row(row: dict) -> None:
+    assert set(COLUMNS) <= set(row)
+    assert row["error"] is None
+    assert row["params_m"] > 0 and row["gflops"] > 0
+    assert row["latency_mean_ms"] > 0 and row["latency_min_ms"] > 0
+    assert row["latency_min_ms"] <= row["latency_p50_ms"] <= row["latency_p90_ms"]
+    assert row["throughput_ips"] == pytest.approx(row["batch"] * 1000 / row["latency_mean_ms"])
+    assert row["postprocess_ms"] >= 0 and row["total_ms"] >= row["latency_mean_ms"]
+    assert row["achieved_gflops_s"] > 0 and row["gemm_peak_gflops_s"] > 0 and row["peak_fraction"] > 0
+    assert row["agreement"] == pytest.approx(1.0)  # fp32 fast path vs fp32 eager on the same input
+    assert row["mem_kind"] in ("rss_growth", "cuda_allocator_peak")
+
+
+def test_runner_smoke_writes_every_format(tmp_path, capsys):
+    out = tmp_path / "res"
+    argv = ["fcn_r50", "--size", "32x32,24x40", "--iters", "2", "--out", str(out), "--plot", *TINY]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| fcn_r50 | 32x32 |" in printed and "| fcn_r50 | 24x40 |" in printed
+
+    data = json.loads((out / "bench.json").read_text())
+    assert set(data) == {"rows", "fingerprint", "config", "command", "gemm_peak_gflops_s"}
+    assert data["command"].startswith("segzoo bench fcn_r50") and set(data["fingerprint"]) == set(FINGERPRINT_KEYS)
+    assert [(r["height"], r["width"]) for r in data["rows"]] == [(32, 32), (24, 40)]
+    for row in data["rows"]:
+        _check_row(row)
+        assert row["folded_bn"] == 11 and row["precision"] == ("bfloat16" if cpu_supports_bf16() else "float32")
+        assert row["postprocess"] == "argmax" and row["iters"] == 2 and row["threads"] == 1
+
+    lines = (out / "bench.csv").read_text().splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    assert any(line.startswith("# cpu_model:") for line in comments) and comments[0].startswith("# command: segzoo bench")
+    table = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    assert list(table[0]) == list(COLUMNS) and len(table) == 2
+    assert float(table[0]["latency_p50_ms"]) <= float(table[0]["latency_p90_ms"])
+
+    md = (out / "bench.md").read_text()
+    assert "| model | input |" in md and "torch " in md and "GEMM peak" in md and "fcn_r50" in md
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_runner_panoptic_and_eager_rows():
+    config = BenchConfig(
+        models=["panoptic_fpn_r50"], sizes=[(32, 32)], warmup=0, iters=2, threads=1, gemm_size=128, fast=False,
+        memory_format="contiguous", precision="fp32",
+        overrides=dict(backbone="tiny", fpn_channels=16, box_channels=32, mask_channels=16, rpn_top_n=(50, 20),
+                       detections_per_img=5),
+    )  # fmt: skip
+    result = run_benchmark(config, progress=False, command="test")
+    (row,) = result.rows
+    _check_row(row)
+    assert row["task"] == "panoptic" and row["postprocess"].startswith("panoptic fusion")
+    assert row["fast_path"] is False and row["folded_bn"] is None
+
+
+def test_runner_bad_arguments_exit_2(tmp_path, capsys):
+    assert main(["fcn_r50", "--set", "bogus=1", "--out", str(tmp_path), *TINY]) == 2
+    assert "unknown argument(s) 'bogus'" in capsys.readouterr().err
+    assert main(["fcnn_r50", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "did you mean 'fcn_r50'" in capsys.readouterr().err.lower()
+
+
+def test_select_models_and_sizes():
+    assert select_models(["fcn_r50", "deeplabv3p_*", "fcn_*"]) == ["fcn_r50", "deeplabv3p_mobilenetv2", "deeplabv3p_r50"]
+    with pytest.raises(ValueError, match="No model matches"):
+        select_models(["zzz*"])
+    assert parse_size("512x1024") == (512, 1024) and parse_size("96") == (96, 96)
+    with pytest.raises(ValueError):
+        parse_size("512by512")
+    stats = latency_stats([4.0, 1.0, 2.0, 3.0])
+    assert stats["latency_mean_ms"] == 2.5 and stats["latency_p50_ms"] == 2.5 and stats["latency_p90_ms"] == pytest.approx(3.7)
+
+
+def _tiny_fcn() -> nn.Module:
+    return segzoo.build("fcn_r50", backbone="tiny", num_classes=5)
+
+
+def _randomise_bn(model: nn.Module) -> None:
+    """Non-trivial running statistics so that a wrong fold would show."""
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+
+
+def test_optimize_folds_every_batchnorm_and_matches_eager():
+    model = _tiny_fcn().eval()
+    _randomise_bn(model)
+    n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    x = torch.randn(2, 3, 48, 40)
+    fast = optimize(model, dtype="fp32", sample=x[:1])
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in fast.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+    report = fast.segzoo_optimize
+    assert report.folded_bn == n_bn == 11 and report.remaining_bn == 0  # the aux head's BN too (nn.Sequential)
+    assert report.agreement == 1.0 and report.max_abs_diff < 1e-4 and report.dtype == "float32"
+    assert isinstance(fast, SemanticModel) and report.channels_last
+    with torch.no_grad():
+        expected = model(x)
+    out = fast(x)
+    assert out.dtype == torch.float32 and out.shape == expected.shape
+    assert (out - expected).abs().max().item() < 1e-4
+    labels = fast.predict(torch.randint(0, 255, (3, 40, 44), dtype=torch.uint8))
+    assert labels.shape == (40, 44)
+
+
+def test_optimize_reduced_precision_reports_agreement():
+    model = _tiny_fcn().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no native bf16" on this CPU, or a fall-back to fp32
+        fast = optimize(model, dtype="bf16", sample=torch.randn(1, 3, 32, 32))
+    report = fast.segzoo_optimize
+    assert report.requested_dtype == "bfloat16" and report.dtype in ("bfloat16", "float32")
+    assert report.agreement >= 0.995 and report.fell_back == (report.dtype == "float32")
+    if not cpu_supports_bf16():
+        with pytest.warns(UserWarning, match="no native bf16"):
+            optimize(model, dtype="bf16", sample=torch.randn(1, 3, 16, 16))
+
+
+class _Residual(nn.Module):
+    """conv -> bn, but the conv output also feeds the residual sum: must not be folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.conv2, self.bn2 = nn.Conv2d(4, 4, 1, bias=False), nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return self.bn(y) + self.conv2_used_twice(y)
+
+    def conv2_used_twice(self, y):
+        return self.bn2(self.conv2(y))
+
+
+def test_fold_pairs_respect_dataflow_and_keep_timm_activation():
+    from timm.layers import BatchNormAct2d
+
+    model = _Residual().eval()
+    _randomise_bn(model)
+    x = torch.randn(1, 4, 8, 8)
+    pairs = find_conv_bn_pairs(model, lambda: model(x))
+    assert pairs == [("conv2", "bn2")]  # conv's output also goes to conv2: not folded
+
+    seq = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), BatchNormAct2d(6, act_layer=nn.ReLU)).eval()
+    _randomise_bn(seq)
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        expected = seq(x)
+        assert fold_batchnorm(seq, find_conv_bn_pairs(seq, lambda: seq(x))) == 1
+        assert isinstance(seq[1], nn.Sequential) and isinstance(seq[1][-1], nn.ReLU)
+        assert torch.allclose(seq(x), expected, atol=1e-5)
+        assert (seq(x) >= 0).all()  # the activation survived the fold
+
+
+def test_count_flops_known_answer():
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    assert count_flops(conv, torch.randn(1, 3, 16, 16)) == 2 * 8 * 3 * 9 * 16 * 16  # FLOPs = 2 x MACs
+    lin = nn.Linear(10, 20)
+    assert count_flops(lin, torch.randn(4, 10)) == 2 * 4 * 10 * 20
+
+
+def test_fingerprint_has_expected_keys():
+    fp = fingerprint()
+    assert tuple(fp) == FINGERPRINT_KEYS
+    assert isinstance(fp["cpu_model"], str) and fp["cpu_model"]
+    assert fp["torch"] == torch.__version__ and fp["cpu_count"] >= 1
+    assert isinstance(fp["cpu_bf16"], bool)
+    assert set(fp["simd_flags"].split()) <= set(fp["cpu_flags"].split())
+
+
+def test_markdown_table_and_pillow_plot(tmp_path):
+    rows = [dict.fromkeys(COLUMNS) | {"model": "a", "height": 8, "width": 8, "batch": 1, "params_m": 1.0,
+                                       "latency_mean_ms": 10.0},
+            dict.fromkeys(COLUMNS) | {"model": "b", "height": 8, "width": 8, "batch": 1, "error": "ValueError: x"}]  # fmt: skip
+    md = markdown_table(rows)
+    assert md.splitlines()[0].startswith("| model | input | batch |") and "**b 8x8 batch 1 failed:**" in md
+    assert "| a | 8x8 | 1 |" in md and not math.isnan(rows[0]["params_m"])
+    path = _plot_pillow([(1.0, 10.0, "a"), (25.0, 300.0, "b")], tmp_path / "p.png")
+    from PIL import Image
+
+    with Image.open(path) as im:
+        assert im.size == (960, 640)
