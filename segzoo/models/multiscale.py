@@ -68,6 +68,7 @@ class MultiScaleModel(SegmentationModel):
     """
 
     task = "semantic"
+    export_formats = ("onnx", "torchscript", "torch-export")  # verified by tests/test_export.py
 
     def __init__(
         self,

@@ -54,6 +54,7 @@ class SemanticModel(SegmentationModel):
     """
 
     task = "semantic"
+    export_formats = ("onnx", "torchscript", "torch-export")  # verified by tests/test_export.py
 
     def __init__(
         self,

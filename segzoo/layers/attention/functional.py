@@ -29,8 +29,8 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: float = 
     # The fused CPU kernels need a unit stride on the last dim; (B, C, N) -> (B, N, C) views from
     # channels-first feature maps don't have it and silently fall back to the O(N*M) math path.
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
-    if d == e:
-        return F.scaled_dot_product_attention(q, k, v, scale=scale)
+    if d == e:  # as one head of 4D inputs: the form ONNX export translates (it rejects 3D q, k, v)
+        return F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None], scale=scale)[:, 0]
     if e % d == 0:
         heads = e // d
         batch, n, m = q.shape[0], q.shape[1], k.shape[1]

@@ -75,7 +75,8 @@ class PanopticModel(SegmentationModel):
     """
 
     task = "panoptic"
-    export_formats: tuple[str, ...] = ()
+    # Exported through segzoo.export.PanopticExportModule (tensors out; fusion after it in Python).
+    export_formats: tuple[str, ...] = ("onnx", "torchscript", "torch-export")
 
     def __init__(
         self,

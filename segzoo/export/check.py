@@ -1,0 +1,116 @@
+"""Check an exported artefact against the eager model it came from.
+
+Runs both on the same random normalised images at several sizes and compares: semantic
+logits (max absolute difference, identical argmax labels); for panoptic models every output
+tensor (same number of detections, values within tolerance) and the fused panoptic map of
+:func:`segzoo.export.fuse_panoptic` against ``PanopticModel.predict``'s, with the model's
+fuser and with a permissive copy of it (score threshold 0, no stuff area limit) so that
+instances take part even for an untrained model.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .fusion import fuse_panoptic
+from .panoptic import PANOPTIC_OUTPUTS, eager_panoptic_outputs
+from .runtime import ExportedModel, load_exported
+
+__all__ = ["SizeCheck", "verify_export", "permissive_fuser"]
+
+
+@dataclass
+class SizeCheck:
+    """The comparison at one input size."""
+
+    size: tuple[int, int]
+    max_abs_diff: float = float("nan")
+    labels_equal: bool = False  # semantic argmax, or fused panoptic maps (both fusers)
+    detections: int | None = None  # panoptic: detections of the eager model
+    error: str | None = None
+    details: dict[str, float] = field(default_factory=dict)
+
+    def ok(self, atol: float = 1e-4) -> bool:
+        return self.error is None and self.labels_equal and self.max_abs_diff <= atol
+
+
+def permissive_fuser(fuser: nn.Module) -> nn.Module:
+    """A copy of a panoptic fuser keeping every detection and stuff segment (for untrained models)."""
+    out = copy.deepcopy(fuser)
+    for name, value in (("score_threshold", 0.0), ("stuff_area_limit", 0)):
+        if hasattr(out, name):
+            setattr(out, name, value)
+    return out
+
+
+def _same_segments(a: tuple, b: tuple) -> bool:
+    seg_a, info_a = a
+    seg_b, info_b = b
+    keys = ("id", "category_id", "isthing", "area")
+    return torch.equal(seg_a, seg_b) and [[s[k] for k in keys] for s in info_a] == [[s[k] for k in keys] for s in info_b]
+
+
+def _panoptic_check(model, exported: ExportedModel, x: torch.Tensor, check: SizeCheck) -> None:
+    expected = eager_panoptic_outputs(model, x)
+    got = exported(x)
+    check.detections = int(expected[1].shape[0])
+    diffs = {}
+    for name, e, g in zip(PANOPTIC_OUTPUTS, expected, got):
+        if tuple(e.shape) != tuple(g.shape):
+            raise AssertionError(f"{name}: shape {tuple(g.shape)}, eager {tuple(e.shape)}")
+        diffs[name] = float((e.double() - g.double()).abs().max()) if e.numel() else 0.0
+    check.details = diffs
+    check.max_abs_diff = max(diffs.values())
+    meta = {"thing_ids": model.thing_ids, "stuff_ids": model.stuff_ids}
+    equal = True
+    for fuser in (model.fuser, permissive_fuser(model.fuser)):
+        saved = model.fuser
+        model.fuser = fuser
+        try:
+            with torch.no_grad():
+                reference = model._predict_batch(x)[0]  # what predict returns for this normalised image
+        finally:
+            model.fuser = saved
+        fused = fuse_panoptic(got, meta, fuser=fuser)
+        equal &= _same_segments(fused, (reference.panoptic_seg, reference.segments_info))
+    check.labels_equal = equal
+
+
+def verify_export(
+    model: nn.Module,
+    path_or_exported,
+    *,
+    sizes: Sequence[tuple[int, int]] = ((64, 64), (80, 112)),
+    seed: int = 0,
+) -> list[SizeCheck]:
+    """Compare an exported artefact with ``model`` at each of ``sizes`` (one image each)."""
+    exported = path_or_exported if isinstance(path_or_exported, ExportedModel) else load_exported(path_or_exported)
+    was_training = model.training
+    model.eval()
+    results = []
+    try:
+        for size in sizes:
+            check = SizeCheck(size=(int(size[0]), int(size[1])))
+            generator = torch.Generator().manual_seed(seed)
+            x = torch.randn(1, model.in_chans, *check.size, generator=generator).to(model.pixel_mean.device)
+            try:
+                if getattr(model, "task", None) == "panoptic":
+                    _panoptic_check(model, exported, x, check)
+                else:
+                    with torch.no_grad():
+                        expected, got = model(x), exported(x)
+                    if tuple(got.shape) != tuple(expected.shape):
+                        raise AssertionError(f"logits of shape {tuple(got.shape)}, eager {tuple(expected.shape)}")
+                    check.max_abs_diff = float((expected.double() - got.double()).abs().max())
+                    check.labels_equal = torch.equal(expected.argmax(1), got.argmax(1))
+            except Exception as exc:  # reported, not raised: the matrix lists what fails
+                check.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+            results.append(check)
+    finally:
+        model.train(was_training)
+    return results

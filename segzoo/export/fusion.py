@@ -1,0 +1,65 @@
+"""Panoptic fusion after an exported panoptic graph (no model, no training code).
+
+The exported graph (:class:`segzoo.export.panoptic.PanopticExportModule`) ends in tensors;
+this is the step ``PanopticModel.predict`` runs after them: paste each box's 28 x 28 mask
+logits into the image (torchvision's ``paste_masks_in_image``, as the model does), then one
+of the panoptic fusers, which are pure tensor functions: heuristic (Kirillov et al.,
+arXiv:1801.00868), spatial ranking (OANet, arXiv:1903.05027) or UPSNet (arXiv:1901.03784).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+from torchvision.models.detection.roi_heads import paste_masks_in_image
+
+from ..fusers.panoptic import create_panoptic_fuser
+from .panoptic import PANOPTIC_OUTPUTS
+
+__all__ = ["fuse_panoptic", "panoptic_instances"]
+
+
+def panoptic_instances(outputs: Sequence[Any] | Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Exported outputs of one image -> ``(sem_logits (K, H, W), instances)`` as the fusers take them."""
+    if isinstance(outputs, Mapping):
+        outputs = [outputs[name] for name in PANOPTIC_OUTPUTS]
+    sem, boxes, scores, labels, mask_logits, rank_scores = (torch.as_tensor(o) for o in outputs)
+    h, w = sem.shape[-2:]
+    logits = mask_logits[:, None]  # (N, 1, 28, 28)
+    pasted = paste_masks_in_image(logits, boxes, (h, w))[:, 0]  # (N, H, W), 0 outside the box
+    inside = paste_masks_in_image(torch.ones_like(logits), boxes, (h, w))[:, 0] > 0.5
+    instances = {
+        "boxes": boxes, "scores": scores, "labels": labels, "masks": torch.sigmoid(pasted) * inside,
+        "mask_logits": pasted, "rank_scores": rank_scores,
+    }  # fmt: skip
+    return sem[0], instances
+
+
+def fuse_panoptic(
+    outputs: Sequence[Any] | Mapping[str, Any],
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    thing_ids: Sequence[int] | None = None,
+    stuff_ids: Sequence[int] | None = None,
+    fuser: str | torch.nn.Module | None = None,
+) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    """Panoptic prediction ``(panoptic_seg (H, W) int32, segments_info)`` from an exported
+    panoptic model's outputs for one image (tensors or numpy arrays, in ``PANOPTIC_OUTPUTS``
+    order or by name).
+
+    ``thing_ids``, ``stuff_ids`` and ``fuser`` default to what the artefact's ``metadata``
+    recorded (the model's fuser with its options); pass a fuser name or module to swap it.
+    """
+    meta = dict(metadata or {})
+    thing_ids = meta.get("thing_ids") if thing_ids is None else thing_ids
+    stuff_ids = meta.get("stuff_ids") if stuff_ids is None else stuff_ids
+    if thing_ids is None or stuff_ids is None:
+        raise ValueError("Pass thing_ids and stuff_ids, or the artefact's metadata (load_exported(path).metadata).")
+    if fuser is None:
+        spec = meta.get("fuser") or {"name": "heuristic", "options": {}}
+        fuser = create_panoptic_fuser(spec["name"], **spec.get("options", {}))
+    elif isinstance(fuser, str):
+        fuser = create_panoptic_fuser(fuser)
+    sem, instances = panoptic_instances(outputs)
+    return fuser(sem, instances, thing_ids=thing_ids, stuff_ids=stuff_ids)
