@@ -82,13 +82,18 @@ def test_probs_and_logits_inputs_agree():
                                atol=1e-5, rtol=1e-4)
 
 
-def test_labels_without_mass_are_skipped_without_changing_the_result():
+@pytest.mark.parametrize("opts", METHODS)
+@pytest.mark.parametrize("input", ["probs", "logits"])
+def test_labels_without_mass_are_skipped_without_changing_the_result(opts, input):
     p = torch.cat([noisy_unary(30, 34, 4), torch.zeros(6, 30, 34)])  # 6 labels with probability 0 (clipped to 1e-5)
+    p[5, :3] = 0.3  # ... and one with a little mass in a corner: kept
+    unary = p if input == "probs" else (p + 1e-7).log()
     image = blocks_image(30, 34)
-    skipped = dense_crf(p, image, input="probs", min_label_mass=1e-4)
-    full = dense_crf(p, image, input="probs", min_label_mass=0.0)
+    skipped = dense_crf(unary, image, input=input, min_label_mass=1e-4, **opts)
+    full = dense_crf(unary, image, input=input, min_label_mass=0.0, **opts)
     torch.testing.assert_close(skipped, full, atol=1e-4, rtol=1e-3)
-    assert float(skipped[4:].max()) < 1e-4
+    torch.testing.assert_close(skipped.sum(0), torch.ones(30, 34))
+    assert float(skipped[[4, 6, 7, 8, 9]].max()) < 1e-4 and float(skipped[5].max()) > 1e-3
 
 
 def _bilateral_features(image: torch.Tensor, sxy: float, srgb: float) -> torch.Tensor:

@@ -99,14 +99,15 @@ class LocalMessage:
         return float(self(ones, abs_weights(self.weights)).max())
 
 
-def run_local(logq0s, images, specs, *, window: int, blur: int, **options):
+def run_local(logq0s, images, specs, *, window: int, blur: int, log_rests=None, **options):
     """Mean field with ``LocalMessage``; images of equal size run as one batch (on the CPU one
-    image at a time, which keeps the working set in cache)."""
+    image at a time, which keeps the working set in cache). Returns lists of (K, H, W) Q and
+    (H, W) log normalisers."""
     if not isinstance(window, int) or window < 1 or window % 2 == 0:
         raise ValueError(f"window must be an odd positive int (e.g. 7 or 11), got {window!r}")
     if not isinstance(blur, int) or blur < 1:
         raise ValueError(f"blur must be a positive int (1 = full resolution), got {blur!r}")
-    out = [None] * len(logq0s)
+    qs, log_zs = [None] * len(logq0s), [None] * len(logq0s)
     by_size: dict[tuple[int, int], list[int]] = {}
     for i, lq in enumerate(logq0s):
         by_size.setdefault(tuple(lq.shape[1:]), []).append(i)
@@ -115,9 +116,9 @@ def run_local(logq0s, images, specs, *, window: int, blur: int, **options):
         groups = [[i] for idx in groups for i in idx]
     for idx in groups:
         logq0 = torch.stack([logq0s[i] for i in idx])  # (B, K, H, W)
+        log_rest = None if log_rests is None else torch.stack([log_rests[i] for i in idx])[:, None]  # (B, 1, H, W)
         message = LocalMessage(torch.stack([images[i] for i in idx]), specs, window=window, blur=blur, dtype=logq0.dtype)
-        q = mean_field(logq0, message, **options)
+        q, log_z = mean_field(logq0, message, log_rest=log_rest, **options)
         for j, i in enumerate(idx):
-            out[i] = q[j]
-    return out
-
+            qs[i], log_zs[i] = q[j], log_z[j, 0]
+    return qs, log_zs

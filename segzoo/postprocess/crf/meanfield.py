@@ -106,7 +106,7 @@ class PermutohedralMessage:
             norm = (lat.filter(ones).squeeze(1) + 1e-20).rsqrt()  # (P,) symmetric normalisation
             items.append(lat.splat_index)
             offsets.append(lat.splat_offsets + n_items)
-            splat_w.append(lat.splat_weight * norm[lat.splat_index])
+            splat_w.append(lat.splat_weight * norm.index_select(0, lat.splat_index))
             vertex.append(lat.vertex + n_vertices)
             slice_w.append(lat.weight * (norm[:, None] * (lat.alpha * LOG2E)))
             n_items += lat.splat_index.numel()
@@ -133,76 +133,60 @@ class PermutohedralMessage:
         return float(self(ones, abs_weights(self.weights)).max())
 
 
-def _exp2_normalise(logits: torch.Tensor, *, safe: bool, inplace: bool, rest: torch.Tensor | None = None):
-    """softmax over dim 1 of base-2 logits; returns (Q, per-pixel normaliser or None).
+def _exp2_normalise(logits: torch.Tensor, *, safe: bool, inplace: bool, log_rest: torch.Tensor | None = None):
+    """softmax over dim 1 of base-2 logits, with the labels left out summing to 2^log_rest.
 
-    ``safe``: every pixel's logits are known to lie below 100 with a maximum above -100, so exp2
-    needs no max subtraction (a max pass costs as much as the exp). ``rest`` (safe only): the
-    summed exp2 of labels left out of ``logits``, added to the normaliser.
+    Returns (Q, log2 of the per-pixel normaliser). ``safe``: every pixel's logits are known to
+    lie below 100 with a maximum above -100, so exp2 needs no max subtraction (a max pass costs
+    as much as the exp2 itself).
     """
+    shift = None
     if not safe:
-        return torch.softmax(logits / LOG2E, 1), None
+        shift = logits.detach().amax(1, keepdim=True)
+        logits, inplace = logits - shift, True
     q = logits.exp2_() if inplace else logits.exp2()
     z = q.sum(1, keepdim=True)
-    if rest is not None:
-        z = z + rest
-    return (q.div_(z) if inplace else q / z), z
+    if log_rest is not None:
+        z = z + (log_rest if shift is None else (log_rest - shift).clamp_max(100.0)).exp2()
+    q = q.div_(z) if inplace else q / z
+    return q, (z.log2() if shift is None else z.log2() + shift)
 
 
 def mean_field(logq0: torch.Tensor, message, *, iterations: int, compat: torch.Tensor | None,
-               min_label_mass: float, log_floor: float | None = None, mass: torch.Tensor | None = None) -> torch.Tensor:
+               log_floor: float | None = None, log_rest: torch.Tensor | None = None):
     """Mean-field iterations on log Q0 (natural log) with labels on dim 1 ((P, K) or (B, K, H, W)).
 
-    ``message(Q_active)`` returns log2(e) * sum_m w_m K~_m Q_active and has a ``bound()`` on
-    its entries; ``compat`` None is Potts, else a (K, K) energy matrix. ``log_floor``: every
-    pixel's largest log Q0 entry is known to lie in [log_floor, 0] (None: shifted here).
-    ``mass`` (K,): each label's largest initial probability, if known. Returns Q (dim 1 sums to 1).
+    ``message(Q)`` returns log2(e) * sum_m w_m K~_m Q and has a ``bound()`` on its entries;
+    ``compat`` None is Potts, else a (K, K) energy matrix. ``log_floor``: every pixel's largest
+    log Q0 entry is known to lie in [log_floor, 0] (None: shifted here). ``log_rest`` (labels
+    on dim 1 of size 1): log of the summed exp(log Q0) of labels left out of the CRF (Potts
+    only: they get no message, so they enter every normaliser as this constant).
+    Returns (Q, log of the per-pixel normaliser): a left-out label's Q is exp(log Q0 - log_z).
     """
     weights = [w for w in message.weights if isinstance(w, torch.Tensor)]
     tracked = [logq0] + weights + ([compat] if compat is not None else [])
     inplace = not (torch.is_grad_enabled() and any(t.requires_grad for t in tracked))
+    shift = 0.0
     if log_floor is None:
-        logq0 = logq0 - logq0.amax(1, keepdim=True)
-        log_floor = 0.0
-    if mass is None and iterations > 0:
-        mass = torch.softmax(logq0.detach(), 1).amax(dim=[d for d in range(logq0.dim()) if d != 1])  # (K,)
+        shift = logq0.detach().amax(1, keepdim=True)
+        logq0, log_floor = logq0 - shift, 0.0
+        log_rest = None if log_rest is None else log_rest - shift
     logq0 = logq0 * LOG2E  # bits from here on
-    floor = log_floor * LOG2E
+    log_rest = None if log_rest is None else log_rest * LOG2E
     if iterations == 0:
-        return _exp2_normalise(logq0, safe=floor > -100.0, inplace=inplace)[0]
-    active = inactive = None
-    if min_label_mass > 0 and bool((mass < min_label_mass).any()):
-        active = torch.nonzero(mass >= min_label_mass).squeeze(1)
-        inactive = torch.nonzero(mass < min_label_mass).squeeze(1)
-    scale = 1.0 if compat is None else float(compat.detach().abs().max())
-    bound = message.bound() * scale
-    safe = bound < 100.0 and bound - floor < 100.0
-    if compat is None and safe:
-        # Potts: labels without mass get no message, so their exp2(logits) stay constant; the loop
-        # runs on the active labels only, with the others' sum as a constant in the normaliser.
-        rest = None
-        if active is not None:
-            rest_logits = logq0.index_select(1, inactive)
-            rest = rest_logits.exp2().sum(1, keepdim=True)
-            logq0 = logq0.index_select(1, active)
-        q, z = _exp2_normalise(logq0.clone() if inplace else logq0, safe=True, inplace=inplace, rest=rest)
-        for _ in range(iterations):
-            msg = message(q)  # Potts rewards agreeing labels (pydensecrf's sign)
-            q, z = _exp2_normalise(msg.add_(logq0) if inplace else msg + logq0, safe=True, inplace=inplace, rest=rest)
-        if active is None:
-            return q
-        full = torch.zeros(*q.shape[:1], len(mass), *q.shape[2:], dtype=q.dtype, device=q.device)
-        return full.index_copy(1, active, q).index_copy(1, inactive, rest_logits.exp2() / z)
-    q = _exp2_normalise(logq0.clone() if inplace else logq0, safe=safe, inplace=inplace)[0]
+        safe = log_floor * LOG2E > -100.0
+    else:
+        bound = message.bound() * (1.0 if compat is None else float(compat.detach().abs().max()))
+        safe = bound < 100.0 and bound - log_floor * LOG2E < 100.0
+    q, log_z = _exp2_normalise(logq0.clone() if inplace else logq0, safe=safe, inplace=inplace, log_rest=log_rest)
     for _ in range(iterations):
-        msg = message((q if active is None else q.index_select(1, active)).contiguous())
-        if compat is None:
-            logits = logq0 + msg if active is None else logq0.index_add(1, active, msg)
+        msg = message(q)
+        if compat is None:  # Potts rewards agreeing labels (pydensecrf's sign)
+            logits = msg.add_(logq0) if inplace else msg + logq0
         else:
-            mu = compat if active is None else compat.index_select(1, active)
-            logits = logq0 - torch.einsum("lk,bk...->bl...", mu.to(msg.dtype), msg)
-        q = _exp2_normalise(logits, safe=safe, inplace=inplace)[0]
-    return q
+            logits = logq0 - torch.einsum("lk,bk...->bl...", compat.to(msg.dtype), msg)
+        q, log_z = _exp2_normalise(logits, safe=safe, inplace=inplace, log_rest=log_rest)
+    return q, log_z / LOG2E + shift
 
 
 def _compat_matrix(compat, k: int, device, dtype) -> torch.Tensor | None:
@@ -218,21 +202,43 @@ def _compat_matrix(compat, k: int, device, dtype) -> torch.Tensor | None:
     return mu
 
 
-def _label_mass(logq0: torch.Tensor) -> torch.Tensor:
-    """(K,) largest initial probability of each label over a (K, ...) log Q0 (contiguous rows: fast)."""
+def _label_mass(logq0: torch.Tensor, log_norm_floor: float | None) -> torch.Tensor:
+    """(K,) upper bound on each label's largest initial probability over a (K, ...) log Q0.
+
+    With ``log_norm_floor`` <= log sum_l exp(log Q0) at every pixel (0 for log_softmax) it is
+    exp(row max - floor), one pass over contiguous rows; otherwise exact via logsumexp.
+    """
     flat = logq0.reshape(logq0.shape[0], -1)
+    if log_norm_floor is not None:
+        return (flat.amax(1) - log_norm_floor).exp()
     return (flat - torch.logsumexp(flat, 0)).amax(1).exp()
 
 
-def _run_permutohedral(logq0s, images, specs, **options):
-    """All images as one merged lattice (one splat/blur/slice per iteration)."""
+def _run_permutohedral(logq0s, images, specs, log_rests=None, **options):
+    """Images as one merged lattice (one splat/blur/slice per iteration): lists of (K, H, W) Q, (H, W) log_z."""
     lattices = [image_lattice(images, spec) for spec in specs]
     message = PermutohedralMessage(lattices, [spec.weight for spec in specs], dtype=logq0s[0].dtype)
     k = logq0s[0].shape[0]
-    mass = torch.stack([_label_mass(lq) for lq in logq0s]).amax(0)
     logq0 = torch.cat([lq.reshape(k, -1).t() for lq in logq0s])  # (P, K)
-    q = mean_field(logq0, message, mass=mass, **options)
-    return [part.t().reshape(lq.shape) for part, lq in zip(q.split([lq[0].numel() for lq in logq0s]), logq0s)]
+    log_rest = None if log_rests is None else torch.cat([lr.reshape(-1, 1) for lr in log_rests])  # (P, 1)
+    q, log_z = mean_field(logq0, message, log_rest=log_rest, **options)
+    sizes = [lq[0].numel() for lq in logq0s]
+    return ([part.t().reshape(lq.shape) for part, lq in zip(q.split(sizes), logq0s)],
+            [part.reshape(lq.shape[1:]) for part, lq in zip(log_z.split(sizes), logq0s)])
+
+
+def _skip_labels(logq0s, unaries, min_label_mass: float, input: str):
+    """Active / left-out label indices (None when every label carries mass)."""
+    if min_label_mass <= 0:
+        return None
+    floors = [0.0] * len(unaries)
+    if input == "probs":  # sum_l max(p_l, clip) >= sum_l p_l: its minimum bounds the normaliser
+        sums = [float(u.detach().sum(0).amin()) for u in unaries]
+        floors = [math.log(s) if s > 0 else None for s in sums]
+    mass = torch.stack([_label_mass(lq.detach(), f) for lq, f in zip(logq0s, floors)]).amax(0)  # (K,)
+    if not bool((mass < min_label_mass).any()):
+        return None
+    return torch.nonzero(mass >= min_label_mass).squeeze(1), torch.nonzero(mass < min_label_mass).squeeze(1)
 
 
 def dense_crf(
@@ -287,17 +293,34 @@ def dense_crf(
     logq0s = [unary_to_log_probs(u, input=input, clip=clip) for u in inputs.unaries]
     if not specs or iterations == 0:
         return inputs.pack([torch.softmax(lq, 0) for lq in logq0s])
-    # Largest log Q0 entry of each pixel: in [-log K, 0] for log_softmax, [log clip, 0] for probs <= 1.
-    log_floor = -math.log(first.shape[0]) if input == "logits" else (math.log(clip) if inputs.max_value <= 1 else None)
-    options = dict(iterations=iterations, compat=mu, min_label_mass=min_label_mass, log_floor=log_floor)
+    # Largest log Q0 entry of each pixel: in [-log K, 0] for log_softmax, [log clip, 0] for probs <= 1
+    # (minus a margin: with labels left out, the kept ones hold all but K * min_label_mass).
+    k = first.shape[0]
+    log_floor = -math.log(k) - 1.0 if input == "logits" else (math.log(clip) if inputs.max_value <= 1 else None)
+    options = dict(iterations=iterations, compat=mu, log_floor=log_floor)
+    # Potts: labels with no mass anywhere get no message; they are left out of the iterations (on
+    # the (K, H, W) layout, before any transpose) and enter only each pixel's normaliser.
+    split = _skip_labels(logq0s, inputs.unaries, min_label_mass, input) if mu is None else None
+    kept, log_rests = logq0s, None
+    if split is not None:
+        kept = [lq.index_select(0, split[0]) for lq in logq0s]
+        log_rests = [torch.logsumexp(lq.index_select(0, split[1]), 0) for lq in logq0s]
     if method == "local":
         from .local import run_local
 
-        return inputs.pack(run_local(logq0s, inputs.images, specs, window=window, blur=blur, **options))
-    # On the CPU images run one after another: a batch's (P, K) working set falls out of the caches
-    # (measured 25 % slower per image for 4 photos at 500x375); other devices filter the batch at once.
-    if first.device.type == "cpu":
-        out = [_run_permutohedral([lq], [im], specs, **options)[0] for lq, im in zip(logq0s, inputs.images)]
+        qs, log_zs = run_local(kept, inputs.images, specs, log_rests=log_rests, window=window, blur=blur, **options)
+    elif first.device.type == "cpu":
+        # On the CPU images run one after another: a batch's (P, K) working set falls out of the
+        # caches (measured 25 % slower per image for 4 photos at 500x375); GPUs take the batch at once.
+        runs = [_run_permutohedral([lq], [im], specs, None if log_rests is None else [log_rests[i]], **options)
+                for i, (lq, im) in enumerate(zip(kept, inputs.images))]
+        qs, log_zs = [r[0][0] for r in runs], [r[1][0] for r in runs]
     else:
-        out = _run_permutohedral(logq0s, inputs.images, specs, **options)
+        qs, log_zs = _run_permutohedral(kept, inputs.images, specs, log_rests, **options)
+    out = qs
+    if split is not None:  # left-out labels: Q = exp(log Q0 - log normaliser)
+        out = []
+        for lq, q, log_z in zip(logq0s, qs, log_zs):
+            full = torch.empty_like(lq).index_copy_(0, split[0], q)
+            out.append(full.index_copy_(0, split[1], (lq.index_select(0, split[1]) - log_z).exp_()))
     return inputs.pack(out)
