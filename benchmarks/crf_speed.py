@@ -117,7 +117,8 @@ def main() -> None:
         "same, min_label_mass=0 (no label skipping)": (
             1, lambda: dense_crf(wide, timg[None], min_label_mass=0.0, **opts)[0]),
         "segzoo local 11x11, blur 4": (1, lambda: dense_crf(probs[None], timg[None], method="local", **opts)[0]),
-        "segzoo local 7x7, blur 2": (1, lambda: dense_crf(probs[None], timg[None], method="local", window=7, blur=2, **opts)[0]),
+        "segzoo local 7x7, blur 2": (
+            1, lambda: dense_crf(probs[None], timg[None], method="local", window=7, blur=2, **opts)[0]),
     }
     times = {name: [] for name, (_, fn) in runs.items() if fn is not None}
     outputs = {}
@@ -151,7 +152,8 @@ def main() -> None:
         t0 = time.perf_counter()
         dense_crf(gp, gi, **opts)
         torch.cuda.synchronize()
-        print(f"segzoo permutohedral on GPU, batch {args.batch}: {(time.perf_counter() - t0) / args.batch * 1000:.0f} ms / image")
+        per_image = (time.perf_counter() - t0) / args.batch
+        print(f"segzoo permutohedral on GPU, batch {args.batch}: {per_image * 1000:.0f} ms / image")
 
 
 if __name__ == "__main__":

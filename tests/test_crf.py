@@ -102,7 +102,7 @@ def _bilateral_features(image: torch.Tensor, sxy: float, srgb: float) -> torch.T
     return torch.cat([torch.stack([x, y]) / sxy, image.double() / srgb]).reshape(5, -1).t()
 
 
-def _normalised_brute_force(feats: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def _normalised_brute_force(feats: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None):
     k = torch.exp(-0.5 * torch.cdist(feats, feats) ** 2)  # (P, P), self included
     if mask is not None:
         k = k * mask
@@ -176,32 +176,45 @@ def test_gradients_match_finite_differences(method):
     assert torch.autograd.gradcheck(run, args, atol=1e-5, fast_mode=True)
 
 
+def test_large_weights_take_the_max_subtracting_softmax():
+    image = blocks_image(12, 14)
+    wb = torch.tensor(300.0, requires_grad=True)  # messages up to ~430 bits: exp2 without a max pass would overflow
+    logits = torch.randn(3, 12, 14, requires_grad=True)
+    q = dense_crf(logits, image, bilateral=dict(sxy=5, srgb=20, compat=wb), iterations=3)
+    assert torch.isfinite(q).all() and torch.allclose(q.sum(0), torch.ones(12, 14))
+    (q * torch.randn(3, 12, 14)).sum().backward()
+    assert torch.isfinite(wb.grad) and torch.isfinite(logits.grad).all()
+
+
 def test_compat_matrix_potts_equivalence():
     p, image = noisy_unary(30, 34, 4), blocks_image(30, 34)
     potts = dense_crf(p, image, input="probs")
-    torch.testing.assert_close(dense_crf(p, image, input="probs", compat=1.0 - torch.eye(4)), potts, atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(dense_crf(p, image, input="probs", compat=-torch.eye(4)), potts, atol=1e-5, rtol=1e-4)
+    for mu in (1.0 - torch.eye(4), -torch.eye(4)):  # [l != l'] and pydensecrf's -I: the same model
+        torch.testing.assert_close(dense_crf(p, image, input="probs", compat=mu), potts, atol=1e-5, rtol=1e-4)
+
+
+U, IMG = torch.randn(1, 3, 8, 9), torch.zeros(1, 3, 8, 9)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
+    ("unary", "image", "kwargs", "error", "match"),
     [
-        (dict(unary=torch.randn(1, 3, 8, 9), image=torch.zeros(1, 3, 8, 10)), ValueError, "resize the unary"),
-        (dict(unary=torch.randn(1, 1, 8, 9), image=torch.zeros(1, 3, 8, 9)), ValueError, "K >= 2"),
-        (dict(unary=-torch.rand(1, 3, 8, 9), image=torch.zeros(1, 3, 8, 9), input="probs"), ValueError, "negative"),
-        (dict(unary=torch.full((1, 3, 8, 9), float("nan")), image=torch.zeros(1, 3, 8, 9)), ValueError, "NaN"),
-        (dict(unary=torch.randn(1, 3, 8, 9), image=torch.randn(1, 3, 8, 9)), ValueError, r"\[0, 1\] or \[0, 255\]"),
-        (dict(unary=torch.randn(1, 3, 8, 9), image=torch.zeros(1, 1, 8, 9)), ValueError, "RGB"),
-        (dict(unary=torch.randn(3, 8, 9), image=torch.zeros(1, 3, 8, 9)), ValueError, "same structure"),
-        (dict(unary=torch.randn(1, 3, 8, 9), image=torch.zeros(1, 3, 8, 9), method="fast"), ValueError, "method"),
-        (dict(unary=torch.randn(1, 3, 8, 9), image=torch.zeros(1, 3, 8, 9), input="scores"), ValueError, "input"),
-        (dict(unary=torch.randn(1, 3, 8, 9), image=torch.zeros(1, 3, 8, 9), compat=torch.eye(4)), ValueError, r"\(3, 3\)"),
-        (dict(unary=torch.randn(1, 3, 8, 9), image=torch.zeros(1, 3, 8, 9), gaussian=dict(sxy=3, w=3)), TypeError, "keys"),
-        (dict(unary=torch.randn(1, 3, 8, 9), image=torch.zeros(1, 3, 8, 9), method="local", window=4), ValueError, "odd"),
+        (U, torch.zeros(1, 3, 8, 10), {}, ValueError, "resize the unary"),
+        (torch.randn(1, 1, 8, 9), IMG, {}, ValueError, "K >= 2"),
+        (-torch.rand(1, 3, 8, 9), IMG, dict(input="probs"), ValueError, "negative"),
+        (torch.full((1, 3, 8, 9), float("nan")), IMG, {}, ValueError, "NaN"),
+        (U, torch.randn(1, 3, 8, 9), {}, ValueError, r"\[0, 1\] or \[0, 255\]"),
+        (U, torch.zeros(1, 1, 8, 9), {}, ValueError, "RGB"),
+        (torch.randn(3, 8, 9), IMG, {}, ValueError, "same structure"),
+        (U, IMG, dict(method="fast"), ValueError, "method"),
+        (U, IMG, dict(input="scores"), ValueError, "input"),
+        (U, IMG, dict(compat=torch.eye(4)), ValueError, r"\(3, 3\)"),
+        (U, IMG, dict(gaussian=dict(sxy=3, w=3)), TypeError, "keys"),
+        (U, IMG, dict(method="local", window=4), ValueError, "odd"),
+        (U, IMG, dict(iterations=-1), ValueError, "non-negative"),
     ],
 )
-def test_invalid_inputs_raise_clear_errors(kwargs, error, match):
-    unary, image = kwargs.pop("unary"), kwargs.pop("image")
+def test_invalid_inputs_raise_clear_errors(unary, image, kwargs, error, match):
     with pytest.raises(error, match=match):
         dense_crf(unary, image, **kwargs)
 

@@ -14,7 +14,9 @@ from PIL import Image
 
 from segzoo.postprocess.crf import dense_crf
 
-dcrf = pytest.importorskip("pydensecrf.densecrf", reason="pydensecrf not installed (optional: pip install pydensecrf2)")
+dcrf = pytest.importorskip(
+    "pydensecrf.densecrf", reason="pydensecrf not importable (optional: pip install pydensecrf2)", exc_type=ImportError
+)
 
 SIZE = (160, 120)  # downscaled COCO photos keep the test fast
 

@@ -72,7 +72,8 @@ def _as_list(x, name: str, dims: int):
         )
     if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
         if not all(isinstance(t, torch.Tensor) and t.dim() == dims for t in x):
-            raise ValueError(f"a list {name} must hold (C, H, W) tensors, got {[tuple(getattr(t, 'shape', ())) for t in x]}")
+            shapes = [tuple(getattr(t, "shape", ())) for t in x]
+            raise ValueError(f"a list {name} must hold (C, H, W) tensors, got shapes {shapes}")
         return list(x), False, False
     raise TypeError(f"{name} must be a torch.Tensor or a list of tensors, got {type(x).__name__}")
 
@@ -96,7 +97,8 @@ def as_lists(unary, image, *, input: str) -> CRFInputs:
     top = -math.inf
     for i, (u, im) in enumerate(zip(unaries, images)):
         if u.shape[0] != k:
-            raise ValueError(f"all unaries must have the same number of labels K; image 0 has {k}, image {i} has {u.shape[0]}")
+            raise ValueError(f"all unaries must have the same number of labels K; image 0 has {k}, "
+                             f"image {i} has {u.shape[0]}")
         if k < 2:
             raise ValueError(f"the CRF needs K >= 2 labels, got unary of shape {tuple(u.shape)}")
         if not u.is_floating_point():
@@ -164,7 +166,8 @@ def kernel_spec(spec: Mapping | None, *, name: str, bilateral: bool) -> KernelSp
     if not isinstance(weight, (int, float, torch.Tensor)) or (isinstance(weight, torch.Tensor) and weight.numel() != 1):
         raise TypeError(f"{name}['compat'] (the kernel weight) must be a number or a 1-element tensor, got {weight!r}")
     srgb = _widths(spec["srgb"], 3, f"{name}['srgb']") if bilateral else None
-    return KernelSpec(_widths(spec["sxy"], 2, f"{name}['sxy']"), srgb, weight if isinstance(weight, torch.Tensor) else float(weight))
+    weight = weight if isinstance(weight, torch.Tensor) else float(weight)
+    return KernelSpec(_widths(spec["sxy"], 2, f"{name}['sxy']"), srgb, weight)
 
 
 _EXAMPLE = {False: "dict(sxy=3, compat=3)", True: "dict(sxy=80, srgb=13, compat=10)"}

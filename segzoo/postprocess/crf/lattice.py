@@ -68,7 +68,9 @@ class PermutohedralLattice:
 
     def splat(self, values: torch.Tensor, point_weight: torch.Tensor | None = None) -> torch.Tensor:
         """(P, C) point values -> (M, C) vertex values; ``point_weight`` (P,) scales each point."""
-        w = self.splat_weight if point_weight is None else self.splat_weight * point_weight.index_select(0, self.splat_index)
+        w = self.splat_weight
+        if point_weight is not None:
+            w = w * point_weight.index_select(0, self.splat_index)
         w = w.to(values.dtype)
         return F.embedding_bag(self.splat_index, values, self.splat_offsets, mode="sum", per_sample_weights=w)
 

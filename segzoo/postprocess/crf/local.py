@@ -67,9 +67,10 @@ class LocalMessage:
             scale = torch.tensor(spec.sxy + (spec.srgb or ()), dtype=dtype, device=device).view(1, -1, 1, 1)
             feats = cells[:, : scale.shape[1]] / scale  # (B, 2 or 5, h', w')
             # (B, window^2, h', w'): exp(-|f_i - f_(i+o)|^2 / 2); zero outside the image
+            counts = count.expand(b, 1, -1, -1)
             k = torch.stack([torch.exp(-0.5 * ((feats - f) ** 2).sum(1)) * (c[:, 0] > 0)
-                             for f, c in zip(_shifted(feats, self.span), _shifted(count.expand(b, 1, -1, -1), self.span))], 1)
-            mass = sum(kj * c[:, 0] for kj, c in zip(k.unbind(1), _shifted(count.expand(b, 1, -1, -1), self.span)))
+                             for f, c in zip(_shifted(feats, self.span), _shifted(counts, self.span))], 1)
+            mass = sum(kj * c[:, 0] for kj, c in zip(k.unbind(1), _shifted(counts, self.span)))
             self.kernels.append(k)
             self.norms.append(mass.clamp_min(1e-20).rsqrt()[:, None])  # (B, 1, h', w')
         self.merged = self._merge(self.weights)
@@ -117,7 +118,8 @@ def run_local(logq0s, images, specs, *, window: int, blur: int, log_rests=None, 
     for idx in groups:
         logq0 = torch.stack([logq0s[i] for i in idx])  # (B, K, H, W)
         log_rest = None if log_rests is None else torch.stack([log_rests[i] for i in idx])[:, None]  # (B, 1, H, W)
-        message = LocalMessage(torch.stack([images[i] for i in idx]), specs, window=window, blur=blur, dtype=logq0.dtype)
+        batch = torch.stack([images[i] for i in idx])
+        message = LocalMessage(batch, specs, window=window, blur=blur, dtype=logq0.dtype)
         q, log_z = mean_field(logq0, message, log_rest=log_rest, **options)
         for j, i in enumerate(idx):
             qs[i], log_zs[i] = q[j], log_z[j, 0]

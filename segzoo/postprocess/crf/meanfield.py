@@ -143,7 +143,7 @@ def _exp2_normalise(logits: torch.Tensor, *, safe: bool, inplace: bool, log_rest
     shift = None
     if not safe:
         shift = logits.detach().amax(1, keepdim=True)
-        logits, inplace = logits - shift, True
+        logits = logits.sub_(shift) if inplace else logits - shift
     q = logits.exp2_() if inplace else logits.exp2()
     z = q.sum(1, keepdim=True)
     if log_rest is not None:
@@ -275,8 +275,10 @@ def dense_crf(
         method: "permutohedral" (pydensecrf's approximation of the full kernel) or "local"
             (exact kernel truncated to a ``window`` x ``window`` neighbourhood of a grid
             downsampled by ``blur``; faster, ignores interactions beyond window * blur / 2 px).
-        min_label_mass: labels whose initial probability is below this everywhere (in the
-            whole batch) are not filtered; 0 filters every label.
+        min_label_mass: with Potts, labels whose initial probability is below this everywhere
+            (in the whole batch) get no message and are left out of the iterations (they only
+            enter each pixel's normaliser); 0 keeps every label.
+        clip: smallest probability for ``input="probs"`` (pydensecrf's ``unary_from_softmax``).
 
     Returns:
         Refined probabilities Q in the structure of ``unary`` (dtype of ``unary``).
@@ -306,7 +308,7 @@ def dense_crf(
         kept = [lq.index_select(0, split[0]) for lq in logq0s]
         log_rests = [torch.logsumexp(lq.index_select(0, split[1]), 0) for lq in logq0s]
     if method == "local":
-        from .local import run_local
+        from .local import run_local  # (local.py imports mean_field from this module)
 
         qs, log_zs = run_local(kept, inputs.images, specs, log_rests=log_rests, window=window, blur=blur, **options)
     elif first.device.type == "cpu":

@@ -56,7 +56,8 @@ class DenseCRF(nn.Module):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if learn_compat and (not isinstance(num_classes, int) or num_classes < 2):
-            raise ValueError(f"learn_compat=True needs num_classes >= 2 (the compatibility is K x K), got {num_classes!r}")
+            raise ValueError("learn_compat=True needs num_classes >= 2 (the compatibility is K x K), "
+                             f"got {num_classes!r}")
         self.num_classes, self.iterations = num_classes, iterations
         self.gaussian_sxy, self.bilateral_sxy, self.bilateral_srgb = gaussian_sxy, bilateral_sxy, bilateral_srgb
         self.method, self.window, self.blur, self.input = method, window, blur, input

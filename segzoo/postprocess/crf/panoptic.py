@@ -107,8 +107,9 @@ def refine_panoptic(
             probs[:, ~known] = 1.0 / num_labels  # fill_void: no opinion on void pixels
             unary, input = probs, "probs"
     elif unary.shape != (num_labels, *seg.shape):
-        raise ValueError(f"unary must be (L, H, W) = ({num_labels}, {seg.shape[0]}, {seg.shape[1]}): one channel per "
-                         f"segment in segments_info order{' plus void last' if void_label else ''}; got {tuple(unary.shape)}")
+        void_note = " plus void last" if void_label else ""
+        raise ValueError(f"unary must be (L, H, W) = ({num_labels}, {seg.shape[0]}, {seg.shape[1]}): one channel "
+                         f"per segment in segments_info order{void_note}; got {tuple(unary.shape)}")
     if num_labels >= 2:
         q = dense_crf(unary, image, iterations=iterations, gaussian=gaussian, bilateral=bilateral,
                       input=input, method=method, window=window, blur=blur)
