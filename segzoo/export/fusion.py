@@ -43,6 +43,8 @@ def fuse_panoptic(
     thing_ids: Sequence[int] | None = None,
     stuff_ids: Sequence[int] | None = None,
     fuser: str | torch.nn.Module | None = None,
+    image: torch.Tensor | None = None,
+    crf: bool | Mapping[str, Any] | None = None,
 ) -> tuple[torch.Tensor, list[dict[str, Any]]]:
     """Panoptic prediction ``(panoptic_seg (H, W) int32, segments_info)`` from an exported
     panoptic model's outputs for one image (tensors or numpy arrays, in ``PANOPTIC_OUTPUTS``
@@ -50,6 +52,9 @@ def fuse_panoptic(
 
     ``thing_ids``, ``stuff_ids`` and ``fuser`` default to what the artefact's ``metadata``
     recorded (the model's fuser with its options); pass a fuser name or module to swap it.
+    With ``image`` (the (3, H, W) RGB input, uint8 or floats in 0-1, *not* normalised) the dense
+    CRF the model's ``predict`` runs (``metadata["crf"]``, or ``crf``: ``True``/a dict of
+    ``refine_panoptic`` options/``False``) refines the segments as ``predict`` does.
     """
     meta = dict(metadata or {})
     thing_ids = meta.get("thing_ids") if thing_ids is None else thing_ids
@@ -62,4 +67,12 @@ def fuse_panoptic(
     elif isinstance(fuser, str):
         fuser = create_panoptic_fuser(fuser)
     sem, instances = panoptic_instances(outputs)
-    return fuser(sem, instances, thing_ids=thing_ids, stuff_ids=stuff_ids)
+    panoptic_seg, segments_info = fuser(sem, instances, thing_ids=thing_ids, stuff_ids=stuff_ids)
+    crf = meta.get("crf") if crf is None else crf
+    if image is not None and crf not in (None, False):
+        from ..postprocess.crf import refine_panoptic
+
+        options = {} if crf is True else dict(crf)
+        image = torch.as_tensor(image)  # uint8, or floats in 0-1 / 0-255 (dense_crf's convention)
+        panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, image.to(panoptic_seg.device), **options)
+    return panoptic_seg, segments_info

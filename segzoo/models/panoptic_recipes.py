@@ -43,6 +43,7 @@ def panoptic_model(
     uncertainty: bool,
     fuser: str,
     panoptic_loss: bool,
+    crf: bool,
     fpn_channels: int,
     box_channels: int,
     mask_channels: int,
@@ -97,6 +98,7 @@ def panoptic_model(
         uncertainty=uncertainty,
         fuser=fuser,
         panoptic_loss=panoptic_loss,
+        crf=crf,
         mean=mean,
         std=std,
     )
@@ -111,6 +113,7 @@ def panoptic_se_r50(
     in_chans: int = 3,
     backbone: str | nn.Module = "seresnet50",
     fuser: str = "spatial_ranking",
+    crf: bool = False,
     fpn_channels: int = 256,
     box_channels: int = 1024,
     mask_channels: int = 256,
@@ -130,7 +133,7 @@ def panoptic_se_r50(
 
 
 def _common(args: dict) -> dict:
-    keys = ("backbone", "num_classes", "thing_ids", "stuff_ids", "in_chans", "fuser", "fpn_channels", "box_channels",
+    keys = ("backbone", "num_classes", "thing_ids", "stuff_ids", "in_chans", "fuser", "crf", "fpn_channels", "box_channels",
             "mask_channels", "rpn_top_n", "detections_per_img", "pretrained_backbone", "backbone_weights", "mean", "std")  # fmt: skip
     return {k: args[k] for k in keys}
 
@@ -144,6 +147,7 @@ def panoptic_fpn_r50(
     in_chans: int = 3,
     backbone: str | nn.Module = "resnet50",
     fuser: str = "heuristic",
+    crf: bool = False,
     fpn_channels: int = 256,
     box_channels: int = 1024,
     mask_channels: int = 256,
@@ -170,6 +174,7 @@ def panoptic_fpn_r101(
     in_chans: int = 3,
     backbone: str | nn.Module = "resnet101",
     fuser: str = "heuristic",
+    crf: bool = False,
     fpn_channels: int = 256,
     box_channels: int = 1024,
     mask_channels: int = 256,
@@ -196,6 +201,7 @@ def upsnet_r50(
     in_chans: int = 3,
     backbone: str | nn.Module = "resnet50",
     fuser: str = "upsnet",
+    crf: bool = False,
     fpn_channels: int = 256,
     box_channels: int = 1024,
     mask_channels: int = 256,
@@ -222,6 +228,7 @@ def panoptic_cascade_x101_dcn(
     in_chans: int = 3,
     backbone: str | nn.Module = "resnext101_64x4d",
     fuser: str = "upsnet",
+    crf: bool = True,
     fpn_channels: int = 256,
     box_channels: int = 1024,
     mask_channels: int = 256,
@@ -233,7 +240,8 @@ def panoptic_cascade_x101_dcn(
     std: Sequence[float] | None = None,
 ) -> PanopticModel:
     """Seed 002: ResNeXt-101 64x4d, deformable P3-P5, Cascade Mask R-CNN (mask from the middle stage),
-    deformable concatenating semantic head, UPSNet panoptic head."""
+    deformable concatenating semantic head, UPSNet panoptic head; ``predict`` refines the segments'
+    edges with a dense CRF (``crf=True``; pass ``crf=False`` to skip it)."""
     return panoptic_model(
         semantic_head="fpn_dcn_concat", cascade=True, deformable_fpn=True, info_sharing=False, prototypes=False,
         ranking=False, uncertainty=False, panoptic_loss=True, **_common(locals()),

@@ -13,6 +13,8 @@ objective); ``model(images)`` in eval mode returns :class:`PanopticRawOutput`;
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any, NamedTuple, Sequence
 
 import torch
@@ -30,6 +32,7 @@ from ...fusers.panoptic import (
 )
 from ...heads import PrototypeModule, SpatialRankingModule
 from ...losses import UncertaintyWeighting
+from ...postprocess.crf.panoptic import refine_panoptic
 from ..base import SegmentationModel
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
 from .targets import batch_images, detection_targets, semantic_targets
@@ -70,6 +73,10 @@ class PanopticModel(SegmentationModel):
         uncertainty: weight the semantic and instance tasks by learned uncertainty.
         fuser: panoptic fuser name (``heuristic``, ``spatial_ranking``, ``upsnet``) or module.
         panoptic_loss: train UPSNet's panoptic cross entropy (for the ``upsnet`` fuser).
+        crf: refine the fused segments' edges in ``predict`` with a dense CRF (seed 002;
+            :func:`segzoo.postprocess.crf.refine_panoptic`): ``True`` for its defaults, a dict of
+            its keyword arguments (``iterations``, ``bilateral``, ``confidence``, ...), or
+            ``False``/``None`` for none.
         upsnet_keep_fraction: share of GT instances kept as instance channels in that loss
             (the dropped ones' pixels are targets of the unknown channel, as in UPSNet).
     """
@@ -96,6 +103,7 @@ class PanopticModel(SegmentationModel):
         uncertainty: bool = False,
         fuser: str | nn.Module = "heuristic",
         panoptic_loss: bool = False,
+        crf: bool | Mapping[str, Any] | None = False,
         upsnet_keep_fraction: float = 0.7,
         size_divisor: int = 32,
         ignore_index: int = 255,
@@ -121,6 +129,7 @@ class PanopticModel(SegmentationModel):
         self.uncertainty = UncertaintyWeighting(("semantic", "instance")) if uncertainty else None
         self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
         self.panoptic_loss = panoptic_loss
+        self.crf = crf_options(crf, in_chans=in_chans)
         self.upsnet_keep_fraction = float(upsnet_keep_fraction)
         self.size_divisor = size_divisor
         self.ignore_index = ignore_index
@@ -287,6 +296,9 @@ class PanopticModel(SegmentationModel):
             sem = sem_all[i, :, :h, :w]
             instances = self._instances(det, (h, w))
             panoptic_seg, segments_info = self.fuser(sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
+            if self.crf is not None:
+                rgb = (images[i, :, :h, :w] * self.pixel_std[0] + self.pixel_mean[0]).mul(255).round().clamp(0, 255)
+                panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, rgb.to(torch.uint8), **self.crf)
             results.append(PanopticPrediction(panoptic_seg, segments_info, sem.argmax(0), instances))
         return results
 
@@ -305,16 +317,47 @@ class PanopticModel(SegmentationModel):
             instances["rank_scores"] = rank_scores_from_map(ranking_map, masks > 0.5, det["labels"], thing_ids=self.thing_ids)
         return instances
 
-    def predict(self, images: Any, *, batch_size: int = 8, fuser: str | nn.Module | None = None) -> Any:
-        """Panoptic results per image (see :class:`PanopticPrediction`); ``fuser`` overrides the model's."""
-        if fuser is None:
-            return super().predict(images, batch_size=batch_size)
-        saved = self.fuser
-        self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
+    def predict(
+        self,
+        images: Any,
+        *,
+        batch_size: int = 8,
+        fuser: str | nn.Module | None = None,
+        crf: bool | Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Panoptic results per image (see :class:`PanopticPrediction`).
+
+        ``fuser`` overrides the model's fuser (a name or module); ``crf`` overrides its dense-CRF
+        refinement (``True``, ``False`` or a dict of ``refine_panoptic`` options; ``None`` keeps
+        the model's ``crf`` setting)."""
+        saved = self.fuser, self.crf
+        if fuser is not None:
+            self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
+        if crf is not None:
+            self.crf = crf_options(crf, in_chans=self.in_chans)
         try:
             return super().predict(images, batch_size=batch_size)
         finally:
-            self.fuser = saved
+            self.fuser, self.crf = saved
+
+
+def crf_options(crf: bool | Mapping[str, Any] | None, *, in_chans: int) -> dict[str, Any] | None:
+    """Check a ``crf`` setting: ``None`` (no CRF) or the ``refine_panoptic`` keyword arguments."""
+    if crf is None or crf is False:
+        return None
+    if crf is True:
+        options: dict[str, Any] = {}
+    elif isinstance(crf, Mapping):
+        options = dict(crf)
+    else:
+        raise TypeError(f"crf must be True, False or a dict of refine_panoptic options, got {type(crf).__name__}")
+    allowed = [n for n, p in inspect.signature(refine_panoptic).parameters.items() if p.kind is p.KEYWORD_ONLY and n != "unary"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"unknown crf option(s) {unknown}; refine_panoptic takes {allowed}")
+    if in_chans != 3:
+        raise ValueError(f"the dense CRF needs RGB images (in_chans=3), this model takes {in_chans} channels; use crf=False")
+    return options
 
 
 def _safe_ce(logits: torch.Tensor, target: torch.Tensor, ignore_index: int) -> torch.Tensor:
