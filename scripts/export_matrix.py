@@ -101,8 +101,40 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def render(rows: list[dict]) -> str:
+HEADER = "| recipe | task | format | declared | exports | dynamic H,W | parity checked | export time | notes |"
+
+
+def table_line(r: dict) -> str:
     mark = {True: "yes", False: "**no**"}
+    return (
+        f"| {r['recipe']} | {r['task']} | {r['format']} | {'yes' if r['declared'] else 'no'} | {mark[r['exports']]} | "
+        f"{mark[r['dynamic']] if r['exports'] else '-'} | {mark[r['parity']] if r['exports'] else '-'} | "
+        f"{r['seconds']:.1f} s | {r['note']} |"
+    )
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def existing_lines(path: Path) -> dict[tuple[str, str], str]:
+    """Table lines of a previous run, by (recipe, format)."""
+    if not path.is_file():
+        return {}
+    text = path.read_text().split(HEADER, 1)
+    if len(text) < 2:
+        return {}
+    lines = [line for line in text[1].splitlines()[1:] if line.startswith("| ")]
+    return {(_cells(line)[0], _cells(line)[2]): line for line in lines}
+
+
+def render(lines_by_key: dict[tuple[str, str], str]) -> str:
+    order = {name: i for i, name in enumerate(segzoo.list_models())}
+    keys = sorted(lines_by_key, key=lambda k: (order.get(k[0], len(order)), k[0], EXPORT_FORMATS.index(k[1])))
+    table = [lines_by_key[k] for k in keys]
+    cells = [_cells(line) for line in table]
+    declared_bad = sum(c[3] == "yes" and c[6] != "yes" for c in cells)
+    undeclared_ok = sum(c[3] == "no" and c[6] == "yes" for c in cells)
     lines = [
         "# Export matrix",
         "",
@@ -115,18 +147,15 @@ def render(rows: list[dict]) -> str:
         f"torch {torch.__version__}, torchvision {_version('torchvision')}, onnx {_version('onnx')}, "
         f"onnxscript {_version('onnxscript')}, onnxruntime {_version('onnxruntime')}, segzoo {segzoo.__version__}.",
         "",
-        "| recipe | task | format | declared | exports | dynamic H,W | parity checked | export time | notes |",
+        "Export times are wall-clock on the machine that ran the script (CPU).",
+        "",
+        HEADER,
         "|---|---|---|---|---|---|---|---|---|",
+        *table,
+        "",
+        f"Declared and failing: {declared_bad}. Passing but undeclared: {undeclared_ok}.",
+        "",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['recipe']} | {r['task']} | {r['format']} | {'yes' if r['declared'] else 'no'} | {mark[r['exports']]} | "
-            f"{mark[r['dynamic']] if r['exports'] else '-'} | {mark[r['parity']] if r['exports'] else '-'} | "
-            f"{r['seconds']:.1f} s | {r['note']} |"
-        )
-    undeclared_ok = [r for r in rows if r["parity"] and not r["declared"]]
-    declared_bad = [r for r in rows if r["declared"] and not r["parity"]]
-    lines += ["", f"Declared and failing: {len(declared_bad)}. Passing but undeclared: {len(undeclared_ok)}.", ""]
     return "\n".join(lines)
 
 
@@ -136,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", default=",".join(EXPORT_FORMATS), help="comma-separated formats")
     parser.add_argument("--output", default=str(Path(__file__).resolve().parents[1] / "docs" / "export_matrix.md"),
                         help="markdown file to write, '-' for stdout")  # fmt: skip
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other rows of an existing output file, replace only the ones run")  # fmt: skip
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(EXPORT_FORMATS))
@@ -152,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 status = "ok" if row["parity"] else "FAIL"
                 print(f"{name:32s} {fmt:13s} {status:4s} {row['seconds']:6.1f}s  {row['note']}", flush=True)
-    text = render(rows)
+    lines = existing_lines(Path(args.output)) if args.update and args.output != "-" else {}
+    lines.update({(r["recipe"], r["format"]): table_line(r) for r in rows})
+    text = render(lines)
     if args.output == "-":
         sys.stdout.write(text)
     else:

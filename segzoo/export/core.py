@@ -107,11 +107,12 @@ def export_metadata(model: nn.Module, *, format: str, dynamic: bool, example_siz
         "input": INPUT_NAME,
         "outputs": list(export_graph(model)[1]),
         "num_classes": int(model.num_classes),
-        "mean": model.pixel_mean.flatten().tolist(),
-        "std": model.pixel_std.flatten().tolist(),
+        "mean": [round(v, 7) for v in model.pixel_mean.flatten().tolist()],  # float32 -> 0.485, not 0.48500001
+        "std": [round(v, 7) for v in model.pixel_std.flatten().tolist()],
     }
     if _is_panoptic(model):
-        meta.update(thing_ids=list(model.thing_ids), stuff_ids=list(model.stuff_ids), fuser=_fuser_spec(model.fuser))
+        meta.update(thing_ids=list(model.thing_ids), stuff_ids=list(model.stuff_ids), fuser=_fuser_spec(model.fuser),
+                    crf=getattr(model, "crf", None))
     return meta
 
 
@@ -147,9 +148,39 @@ def _size_oblivious():
     return torch.fx.experimental._config.patch(backed_size_oblivious=True)
 
 
-def _write_onnx(graph, example, target: Path, *, names, dynamic_shapes, opset, meta) -> None:
+@contextlib.contextmanager
+def _nms_keeps_any_count() -> Iterator[None]:
+    """torchvision's fake ``nms`` (``create_unbacked_symint()``, whose default minimum is 2) tells
+    ``torch.export`` that NMS keeps at least 2 boxes; the exported program then asserts it and
+    fails on an image with 0 or 1 detections. Declare "any count" for the duration of an export
+    (a fake kernel in a temporary library, removed afterwards: torchvision's comes back)."""
+    lib = torch.library.Library("torchvision", "FRAGMENT")
+
+    def fake_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+        return boxes.new_empty(torch.library.get_ctx().new_dynamic_size(min=0), dtype=torch.long)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "overriding a previously registered kernel"
+            torch.library.register_fake("torchvision::nms", fake_nms, lib=lib)
+        yield
+    finally:
+        lib._destroy()
+
+
+@contextlib.contextmanager
+def _exporting(model: nn.Module) -> Iterator[None]:
+    """The context of torch.export-based exports: size-oblivious shapes, and NMS outputs of any size."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_size_oblivious())
+        if _is_panoptic(model):
+            stack.enter_context(_nms_keeps_any_count())
+        yield
+
+
+def _write_onnx(graph, example, target: Path, *, names, dynamic_shapes, opset, meta, context) -> None:
     kwargs = {} if opset is None else {"opset_version": int(opset)}
-    with _size_oblivious(), warnings.catch_warnings(), contextlib.redirect_stdout(None):
+    with context, warnings.catch_warnings(), contextlib.redirect_stdout(None):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             graph, (example,), dynamo=True, dynamic_shapes=dynamic_shapes, input_names=[INPUT_NAME],
@@ -167,8 +198,8 @@ def _write_torchscript(graph, example, target: Path, *, meta) -> None:
         torch.jit.save(traced, str(target), _extra_files={METADATA_KEY: json.dumps(meta)})
 
 
-def _write_torch_export(graph, example, target: Path, *, dynamic_shapes, meta) -> None:
-    with _size_oblivious():
+def _write_torch_export(graph, example, target: Path, *, dynamic_shapes, meta, context) -> None:
+    with context:
         program = torch.export.export(graph, (example,), dynamic_shapes=dynamic_shapes)
     buffer = io.BytesIO()  # torch.export.save wants a ``.pt2`` name; the caller picks the name
     torch.export.save(program, buffer, extra_files={METADATA_KEY: json.dumps(meta)})
@@ -196,8 +227,7 @@ def export(
         example_size: ``(H, W)`` of the example input the graph is traced with.
         dynamic: symbolic height and width (and batch, for semantic models); ``False``
             fixes the example's shape.
-        opset: ONNX opset (default: the exporter's, 18 or newer; panoptic models need >= 18
-            for RoIAlign, antialiased resize and max-scatter).
+        opset: ONNX opset (default: the exporter's, 20 with torch 2.14: the one the tests verify).
         allow_undeclared: export to a format the model's class doesn't list in
             ``export_formats`` (unverified; for experiments and the export matrix).
 
@@ -206,6 +236,10 @@ def export(
     for panoptic models the thing/stuff ids and the fuser, which
     :func:`segzoo.export.fuse_panoptic` reads.
     """
+    from ..models.base import SegmentationModel
+
+    if not isinstance(model, SegmentationModel):
+        raise TypeError(f"export takes a segzoo model (segzoo.build(...)), got {type(model).__name__}.")
     format = _check_format(format)
     declared = declared_formats(model)
     if format not in declared and not allow_undeclared:
@@ -233,11 +267,14 @@ def export(
     try:
         with torch.no_grad(), _atomic_target(path) as target:
             if format == "onnx":
-                _write_onnx(graph, example, target, names=names, dynamic_shapes=dynamic_shapes, opset=opset, meta=meta)
+                _write_onnx(
+                    graph, example, target, names=names, dynamic_shapes=dynamic_shapes, opset=opset, meta=meta,
+                    context=_exporting(model),
+                )  # fmt: skip
             elif format == "torchscript":
                 _write_torchscript(graph, example, target, meta=meta)
             else:
-                _write_torch_export(graph, example, target, dynamic_shapes=dynamic_shapes, meta=meta)
+                _write_torch_export(graph, example, target, dynamic_shapes=dynamic_shapes, meta=meta, context=_exporting(model))
     finally:
         model.train(was_training)
     return path

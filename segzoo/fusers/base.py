@@ -37,9 +37,8 @@ class FusedOutput(NamedTuple):
 
 
 def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Bilinear resize to ``size`` (a no-op when already there)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
+    """Bilinear resize to ``size`` (exactly the identity when already there: no shape branch, so
+    traced / exported graphs stay correct at every input size)."""
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 

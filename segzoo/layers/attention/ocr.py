@@ -52,8 +52,8 @@ class ObjectContext(nn.Module):
 
     def forward(self, features: torch.Tensor, coarse_logits: torch.Tensor) -> torch.Tensor:
         b, c, h, w = features.shape
-        if coarse_logits.shape[-2:] != features.shape[-2:]:
-            coarse_logits = F.interpolate(coarse_logits, size=(h, w), mode="bilinear", align_corners=False)
+        # Unconditional (the identity at equal sizes): no shape branch to freeze in a traced graph.
+        coarse_logits = F.interpolate(coarse_logits, size=(h, w), mode="bilinear", align_corners=False)
         regions = torch.softmax(coarse_logits.flatten(2), dim=2)  # (B, K, N), soft object regions
         objects = (regions @ features.flatten(2).transpose(1, 2)).transpose(1, 2).unsqueeze(-1)  # (B, C, K, 1)
         query = self.pixel_proj(features).flatten(2).transpose(1, 2)  # (B, N, key)
