@@ -1,4 +1,4 @@
-"""The ``segzoo`` command line: list, info, train, eval, predict, export, pseudo-label.
+"""The ``segzoo`` command line: list, info, train, eval, predict, export, pseudo-label, bench.
 
 Conventions of the usual CLIs (argparse, git-style subcommands): every subcommand has a
 ``--help``; bad arguments (unknown model or option, missing data, unwritable output) print
@@ -170,6 +170,14 @@ def _cmd_pseudo_label(args: argparse.Namespace) -> int:
     return run_pseudo_label(args)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .bench.command import run_from_args
+
+    return run_from_args(args, command=" ".join(["segzoo", *map(shlex.quote, sys.argv[1:])]))
+
+
 def _model_args(p: argparse.ArgumentParser, *, weights_help: str) -> None:
     p.add_argument("--model", help="registered recipe (segzoo list); optional with --weights DIR")
     p.add_argument("--weights", help=weights_help)
@@ -285,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-flip", action="store_true", help="no flipped copies")
     p.add_argument("--threshold", type=float, help="ignore (255) pixels whose top probability is below this")
     p.set_defaults(func=_cmd_pseudo_label)
+
+    from .bench.command import add_bench_arguments
+
+    p = sub.add_parser("bench", help="benchmark recipes (latency, FLOPs, memory; --accuracy)",
+                       description="Time segzoo recipes (latency, throughput, FLOPs, memory, fraction of GEMM peak) and "
+                       "write CSV/JSON/Markdown; --accuracy trains and evaluates on the synthetic benchmark. "
+                       "See docs/benchmarks.md.")  # fmt: skip
+    add_bench_arguments(p)
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 
@@ -304,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     except ARG_ERRORS as err:
-        if args.command not in ("list", "info"):  # the other commands sort user errors out during set-up
+        if args.command not in ("list", "info", "bench"):  # the other commands sort user errors out during set-up
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"{prog}: error: {message}", file=sys.stderr)

@@ -84,6 +84,23 @@ def test_runner_bad_arguments_exit_2(tmp_path, capsys):
     assert "did you mean 'fcn_r50'" in capsys.readouterr().err.lower()
 
 
+def test_segzoo_cli_bench_subcommand(tmp_path, capsys, monkeypatch):
+    """``segzoo bench`` is the same runner: same table, files named by --name, exit 2 on bad input."""
+    from segzoo.cli import main as cli_main
+
+    monkeypatch.setattr("sys.argv", ["segzoo", "bench", "fcn_r50"])
+    argv = ["bench", "fcn_r50", "--size", "32x32", "--iters", "2", "--warmup", "0", "--out", str(tmp_path),
+            "--name", "t", "--format", "json", *TINY]  # fmt: skip
+    assert cli_main(argv) == 0
+    assert "| fcn_r50 | 32x32 |" in capsys.readouterr().out
+    (row,) = json.loads((tmp_path / "t.json").read_text())["rows"]
+    _check_row(row)
+    assert not (tmp_path / "t.csv").exists()
+    assert cli_main(["bench", "fcnn_r50", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segzoo bench: error:") and "did you mean 'fcn_r50'" in err.lower()
+
+
 def test_select_models_and_sizes():
     assert select_models(["fcn_r50", "deeplabv3p_*", "fcn_*"]) == ["fcn_r50", "deeplabv3p_mobilenetv2", "deeplabv3p_r50"]
     with pytest.raises(ValueError, match="No model matches"):
