@@ -75,3 +75,11 @@ def test_exportable_adaptive_pool_equals_torch(size, bins):
 
     x = torch.randn(2, 3, *size, dtype=torch.float64)
     torch.testing.assert_close(adaptive_avg_pool2d(x, bins), torch.nn.functional.adaptive_avg_pool2d(x, bins))
+
+
+def test_exportable_adaptive_pool_on_channels_last_input():
+    """A channels-last map (segzoo.optimize's layout) gives the same numbers."""
+    from segzoo.layers.pooling import adaptive_avg_pool2d
+
+    x = torch.randn(2, 64, 13, 17, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(adaptive_avg_pool2d(x, 3), torch.nn.functional.adaptive_avg_pool2d(x, 3))
