@@ -218,24 +218,36 @@ def markdown(payload: dict[str, Any]) -> str:
         "## 1. Each library with its default settings", "",
         "Peers and segzoo eager: `model.eval()` + `torch.no_grad()`, contiguous float32. segzoo fast: "
         "`segzoo.optimize(model)` defaults (BatchNorm folded, channels-last, inference mode; float32 here).", "",
-        "| segzoo recipe | peer | segzoo eager ms | segzoo fast ms | peer ms | fast / peer throughput | eager / peer | agreement (fast) | load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Throughput ratios compare the same work only where the FLOP ratio (table 3) is 1.00; for the other",
+        "pairs (marked *) the networks differ and the GFLOP/s ratio (achieved FLOPs per second, segzoo fast /",
+        "peer) is the fairer speed comparison.", "",
+        "| segzoo recipe | peer | segzoo eager ms | segzoo fast ms | peer ms | fast / peer throughput | eager / peer | fast / peer GFLOP/s | agreement (fast) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
+    def mark(p):
+        return "" if abs(p["flops_ratio"] - 1) < 0.01 else " *"
+
+    def per_flop(ours, theirs, ratio):
+        return ours["ips"] / theirs["ips"] * ratio  # (FLOPs_ours / t_ours) / (FLOPs_peer / t_peer)
+
     for p in pairs:
         d = p["defaults"]
         lines.append(
-            f"| {p['segzoo']} | {p['peer']} | {d['segzoo_eager']['median_ms']:.0f} | {d['segzoo_fast']['median_ms']:.0f} | "
+            f"| {p['segzoo']}{mark(p)} | {p['peer']} | {d['segzoo_eager']['median_ms']:.0f} | {d['segzoo_fast']['median_ms']:.0f} | "
             f"{d['peer']['median_ms']:.0f} | {d['segzoo_fast']['ips'] / d['peer']['ips']:.2f}x | "
-            f"{d['segzoo_eager']['ips'] / d['peer']['ips']:.2f}x | {100 * d['segzoo_fast']['optimize']['agreement']:.2f}% | "
+            f"{d['segzoo_eager']['ips'] / d['peer']['ips']:.2f}x | {per_flop(d['segzoo_fast'], d['peer'], p['flops_ratio']):.2f}x | "
+            f"{100 * d['segzoo_fast']['optimize']['agreement']:.2f}% | "
             f"{p['load_average'][0] if p['load_average'] else '-'} |"
         )
     lines += ["", f"## 2. Equal settings: {payload['equal_settings']}, inference mode, no BatchNorm folding", "",
-              "| segzoo recipe | peer | segzoo ms | peer ms | segzoo / peer throughput | load |", "|---|---|---|---|---|---|"]  # fmt: skip
+              "| segzoo recipe | peer | segzoo ms | peer ms | segzoo / peer throughput | segzoo / peer GFLOP/s | load |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for p in pairs:
         e = p["equal"]
         lines.append(
-            f"| {p['segzoo']} | {p['peer']} | {e['segzoo']['median_ms']:.0f} | {e['peer']['median_ms']:.0f} | "
-            f"{e['segzoo']['ips'] / e['peer']['ips']:.2f}x | {p['load_average'][0] if p['load_average'] else '-'} |"
+            f"| {p['segzoo']}{mark(p)} | {p['peer']} | {e['segzoo']['median_ms']:.0f} | {e['peer']['median_ms']:.0f} | "
+            f"{e['segzoo']['ips'] / e['peer']['ips']:.2f}x | {per_flop(e['segzoo'], e['peer'], p['flops_ratio']):.2f}x | "
+            f"{p['load_average'][0] if p['load_average'] else '-'} |"
         )
     lines += ["", "## 3. Same network, same work? (FLOPs counted by FlopCounterMode: FLOPs, not MACs)", "",
               "| segzoo recipe | GFLOPs | params (M) | peer | GFLOPs | params (M) | FLOP ratio | architecture |",

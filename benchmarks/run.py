@@ -11,6 +11,7 @@ See ``python benchmarks/run.py --help`` and docs/benchmarks.md.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,5 +22,5 @@ RESULTS = Path(__file__).resolve().parent / "results"
 if __name__ == "__main__":
     argv = sys.argv[1:]
     if not any(a == "--out" or a.startswith("--out=") for a in argv):
-        argv += ["--out", str(RESULTS)]
+        argv += ["--out", os.path.relpath(RESULTS)]  # relative: the recorded command stays portable
     sys.exit(main(argv, prog="python benchmarks/run.py"))

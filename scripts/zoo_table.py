@@ -2,11 +2,14 @@
 
     python scripts/zoo_table.py --measure   # (slow) params and GFLOPs of every recipe -> benchmarks/results/zoo_measurements.json
     python scripts/zoo_table.py             # render docs/model_zoo.md from the registry and the measurements
+    segzoo bench '*' --out benchmarks/results --name bench_zoo   # (slow) the latency column
 
 ``tests/test_zoo_table.py`` fails when the committed table is not what this script renders
 (a recipe added or changed without regenerating it). GFLOPs are counted with
 ``torch.utils.flop_counter`` (FLOPs, not MACs) for one 512x512 image; latency comes from the
-benchmark runner's committed results when present.
+benchmark runner's committed results (``benchmarks/results/bench_zoo.json``, else
+``bench_default.json``) and the export matrix summary from ``docs/export_matrix.md`` (written by
+``scripts/export_matrix.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,35 @@ from segzoo.factory import MODELS
 ROOT = Path(__file__).resolve().parents[1]
 MEASUREMENTS = ROOT / "benchmarks" / "results" / "zoo_measurements.json"
 TABLE = ROOT / "docs" / "model_zoo.md"
+BENCH_RESULTS = (ROOT / "benchmarks" / "results" / "bench_zoo.json", ROOT / "benchmarks" / "results" / "bench_default.json")
+EXPORT_MATRIX = ROOT / "docs" / "export_matrix.md"
 SIZE = 512
+
+
+def latencies() -> tuple[dict[str, float], str]:
+    """Mean latency (ms) per recipe at SIZE x SIZE, batch 1, from the committed benchmark results,
+    and a one-line description of the machine they come from."""
+    for path in BENCH_RESULTS:
+        if path.is_file():
+            data = json.loads(path.read_text())
+            rows = [r for r in data["rows"] if not r.get("error") and (r["height"], r["width"]) == (SIZE, SIZE) and r["batch"] == 1]
+            fp = data["fingerprint"]
+            where = (f"`benchmarks/results/{path.name}` ({fp.get('cpu_model')}, {fp.get('torch_threads')} threads, "
+                     f"{rows[0]['precision'] if rows else '?'}, fast path; `{data['command']}`)")  # fmt: skip
+            return {r["model"]: r["latency_mean_ms"] for r in rows}, where
+    return {}, "no committed benchmark results"
+
+
+def export_summary() -> dict[tuple[str, str], str]:
+    """(recipe, format) -> "yes" / "no" (parity checked with dynamic H,W) from docs/export_matrix.md."""
+    if not EXPORT_MATRIX.is_file():
+        return {}
+    out = {}
+    for line in EXPORT_MATRIX.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 9 and cells[0] != "recipe" and not cells[0].startswith("-"):
+            out[(cells[0], cells[2])] = "yes" if cells[5] == "yes" and cells[6] == "yes" else "no"
+    return out
 
 
 def measure(names: list[str]) -> dict[str, dict]:
@@ -48,6 +79,7 @@ def measure(names: list[str]) -> dict[str, dict]:
 
 
 def render(measurements: dict[str, dict]) -> str:
+    latency, where = latencies()
     lines = [
         "# Model zoo",
         "",
@@ -55,10 +87,11 @@ def render(measurements: dict[str, dict]) -> str:
         f"Params and GFLOPs (FLOPs, not MACs, one {SIZE}x{SIZE} image, `torch.utils.flop_counter`; panoptic",
         "models count their untrained eval path, whose detection work depends on the proposals) come from",
         "`benchmarks/results/zoo_measurements.json`. Export formats are the ones each model declares and",
-        "the tests verify.",
+        f"the tests verify. Latency: mean forward time of one {SIZE}x{SIZE} image on the benchmark machine, from",
+        f"{where}; see [Benchmarks](benchmarks.md).",
         "",
-        "| name | task | backbone | params (M) | GFLOPs | exports | paper |",
-        "|---|---|---|---|---|---|---|",
+        "| name | task | backbone | params (M) | GFLOPs | latency (ms) | exports | paper |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in segzoo.list_models():
         info = segzoo.model_info(name)
@@ -66,9 +99,26 @@ def render(measurements: dict[str, dict]) -> str:
         m = measurements.get(name, {})
         model_class = typing.get_type_hints(MODELS.get(name).fn).get("return")  # recipes annotate their model class
         exports = ", ".join(getattr(model_class, "export_formats", ())) or "-"
+        ms = f"{latency[name]:.0f}" if name in latency else "-"
         lines.append(
-            f"| `{name}` | {info['task']} | {backbone} | {m.get('params_m', '?')} | {m.get('gflops', '?')} | {exports} | {info['paper']} |"
+            f"| `{name}` | {info['task']} | {backbone} | {m.get('params_m', '?')} | {m.get('gflops', '?')} | {ms} | {exports} | {info['paper']} |"
         )
+    matrix = export_summary()
+    if matrix:
+        formats = ("onnx", "torchscript", "torch-export")
+        lines += [
+            "",
+            "## Export matrix",
+            "",
+            "Every recipe's tiny variant exported at 64x64 and run at 64x64 and 80x112 (dynamic H,W), compared with",
+            "the eager model (within 1e-4, identical labels; panoptic: the same fused map): \"yes\" when both hold.",
+            "Details, times and the exact versions: [export matrix](export_matrix.md) (`python scripts/export_matrix.py`).",
+            "",
+            "| name | " + " | ".join(formats) + " |",
+            "|---|" + "---|" * len(formats),
+        ]
+        for name in segzoo.list_models():
+            lines.append(f"| `{name}` | " + " | ".join(matrix.get((name, f), "-") for f in formats) + " |")
     return "\n".join(lines) + "\n"
 
 
