@@ -106,14 +106,15 @@ def test_declared_format_matches_eager_at_any_size(name, fmt, tmp_path):
             torch.testing.assert_close(g, e, atol=1e-4, rtol=0, msg=lambda m, n=out_name: f"{n}: {m}")
         # The fusion after the graph gives predict's panoptic map, with the model's fuser and with
         # a permissive one that keeps the (low-scoring, untrained) detections.
+        # (Without the optional CRF after the fusion: test_exported_fusion_runs_the_models_crf covers it.)
         for fuser in (model.fuser, permissive_fuser(model.fuser)):
-            saved, model.fuser = model.fuser, fuser
+            saved, (model.fuser, model.crf) = (model.fuser, model.crf), (fuser, None)
             try:
                 with torch.no_grad():
                     reference = model._predict_batch(x)[0]
             finally:
-                model.fuser = saved
-            seg, info = fuse_panoptic(got, exported.metadata, fuser=fuser)
+                model.fuser, model.crf = saved
+            seg, info = fuse_panoptic(got, exported.metadata, fuser=fuser, crf=False)
             assert torch.equal(seg, reference.panoptic_seg)
             assert _segments(info) == _segments(reference.segments_info)
         assert any(s["isthing"] for s in info), "the permissive fusion should paste instances"

@@ -12,10 +12,17 @@ from segzoo.registry import Registry, UnknownNameError
 SEMANTIC_BASELINES = ["deeplabv3_r50", "deeplabv3p_mobilenetv2", "deeplabv3p_r50", "fcn_r50", "largefov_vgg16", "pspnet_r50"]
 
 
-def test_public_api_is_only_the_factory():
+def test_public_api_is_the_factory_export_and_optimize():
     assert sorted(segzoo.__all__) == sorted(
-        ["__version__", "build", "list_models", "model_info", "register_model", "save", "load", "WeightsError"]
-    )
+        ["__version__", "build", "list_models", "model_info", "register_model", "save", "load", "WeightsError",
+         "export", "optimize"]
+    )  # fmt: skip
+    import segzoo.export as export_package
+    from segzoo.bench import optimize
+    from segzoo.export import export, load_exported
+
+    assert export_package is segzoo.export and callable(segzoo.export) and segzoo.export.load_exported is load_exported
+    assert segzoo.optimize is optimize and export.__name__ == "export"
 
 
 def test_every_baseline_is_listed():

@@ -285,7 +285,8 @@ class _Replay:
 def _postprocess_name(model: nn.Module) -> str:
     if getattr(model, "task", None) == "panoptic":
         fuser = getattr(model, "fuser", None)
-        return f"panoptic fusion ({getattr(fuser, 'name', type(fuser).__name__)})"
+        crf = " + dense CRF" if getattr(model, "crf", None) is not None else ""  # seed 002's recipe refines in predict
+        return f"panoptic fusion ({getattr(fuser, 'name', type(fuser).__name__)}){crf}"
     return "argmax"
 
 

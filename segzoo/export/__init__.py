@@ -1,12 +1,16 @@
 """Model export: ONNX, TorchScript and ``torch.export`` artefacts with dynamic height and width.
 
->>> from segzoo.export import export, load_exported, fuse_panoptic
->>> export(model, "model.onnx", format="onnx", example_size=(512, 512))
+>>> import segzoo
+>>> segzoo.export(model, "model.onnx", format="onnx", example_size=(512, 512))  # this package is callable
+>>> from segzoo.export import export, load_exported, fuse_panoptic                 # the same function
 >>> exported = load_exported("model.onnx")
 >>> logits = exported(model.normalize(images))
 
 See ``docs/export.md`` and :mod:`segzoo.export.core`.
 """
+
+import sys as _sys
+import types as _types
 
 from .check import SizeCheck, permissive_fuser, verify_export
 from .core import EXPORT_FORMATS, METADATA_KEY, declared_formats, export, export_graph, export_metadata
@@ -34,3 +38,14 @@ __all__ = [
     "permissive_fuser",
     "verify_export",
 ]
+
+
+class _CallableModule(_types.ModuleType):
+    """``segzoo.export(...)`` calls :func:`export` while ``segzoo.export.load_exported`` etc. stay
+    reachable: the package is both the namespace and the function users expect."""
+
+    def __call__(self, *args, **kwargs):
+        return export(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
