@@ -97,6 +97,8 @@ def build() -> None:
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src) for kind, src in cells]
+        for i, cell in enumerate(nb.cells):  # stable ids: rebuilding changes nothing that didn't change
+            cell["id"] = f"cell-{i:02d}"
         nbformat.write(nb, EXAMPLES / name)
 
 
