@@ -225,3 +225,28 @@ def test_markdown_table_and_pillow_plot(tmp_path):
 
     with Image.open(path) as im:
         assert im.size == (960, 640)
+
+
+def test_plot_adds_accuracy_panel_from_metrics_file(tmp_path):
+    """--metrics {model: {name: value}} puts the metric on the rows and a latency-vs-accuracy panel in the plot."""
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    from segzoo.bench.command import load_metrics
+    from segzoo.bench.report import write_plot
+
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"a": {"mIoU": 0.7}, "b": 0.5}))
+    assert load_metrics(str(path)) == {"a": ("mIoU", 0.7), "b": ("metric", 0.5)}
+    rows = [{"model": m, "height": 8, "width": 8, "batch": 1, "params_m": p, "latency_mean_ms": t}
+            for m, p, t in (("a", 1.0, 10.0), ("b", 5.0, 30.0))]  # fmt: skip
+    with Image.open(write_plot(rows, tmp_path / "plain.png")) as im:
+        plain = im.size
+    rows[0] |= {"metric_name": "mIoU", "metric": 0.7}
+    with Image.open(write_plot(rows, tmp_path / "acc.png")) as im:
+        assert im.size[0] > plain[0] and im.size[1] == plain[1]  # a second panel
+    path.write_text(json.dumps({"a": "high"}))
+    with pytest.raises(ValueError, match='"mIoU": 0.72'):
+        load_metrics(str(path))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_metrics(str(tmp_path / "none.json"))

@@ -82,7 +82,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     o.add_argument("--out", default="segzoo-bench", help="directory for the reports (default ./segzoo-bench)")
     o.add_argument("--name", default="bench", help="file stem of the reports (default bench)")
     o.add_argument("--format", type=_csv(str), default=["csv", "json", "md"], help="report formats (csv,json,md)")
-    o.add_argument("--plot", action="store_true", help="also write a PNG of latency vs. parameters")
+    o.add_argument("--plot", action="store_true", help="also write a PNG of latency vs. parameters (and vs. accuracy with --metrics)")
+    o.add_argument("--metrics", default=None, metavar="FILE.json",
+                   help='known accuracy per model for the plot and the rows: {"fcn_r50": {"mIoU": 0.72}, ...}')  # fmt: skip
     o.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     a = parser.add_argument_group("accuracy")
     a.add_argument("--accuracy", action="store_true",
@@ -123,6 +125,30 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
+def load_metrics(path: str) -> dict[str, tuple[str, float]]:
+    """``{"model": {"mIoU": 0.72}}`` (or ``{"model": 0.72}``) -> ``{model: (name, value)}``."""
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--metrics file {path!r} does not exist") from None
+    except ValueError as err:
+        raise ValueError(f"--metrics file {path!r} is not JSON: {err}") from None
+    out = {}
+    for model, value in (data.items() if isinstance(data, dict) else ()):
+        if isinstance(value, dict) and len(value) == 1:
+            (name, v), = value.items()
+        elif isinstance(value, (int, float)):
+            name, v = "metric", value
+        else:
+            v = None
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise ValueError(f'--metrics expects {{"model": {{"mIoU": 0.72}}}} or {{"model": 0.72}}; got {model!r}: {value!r}')
+        out[str(model)] = (str(name), float(v))
+    if not isinstance(data, dict):
+        raise ValueError(f'--metrics expects a JSON object {{"model": {{"mIoU": 0.72}}}}, got {type(data).__name__}')
+    return out
+
+
 def run_from_args(args: argparse.Namespace, *, command: str) -> int:
     """Run ``segzoo bench`` for parsed arguments (what the ``segzoo`` CLI's subcommand calls)."""
     if args.accuracy:
@@ -133,7 +159,11 @@ def run_from_args(args: argparse.Namespace, *, command: str) -> int:
     from .runner import run_benchmark
 
     config = config_from_args(args)
+    metrics = load_metrics(args.metrics) if getattr(args, "metrics", None) else {}
     result = run_benchmark(config, progress=not args.no_progress, command=command)
+    for row in result.rows:
+        if row["model"] in metrics:
+            row["metric_name"], row["metric"] = metrics[row["model"]]
     print(markdown_table(result.rows))
     paths = write_reports(result, args.out, stem=args.name, formats=args.format, plot=args.plot)
     print("\nwrote " + ", ".join(str(p) for p in paths))

@@ -163,9 +163,11 @@ def _points(rows: Sequence[dict[str, Any]]) -> list[tuple[float, float, str]]:
 
 
 def write_plot(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """Latency (ms) against parameters (M), log-log, one labelled point per row, as a PNG."""
+    """Latency (ms) against parameters (M), log-log, one labelled point per row, as a PNG; with a
+    second panel, latency against accuracy, when rows carry a known ``metric`` (``--metrics``)."""
     path = Path(path)
     points = _points(rows)
+    scored = [r for r in rows if r.get("metric") is not None and r.get("latency_mean_ms")]
     try:
         import matplotlib
 
@@ -173,7 +175,16 @@ def write_plot(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
         import matplotlib.pyplot as plt
     except ImportError:
         return _plot_pillow(points, path)
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    if scored:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(14, 5.5), dpi=120)
+        for r in scored:
+            ax2.scatter([r["latency_mean_ms"]], [r["metric"]])
+            ax2.annotate(r["model"], (r["latency_mean_ms"], r["metric"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        names = sorted({r.get("metric_name") or "metric" for r in scored})
+        ax2.set(xscale="log", xlabel="latency per batch (ms)", ylabel=" / ".join(names), title="accuracy vs latency")
+        ax2.grid(True, which="both", alpha=0.3)
+    else:
+        fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
     for x, y, label in points:
         ax.scatter([x], [y])
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
