@@ -29,6 +29,7 @@ from segzoo.export import (
     paste_mask_logits,
     permissive_fuser,
 )
+from segzoo.export.check import ATOL, RTOL
 from segzoo.models import SemanticModel
 
 RECIPES = segzoo.list_models()
@@ -95,7 +96,7 @@ def test_declared_format_matches_eager_at_any_size(name, fmt, tmp_path):
             with torch.no_grad():
                 expected = model(x)
             got = exported(x)
-            torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+            torch.testing.assert_close(got, expected, atol=ATOL, rtol=RTOL)
             assert torch.equal(got.argmax(1), expected.argmax(1))
             continue
         expected = eager_panoptic_outputs(model, x)
@@ -103,7 +104,7 @@ def test_declared_format_matches_eager_at_any_size(name, fmt, tmp_path):
         assert expected[0].shape == (1, 5, *size)
         assert expected[1].shape[0] > 0, "no detections: the comparison would be empty"
         for out_name, e, g in zip(PANOPTIC_OUTPUTS, expected, got):
-            torch.testing.assert_close(g, e, atol=1e-4, rtol=0, msg=lambda m, n=out_name: f"{n}: {m}")
+            torch.testing.assert_close(g, e, atol=ATOL, rtol=RTOL, msg=lambda m, n=out_name: f"{n}: {m}")
         # The fusion after the graph gives predict's panoptic map, with the model's fuser and with
         # a permissive one that keeps the (low-scoring, untrained) detections.
         # (Without the optional CRF after the fusion: test_exported_fusion_runs_the_models_crf covers it.)
@@ -135,7 +136,7 @@ def test_panoptic_export_with_zero_and_one_detection(fmt, tmp_path):
         expected, got = eager_panoptic_outputs(model, x), exported(x)
         assert expected[1].shape[0] == got[1].shape[0] == count
         for e, g in zip(expected, got):
-            torch.testing.assert_close(g, e, atol=1e-4, rtol=0)
+            torch.testing.assert_close(g, e, atol=ATOL, rtol=RTOL)
         seg, info = fuse_panoptic(got, exported.metadata, fuser=permissive_fuser(model.fuser))
         assert seg.shape == (64, 64) and sum(s["isthing"] for s in info) <= count
 
