@@ -250,3 +250,20 @@ def test_plot_adds_accuracy_panel_from_metrics_file(tmp_path):
         load_metrics(str(path))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_metrics(str(tmp_path / "none.json"))
+
+
+def test_accuracy_on_a_dataset_spec_trains_evaluates_and_writes(tmp_path, capsys):
+    """segzoo bench --accuracy --data KIND:ROOT: the real-data path, here on the synthetic spec (8 images)."""
+    argv = ["fcn_r50", "panoptic_fpn_r50", "--accuracy", "--data", "synthetic:8", "--set", "backbone=tiny",
+            "--train-iters", "3", "--train-batch", "2", "--threads", "1", "--no-progress", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "skipped panoptic_fpn_r50" in printed and "| fcn_r50 | semantic | tiny |" in printed
+    data = json.loads((tmp_path / "accuracy_synthetic.json").read_text())
+    (row,) = data["rows"]
+    assert data["budget"]["iters"] == 3 and data["budget"]["train_images"] == 8
+    assert 0 <= row["mIoU"] <= 100 and 0 <= row["aAcc"] <= 100
+    assert row["score"] == pytest.approx((row["mIoU"] + row["aAcc"]) / 2)
+    assert data["command"].startswith("segzoo bench fcn_r50")
+    assert main(["fcn_r50", "--data", "synthetic:8", "--out", str(tmp_path)]) == 2
+    assert "--data goes with --accuracy" in capsys.readouterr().err

@@ -90,19 +90,31 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     a.add_argument("--accuracy", action="store_true",
                    help="run the synthetic accuracy benchmark (train + evaluate small recipes) instead of timing")  # fmt: skip
     a.add_argument("--quick", action="store_true", help="with --accuracy: the few-minute budget")
+    a.add_argument("--data", default=None, metavar="KIND:ROOT",
+                   help="with --accuracy: train and evaluate the MODELs on a real dataset (coco-panoptic, ade20k, "
+                        "cityscapes, voc, folder) instead of the synthetic benchmark; --set applies (e.g. backbone=resnet50)")  # fmt: skip
+    a.add_argument("--train-iters", type=int, default=2000, help="with --data: training iterations per recipe (default 2000)")
+    a.add_argument("--train-batch", type=int, default=8, help="with --data: training batch size (default 8)")
+    a.add_argument("--lr", type=float, default=1e-3, help="with --data: AdamW learning rate (default 0.001)")
     return parser
 
 
-def config_from_args(args: argparse.Namespace):
-    """A :class:`~segzoo.bench.runner.BenchConfig` from parsed ``segzoo bench`` arguments."""
-    from .runner import BenchConfig
-
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe options of ``--set key=value`` (values read as JSON when they parse)."""
     overrides: dict[str, Any] = {}
     for pair in args.set:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--set takes key=value, got {pair!r}.")
         overrides[key.strip().replace("-", "_")] = _parse_value(value)
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace):
+    """A :class:`~segzoo.bench.runner.BenchConfig` from parsed ``segzoo bench`` arguments."""
+    from .runner import BenchConfig
+
+    overrides = overrides_from_args(args)
     return BenchConfig(
         models=args.models,
         sizes=args.sizes or [(512, 512)],
@@ -151,6 +163,22 @@ def load_metrics(path: str) -> dict[str, tuple[str, float]]:
 
 def run_from_args(args: argparse.Namespace, *, command: str) -> int:
     """Run ``segzoo bench`` for parsed arguments (what the ``segzoo`` CLI's subcommand calls)."""
+    if getattr(args, "data", None) and not args.accuracy:
+        raise ValueError("--data goes with --accuracy (segzoo bench --accuracy --data KIND:ROOT MODEL ...)")
+    if args.accuracy and getattr(args, "data", None):
+        from .accuracy_data import data_accuracy_markdown, run_accuracy_on_data, write_data_accuracy
+        from .fingerprint import fingerprint
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        result = run_accuracy_on_data(
+            args.data, models=args.models, overrides=overrides_from_args(args), iters=args.train_iters,
+            batch_size=args.train_batch, lr=args.lr, device=args.device, seed=args.seed, progress=not args.no_progress,
+        )  # fmt: skip
+        paths = write_data_accuracy(result, args.out, command=command)
+        print(data_accuracy_markdown(result, command=command, fp=fingerprint()))
+        print("wrote " + ", ".join(str(p) for p in paths))
+        return 0
     if args.accuracy:
         from .accuracy import run_accuracy_from_args
 
