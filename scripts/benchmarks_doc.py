@@ -32,7 +32,7 @@ def section(path: Path, title: str) -> str:
     body = path.read_text(encoding="utf-8").strip().splitlines()
     if body and body[0].startswith("# "):
         body = body[1:]  # the file's own title; ours replaces it
-    body = [("#" + line) if re.match(r"#{1,5} ", line) else line for line in body]  # one level down
+    body = [("##" + line) if re.match(r"#{1,4} ", line) else line for line in body]  # below our "###" title
     body = [line.replace("](bench_default.png)", "](../benchmarks/results/bench_default.png)") for line in body]
     return "\n".join([f"### {title}", f"", f"From `benchmarks/results/{path.name}`.", "", *body]).rstrip() + "\n"
 
