@@ -143,7 +143,7 @@ def render(lines_by_key: dict[tuple[str, str], str]) -> str:
         "exported with `segzoo.export.export(..., example_size=(64, 64), dynamic=True)` to every format,",
         "declared or not, then run at 64x64 and 80x112 and compared with the eager model (every value",
         f"within {ATOL:g} + {RTOL:g} x |eager value|, identical argmax labels; panoptic: same detections and",
-        "the same fused panoptic map).",
+        "the same fused panoptic map; mask logits are compared as mask probabilities, the masks the fusion uses).",
         "\"declared\" is the model class's `export_formats`, the formats the test-suite checks.",
         "",
         f"torch {torch.__version__}, torchvision {_version('torchvision')}, onnx {_version('onnx')}, "

@@ -21,13 +21,20 @@ from .fusion import fuse_panoptic
 from .panoptic import PANOPTIC_OUTPUTS, eager_panoptic_outputs
 from .runtime import ExportedModel, load_exported
 
-__all__ = ["ATOL", "RTOL", "SizeCheck", "verify_export", "permissive_fuser"]
+__all__ = ["ATOL", "RTOL", "comparable", "SizeCheck", "verify_export", "permissive_fuser"]
 
 # Parity tolerance: |exported - eager| <= ATOL + RTOL * |eager| elementwise (torch.allclose's rule).
 # The relative part only matters for values above ~1: float32 rounding of large logits (e.g. a
 # box coordinate 1 ulp off, amplified through RoIAlign into mask logits of magnitude 4-8).
 ATOL = 1e-4
 RTOL = 1e-5
+
+
+def comparable(name: str, t: torch.Tensor) -> torch.Tensor:
+    """What is compared for output ``name``: mask logits as mask probabilities (the masks the
+    fusion uses; an unbounded logit of 10 carries float32 noise of ~1e-3 after the mask head,
+    its probability 5e-8), everything else as is."""
+    return torch.sigmoid(t.float()) if name == "mask_logits" else t
 
 
 def excess(expected: torch.Tensor, got: torch.Tensor, rtol: float = RTOL) -> float:
@@ -78,6 +85,7 @@ def _panoptic_check(model, exported: ExportedModel, x: torch.Tensor, check: Size
     for name, e, g in zip(PANOPTIC_OUTPUTS, expected, got):
         if tuple(e.shape) != tuple(g.shape):
             raise AssertionError(f"{name}: shape {tuple(g.shape)}, eager {tuple(e.shape)}")
+        e, g = comparable(name, e), comparable(name, torch.as_tensor(g))
         diffs[name] = float((e.double() - g.double()).abs().max()) if e.numel() else 0.0
         excesses.append(excess(e, g))
     check.details = diffs

@@ -40,7 +40,8 @@ class PositionAttention(nn.Module):
         q = self.query(x).flatten(2).transpose(1, 2)  # (B, N, C/8)
         k = self.key(x).flatten(2).transpose(1, 2)  # (B, N, C/8)
         v = self.value(x).flatten(2).transpose(1, 2)  # (B, N, C)
-        out = attend(q, k, v, scale=1.0).transpose(1, 2).reshape(b, c, h, w)
+        # contiguous NCHW: the (B, N, C) transpose is channels-last-strided, on which torch.export guards batch <= 1
+        out = attend(q, k, v, scale=1.0).transpose(1, 2).reshape(b, c, h, w).contiguous()
         return self.gamma * out + x
 
 

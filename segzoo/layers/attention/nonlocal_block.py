@@ -47,5 +47,6 @@ class NonLocal2d(nn.Module):
             k, v = F.max_pool2d(k, 2, ceil_mode=True), F.max_pool2d(v, 2, ceil_mode=True)
         k = k.flatten(2).transpose(1, 2)  # (B, M, C/2)
         v = v.flatten(2).transpose(1, 2)  # (B, M, C/2)
-        y = attend(q, k, v, scale=1.0).transpose(1, 2).reshape(b, -1, h, w)
+        # contiguous NCHW: the (B, N, C) transpose is channels-last-strided, on which torch.export guards batch <= 1
+        y = attend(q, k, v, scale=1.0).transpose(1, 2).reshape(b, -1, h, w).contiguous()
         return self.norm(self.out(y)) + x

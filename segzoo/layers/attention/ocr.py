@@ -60,5 +60,6 @@ class ObjectContext(nn.Module):
         key = self.object_proj(objects).flatten(2).transpose(1, 2)  # (B, K, key)
         value = self.object_down(objects).flatten(2).transpose(1, 2)  # (B, K, key)
         context = attend(query, key, value, scale=self.key_channels**-0.5)  # (B, N, key)
-        context = self.context_up(context.transpose(1, 2).reshape(b, self.key_channels, h, w))  # (B, C, H, W)
+        # contiguous NCHW: the (B, N, C) transpose is channels-last-strided, on which torch.export guards batch <= 1
+        context = self.context_up(context.transpose(1, 2).reshape(b, self.key_channels, h, w).contiguous())
         return self.fuse(torch.cat([context, features], dim=1))
