@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from segzoo.postprocess.crf import dense_crf
+from segzoo.postprocess.crf.synthetic import noisy_unary
 
 try:
     import pydensecrf.densecrf as dcrf
@@ -41,15 +41,6 @@ except ImportError:  # optional
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco_panoptic_sample" / "images"
 LABELS, ITERATIONS, SIZE = 21, 10, (500, 375)
 
-
-def noisy_unary(h: int, w: int, k: int, seed: int) -> torch.Tensor:
-    """(K, H, W) probabilities: blurred random-label map plus noise (same recipe as the tests)."""
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.randint(0, k, (1, 1, max(h // 16, 2), max(w // 16, 2)), generator=g).float()
-    labels = F.interpolate(coarse, size=(h, w), mode="nearest").long()[0, 0]
-    onehot = F.one_hot(labels, k).permute(2, 0, 1).float()[None]
-    logits = 3 * F.avg_pool2d(onehot, 9, 1, 4, count_include_pad=False)[0] + torch.randn(k, h, w, generator=g)
-    return torch.softmax(logits, 0)
 
 
 def load_image(path: Path) -> np.ndarray:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from segzoo.postprocess.crf import DenseCRF, LocalMessage, build_lattice, dense_crf
 from segzoo.postprocess.crf.inputs import kernel_spec
 from segzoo.postprocess.crf.meanfield import LOG2E
+from segzoo.postprocess.crf.synthetic import noisy_unary
 
 METHODS = [dict(method="permutohedral"), dict(method="local", window=7, blur=2)]
 
@@ -22,15 +23,6 @@ def blocks_image(h: int, w: int, seed: int = 0) -> torch.Tensor:
     img = colours[quad].permute(2, 0, 1) + 8 * torch.randn(3, h, w, generator=g)
     return img.clamp(0, 255).to(torch.uint8)
 
-
-def noisy_unary(h: int, w: int, k: int, seed: int = 0) -> torch.Tensor:
-    """(K, H, W) probabilities: random labels on a 16 px grid, one-hot, 9x9 box blur, x3, N(0, 1) noise."""
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.randint(0, k, (1, 1, max(h // 16, 2), max(w // 16, 2)), generator=g).float()
-    labels = F.interpolate(coarse, size=(h, w), mode="nearest").long()[0, 0]
-    onehot = F.one_hot(labels, k).permute(2, 0, 1).float()[None]
-    logits = 3 * F.avg_pool2d(onehot, 9, 1, 4, count_include_pad=False)[0] + torch.randn(k, h, w, generator=g)
-    return torch.softmax(logits, 0)
 
 
 @pytest.mark.parametrize("opts", METHODS)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from segzoo.postprocess.crf import dense_crf
+from segzoo.postprocess.crf.synthetic import noisy_unary
 
 dcrf = pytest.importorskip(
     "pydensecrf.densecrf", reason="pydensecrf not importable (optional: pip install pydensecrf2)", exc_type=ImportError
@@ -20,16 +20,6 @@ dcrf = pytest.importorskip(
 
 SIZE = (160, 120)  # downscaled COCO photos keep the test fast
 
-
-def noisy_unary(h: int, w: int, k: int, seed: int) -> torch.Tensor:
-    """(K, H, W) probabilities: random labels on a 16 px grid, one-hot, 9x9 box blur, x3, N(0, 1) noise
-    (the recipe of test_crf.py and benchmarks/crf_speed.py)."""
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.randint(0, k, (1, 1, max(h // 16, 2), max(w // 16, 2)), generator=g).float()
-    labels = F.interpolate(coarse, size=(h, w), mode="nearest").long()[0, 0]
-    onehot = F.one_hot(labels, k).permute(2, 0, 1).float()[None]
-    logits = 3 * F.avg_pool2d(onehot, 9, 1, 4, count_include_pad=False)[0] + torch.randn(k, h, w, generator=g)
-    return torch.softmax(logits, 0)
 
 
 def _photos(shared_data) -> list[np.ndarray]:
