@@ -15,15 +15,6 @@ from segzoo.data import COCOPanoptic, SyntheticPanoptic, boxes_from_masks, id2rg
 from segzoo.data.panoptic_utils import CategoryMap, colormap, segment_stats
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small tensors: one thread avoids thread-pool overhead on the shared 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sample_dataset(shared_data: Path, **kwargs) -> COCOPanoptic:
     root = shared_data / "coco_panoptic_sample"
     return COCOPanoptic(root, images="images", panoptic="panoptic", annotations="panoptic_val_sample.json", **kwargs)

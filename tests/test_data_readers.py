@@ -19,14 +19,6 @@ from segzoo.data.cityscapes import CITYSCAPES_CATEGORIES, OFFICIAL_TRAIN_IDS
 from segzoo.data.panoptic_utils import CategoryMap
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def write_image(path: Path, height: int, width: int, seed: int = 0, fmt: str | None = None) -> np.ndarray:
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)

@@ -10,14 +10,6 @@ import torch
 from segzoo.data import SYNTHETIC_CATEGORIES, SyntheticPanoptic, SyntheticSemantic
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_metadata_and_train_ids():
     ds = SyntheticPanoptic(2)
     assert ds.classes == ["disc", "square", "triangle", "ring", "sky", "grass", "sand", "water"]

@@ -28,14 +28,6 @@ from segzoo.data import functional as DF
 from segzoo.data.panoptic_utils import CategoryMap, panoptic_target
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 CMAP = CategoryMap(
     [{"id": i, "name": name, "isthing": 1} for i, name in ((1, "a"), (2, "b"), (3, "c"))]
     + [{"id": i, "name": name, "isthing": 0} for i, name in ((10, "s"), (11, "t"), (12, "u"))]

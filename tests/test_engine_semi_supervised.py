@@ -13,14 +13,6 @@ from segzoo.engine import SemiSupervised, TrainConfig, pseudo_label
 from segzoo.postprocess import TTA
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_pseudo_label_writes_a_folder_dataset_with_tta_labels(tmp_path):
     model = segzoo.build("fcn_r50", backbone="tiny", num_classes=8).eval()
     data = SyntheticSemantic(3, size=(32, 40), seed=2)
