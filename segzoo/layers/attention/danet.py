@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..conv import ConvNormAct
-from .functional import attend
+from .functional import attend, tokens_to_map
 
 __all__ = ["PositionAttention", "ChannelAttention", "DualAttention", "DualAttentionOutput"]
 
@@ -40,8 +40,7 @@ class PositionAttention(nn.Module):
         q = self.query(x).flatten(2).transpose(1, 2)  # (B, N, C/8)
         k = self.key(x).flatten(2).transpose(1, 2)  # (B, N, C/8)
         v = self.value(x).flatten(2).transpose(1, 2)  # (B, N, C)
-        # contiguous NCHW: the (B, N, C) transpose is channels-last-strided, on which torch.export guards batch <= 1
-        out = attend(q, k, v, scale=1.0).transpose(1, 2).reshape(b, c, h, w).contiguous()
+        out = tokens_to_map(attend(q, k, v, scale=1.0), h, w)
         return self.gamma * out + x
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["attend", "attend_reference"]
+__all__ = ["attend", "attend_reference", "tokens_to_map"]
 
 _CHUNK_BYTES = 64 * 2**20  # affinity memory per query chunk in the fallback path
 
@@ -44,6 +44,14 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: float = 
         [F.scaled_dot_product_attention(q[:, s : s + chunk], k, v, scale=scale) for s in range(0, q.shape[1], chunk)],
         dim=1,
     )
+
+
+def tokens_to_map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``(B, H*W, C)`` attention output -> contiguous ``(B, C, H, W)`` map for the next convolution.
+
+    The transposed view is channels-last-strided; handing it to a convolution makes the memory
+    format depend on the batch size, which ``torch.export`` turns into a ``batch <= 1`` guard."""
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, h, w).contiguous()
 
 
 def attend_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, scale: float = 1.0) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..conv import make_norm
-from .functional import attend
+from .functional import attend, tokens_to_map
 
 __all__ = ["NonLocal2d"]
 
@@ -47,6 +47,5 @@ class NonLocal2d(nn.Module):
             k, v = F.max_pool2d(k, 2, ceil_mode=True), F.max_pool2d(v, 2, ceil_mode=True)
         k = k.flatten(2).transpose(1, 2)  # (B, M, C/2)
         v = v.flatten(2).transpose(1, 2)  # (B, M, C/2)
-        # contiguous NCHW: the (B, N, C) transpose is channels-last-strided, on which torch.export guards batch <= 1
-        y = attend(q, k, v, scale=1.0).transpose(1, 2).reshape(b, -1, h, w).contiguous()
+        y = tokens_to_map(attend(q, k, v, scale=1.0), h, w)
         return self.norm(self.out(y)) + x

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..conv import ConvNormAct
-from .functional import attend
+from .functional import attend, tokens_to_map
 
 __all__ = ["ObjectContext"]
 
@@ -60,6 +60,5 @@ class ObjectContext(nn.Module):
         key = self.object_proj(objects).flatten(2).transpose(1, 2)  # (B, K, key)
         value = self.object_down(objects).flatten(2).transpose(1, 2)  # (B, K, key)
         context = attend(query, key, value, scale=self.key_channels**-0.5)  # (B, N, key)
-        # contiguous NCHW: the (B, N, C) transpose is channels-last-strided, on which torch.export guards batch <= 1
-        context = self.context_up(context.transpose(1, 2).reshape(b, self.key_channels, h, w).contiguous())
+        context = self.context_up(tokens_to_map(context, h, w))  # (B, C, H, W)
         return self.fuse(torch.cat([context, features], dim=1))
