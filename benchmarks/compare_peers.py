@@ -52,7 +52,7 @@ import segzoo
 from segzoo.bench import count_flops, fingerprint, optimize
 from segzoo.bench.fingerprint import cpu_supports_bf16, load_average
 from segzoo.bench.report import fingerprint_lines
-from segzoo.bench.runner import timed_call
+from segzoo.bench.timing import timed_call
 
 try:
     import segmentation_models_pytorch as smp

@@ -16,7 +16,8 @@ from segzoo.bench import COLUMNS, BenchConfig, count_flops, fingerprint, main, o
 from segzoo.bench.fingerprint import FINGERPRINT_KEYS, cpu_supports_bf16
 from segzoo.bench.optimize import find_conv_bn_pairs, fold_batchnorm
 from segzoo.bench.report import _plot_pillow, markdown_table
-from segzoo.bench.runner import latency_stats, parse_size, select_models
+from segzoo.bench.runner import parse_size, select_models
+from segzoo.bench.timing import latency_stats
 from segzoo.models.semantic import SemanticModel
 
 TINY = ["--set", "backbone=tiny", "--num-classes", "4", "--threads", "1", "--gemm-size", "128", "--no-progress"]

@@ -103,6 +103,10 @@ class SegmentationModel(nn.Module):
         """``(B, C, H, W)`` float in 0-1 -> normalised with the model's mean and std."""
         return (images - self.pixel_mean) / self.pixel_std
 
+    def denormalize_uint8(self, images: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalize`, rounded to ``uint8`` 0-255 (what a dense CRF's colour kernel reads)."""
+        return (images * self.pixel_std + self.pixel_mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+
     @torch.no_grad()
     def predict(self, images: Any, *, batch_size: int = 8) -> Any:
         """Run the model on raw images and return post-processed per-image results.

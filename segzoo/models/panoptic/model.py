@@ -297,8 +297,8 @@ class PanopticModel(SegmentationModel):
             instances = self._instances(det, (h, w))
             panoptic_seg, segments_info = self.fuser(sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
             if self.crf is not None:
-                rgb = (images[i, :, :h, :w] * self.pixel_std[0] + self.pixel_mean[0]).mul(255).round().clamp(0, 255)
-                panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, rgb.to(torch.uint8), **self.crf)
+                rgb = self.denormalize_uint8(images[i : i + 1, :, :h, :w])[0]
+                panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, rgb, **self.crf)
             results.append(PanopticPrediction(panoptic_seg, segments_info, sem.argmax(0), instances))
         return results
 
