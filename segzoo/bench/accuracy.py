@@ -98,59 +98,50 @@ def _panoptic_samples(n: int, size: int, seed: int):
 # ---- training --------------------------------------------------------------------------------
 
 
-def _poly(opt: torch.optim.Optimizer, iters: int) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda it: (1 - min(it, iters - 1) / iters) ** 0.9)
+def _fit(model: nn.Module, batch_loss: Callable[[], torch.Tensor], *, iters: int, lr: float, weight_decay: float) -> float:
+    """AdamW + poly decay for ``iters`` steps of ``batch_loss()``; returns the mean loss of the last 10%."""
+    from ..engine.optim import PolyLR
+
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    sched = PolyLR(opt, max_iters=iters)
+    tail = []
+    for it in range(iters):
+        loss = batch_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if it >= iters * 0.9:
+            tail.append(float(loss.detach()))
+    model.eval()
+    return sum(tail) / max(len(tail), 1)
 
 
 def train_semantic(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, budget: Budget) -> float:
-    """Train in place for ``budget.iters`` iterations; returns the mean loss of the last 10%."""
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=budget.lr,
-                            weight_decay=budget.weight_decay)  # fmt: skip
-    sched = _poly(opt, budget.iters)
+    """Train in place for ``budget.iters`` iterations (random flips); returns the mean loss of the last 10%."""
     g = torch.Generator().manual_seed(budget.seed)
-    tail = []
-    for it in range(budget.iters):
+
+    def batch_loss() -> torch.Tensor:
         idx = torch.randint(len(images), (budget.batch,), generator=g)
         flip = torch.rand(budget.batch, generator=g) < 0.5
         x, y = images[idx].float() / 255, labels[idx].clone()
         x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
-        losses = model.loss(model.forward_train(model.normalize(x)), y)
-        loss = sum(losses.values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if it >= budget.iters * 0.9:
-            tail.append(float(loss.detach()))
-    model.eval()
-    return sum(tail) / max(len(tail), 1)
+        return sum(model.loss(model.forward_train(model.normalize(x)), y).values())
+
+    return _fit(model, batch_loss, iters=budget.iters, lr=budget.lr, weight_decay=budget.weight_decay)
 
 
 def train_panoptic(model: nn.Module, samples: list, budget: Budget) -> float:
     """Panoptic training (``model(images, targets)`` gives the losses); returns the mean loss of the last 10%."""
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3,
-                            weight_decay=budget.weight_decay)  # fmt: skip
-    sched = _poly(opt, budget.panoptic_iters)
     g = torch.Generator().manual_seed(budget.seed)
-    tail = []
-    for it in range(budget.panoptic_iters):
+
+    def batch_loss() -> torch.Tensor:
         idx = torch.randint(len(samples), (budget.panoptic_batch,), generator=g).tolist()
         images = [model.normalize(samples[i][0].float()[None] / 255)[0] for i in idx]
-        losses = model(images, [samples[i][1] for i in idx])
-        loss = sum(losses.values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if it >= budget.panoptic_iters * 0.9:
-            tail.append(float(loss.detach()))
-    model.eval()
-    return sum(tail) / max(len(tail), 1)
+        return sum(model(images, [samples[i][1] for i in idx]).values())
 
-
-# ---- evaluation ------------------------------------------------------------------------------
+    return _fit(model, batch_loss, iters=budget.panoptic_iters, lr=1e-3, weight_decay=budget.weight_decay)
 
 
 @torch.no_grad()

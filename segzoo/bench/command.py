@@ -18,6 +18,8 @@ from typing import Any, Sequence
 
 import torch
 
+from ..cli import parse_value
+
 __all__ = ["add_bench_arguments", "config_from_args", "main", "run_from_args"]
 
 ARG_ERRORS = (KeyError, ValueError, TypeError, FileNotFoundError, PermissionError)
@@ -31,17 +33,6 @@ def _csv(kind):
             raise argparse.ArgumentTypeError(str(err)) from None
 
     return parse
-
-
-def _parse_value(text: str) -> Any:
-    """``--set`` values: JSON when it parses (numbers, true/false, lists), ``a,b`` -> list, else the string."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    if "," in text:
-        return [_parse_value(part) for part in text.split(",") if part]
-    return text
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -106,7 +97,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--set takes key=value, got {pair!r}.")
-        overrides[key.strip().replace("-", "_")] = _parse_value(value)
+        overrides[key.strip().replace("-", "_")] = parse_value(value)
     return overrides
 
 
