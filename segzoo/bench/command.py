@@ -18,8 +18,6 @@ from typing import Any, Sequence
 
 import torch
 
-from ..cli import parse_value
-
 __all__ = ["add_bench_arguments", "config_from_args", "main", "run_from_args"]
 
 ARG_ERRORS = (KeyError, ValueError, TypeError, FileNotFoundError, PermissionError)
@@ -92,6 +90,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The recipe options of ``--set key=value`` (values read as JSON when they parse)."""
+    from ..cli import parse_value  # not at import: `import segzoo` must not load segzoo.cli (python -m segzoo.cli)
     overrides: dict[str, Any] = {}
     for pair in args.set:
         key, sep, value = pair.partition("=")
