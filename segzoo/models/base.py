@@ -7,6 +7,7 @@ per-image results out).
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from typing import Any, Callable, ClassVar, Sequence
 
@@ -34,6 +35,10 @@ def run_predict(
     """The ``predict`` machinery: check and convert ``images``, group them by size, normalise with
     ``model``'s statistics, call ``batch_fn`` on each chunk in eval mode (restoring the mode
     after), and hand results back in the caller's terms."""
+    try:
+        batch_size = operator.index(batch_size)  # ints and numpy ints; not 1.5, "2" or None
+    except TypeError:
+        raise TypeError(f"batch_size must be a positive int, got {batch_size!r} ({type(batch_size).__name__}).") from None
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     prepared = prepare_images(images, in_chans=model.in_chans)

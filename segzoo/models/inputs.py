@@ -47,7 +47,12 @@ def _to_tensor(image: Any, index: int, in_chans: int) -> tuple[torch.Tensor, boo
             )
         if image.dtype.kind not in "uf" and image.dtype != np.bool_:
             raise TypeError(f"Image {index}: expected uint8 (0-255) or float (0-1) pixels, got numpy {image.dtype}.")
-        if not image.flags.writeable:  # e.g. np.asarray(PIL image); torch wants writable memory
+        if not image.dtype.isnative:  # e.g. big-endian '>f4' from FITS or network data; torch can't read it
+            image = image.astype(image.dtype.newbyteorder("="))
+        # torch.from_numpy reads neither read-only memory (np.asarray of a PIL image) nor negative
+        # strides (image[::-1]; numpy calls a flipped 1-pixel-high view contiguous, so
+        # ascontiguousarray keeps it as is): copy both.
+        if not image.flags.writeable or any(stride < 0 for stride in image.strides):
             image = image.copy()
         return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), True
     if isinstance(image, torch.Tensor):
@@ -78,9 +83,14 @@ def _check(image: torch.Tensor, index: int, in_chans: int) -> torch.Tensor:
             f"Image {index}: expected uint8 (0-255) or floating point (0-1) pixels, got {image.dtype}. "
             "Convert with image.to(torch.uint8) or image.float() / 255."
         )
-    image = image.float()
     if not torch.isfinite(image).all():
         raise ValueError(f"Image {index}: contains NaN or Inf pixels; clean or replace them before predict().")
+    dtype, image = image.dtype, image.float()
+    if not torch.isfinite(image).all():  # float64 beyond float32's range (about 3.4e38)
+        raise ValueError(
+            f"Image {index}: has {dtype} pixel values too large for float32 (|x| > 3.4e38); "
+            "float images should be in 0-1."
+        )
     return image
 
 
