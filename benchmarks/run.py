@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from segzoo.bench import main
+from segzoo.cli.bench import main
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

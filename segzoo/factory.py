@@ -14,9 +14,10 @@ from typing import Any, Callable, Mapping
 
 from torch import nn
 
+from .catalog import first_sentence
 from .registry import Registry, RegistryEntry, check_overrides, signature_defaults
 
-__all__ = ["MODELS", "WeightsSpec", "register_model", "build", "list_models", "model_info", "TASKS"]
+__all__ = ["MODELS", "WeightsSpec", "register_model", "build", "list_models", "model_info", "model_registry", "TASKS"]
 
 MODELS = Registry("model", list_hint="segzoo.list_models()")
 TASKS = ("semantic", "panoptic")
@@ -76,18 +77,29 @@ def register_model(
 
     def decorator(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         _check_recipe_signature(f)
-        doc_line = (inspect.getdoc(f) or "").split("\n")[0]
-        MODELS.add(
+        registry = model_registry()  # segzoo's own recipes first, so a clashing name is refused
+        registry.add(
             name or f.__name__,
             f,
             task=task,
             paper=paper,
-            description=description or doc_line,
+            description=description or first_sentence(inspect.getdoc(f) or ""),
             weights=dict(weights or {}),
         )
         return f
 
     return decorator(fn) if fn is not None else decorator
+
+
+def model_registry() -> Registry:
+    """The recipe registry with segzoo's own recipes registered (importing them on first use).
+
+    ``import segzoo`` is lazy (no torch until a model is needed), so the recipes register when
+    this is first called, not at import; user recipes register whenever their module runs.
+    """
+    from . import models  # noqa: F401  (registers the recipes; models imports this module)
+
+    return MODELS
 
 
 def _split_tag(name: str) -> tuple[str, str | None]:
@@ -134,7 +146,7 @@ def build(
     from .weights import download_weights, load_weights_file  # weights imports this module
 
     arch, tag = _split_tag(name)
-    entry = MODELS.get(arch)
+    entry = model_registry().get(arch)
     check_overrides(f"Model {arch!r}", entry.fn, {"num_classes": num_classes, "in_chans": in_chans, **overrides})
     if weights is not None and (pretrained or tag):
         raise ValueError("Pass either weights=<local file> or pretrained=True / a weights tag, not both.")
@@ -163,13 +175,13 @@ def list_models(pattern: str = "*", *, task: str | None = None) -> list[str]:
     """Sorted names of the registered recipes matching an ``fnmatch`` pattern and task."""
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS} or None, got {task!r}.")
-    return MODELS.names(pattern, task=task)
+    return model_registry().names(pattern, task=task)
 
 
 def model_info(name: str) -> dict[str, Any]:
     """A recipe's defaults, task, paper, description and published weights."""
     arch, _ = _split_tag(name)
-    entry = MODELS.get(arch)
+    entry = model_registry().get(arch)
     return {
         "name": arch,
         "task": entry.meta["task"],

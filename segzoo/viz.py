@@ -263,7 +263,7 @@ def save_png(array: Any, path: str | os.PathLike) -> Path:
     """Write ``(H, W)`` uint8/uint16 (grey or labels) or ``(H, W, 3|4)`` uint8 as a PNG, atomically."""
     from PIL import Image
 
-    from .weights import _atomic_write
+    from .files import atomic_write
 
     a = array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
     if a.ndim == 2 and a.dtype == np.uint16:
@@ -278,5 +278,5 @@ def save_png(array: Any, path: str | os.PathLike) -> Path:
         raise ValueError(f"save_png takes (H, W) or (H, W, 3|4) uint8 arrays, got {a.dtype} {a.shape}.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
     return path

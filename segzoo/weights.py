@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -22,17 +21,16 @@ import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
+from .errors import WeightsError
 from .factory import CONFIG_ATTR, WeightsSpec, build
+from .files import atomic_write
+from .hub import ensure_reachable
 from .version import __version__
 
 __all__ = ["WeightsError", "save", "load", "load_weights_file", "read_state_dict", "download_weights", "sha256_of"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-
-
-class WeightsError(RuntimeError):
-    """A weights file that can't be used: unreadable, corrupt, truncated or not matching the model."""
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -42,24 +40,6 @@ def sha256_of(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; saved models are ordinary files
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_state_dict(path: str | os.PathLike, *, sha256: str | None = None) -> dict[str, torch.Tensor]:
@@ -83,8 +63,12 @@ def read_state_dict(path: str | os.PathLike, *, sha256: str | None = None) -> di
     except Exception as err:  # safetensors raises its own error types and OSError
         raise WeightsError(
             f"{path}: not a readable safetensors file ({type(err).__name__}: {err}). It may be truncated or "
-            "corrupt; segzoo reads only safetensors (convert a PyTorch checkpoint with "
-            "safetensors.torch.save_file(torch.load(p, weights_only=True), 'model.safetensors'))."
+            "corrupt; segzoo reads only safetensors.",
+            fix="To use a .pth file, convert a PyTorch checkpoint with "
+            "safetensors.torch.save_file(torch.load(p, weights_only=True), 'model.safetensors').",
+            cli_fix="Pass a model.safetensors file or a folder written by segzoo.save / segzoo train (e.g. runs/x/best); "
+            "convert a .pth state dict with python -c \"import torch, safetensors.torch as s; "
+            "s.save_file(torch.load('in.pth', weights_only=True), 'model.safetensors')\".",
         ) from err
 
 
@@ -94,6 +78,15 @@ def _is_head_key(key: str, head_names: tuple[str, ...]) -> bool:
     return any(part in head_names or part.endswith("classifier") for part in key.split(".")[:-1])
 
 
+def _stem_key(own: dict[str, torch.Tensor], in_chans: int | None) -> str | None:
+    """The weight of the convolution that reads the image: the model's first 4-D tensor (the
+    backbone's stem in every recipe), if it takes ``in_chans`` channels."""
+    for key, value in own.items():
+        if value.ndim == 4:
+            return key if in_chans is None or value.shape[1] == in_chans else None
+    return None
+
+
 def _list(keys: list[str], limit: int = 10) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f" ... ({len(keys) - limit} more)" if len(keys) > limit else "")
@@ -101,19 +94,25 @@ def _list(keys: list[str], limit: int = 10) -> str:
 
 def load_state_dict_into(model: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
     """Load ``state`` into ``model``: classifier dropped on a class-count change, stem adapted to
-    ``in_chans``, everything else strict (missing, unexpected and mis-shaped keys are named)."""
+    ``in_chans``, everything else strict (missing, unexpected and mis-shaped keys are named).
+
+    Only a class-producing layer whose first dimension alone differs counts as a class-count
+    change, and only the stem (the first convolution) is adapted to another input channel
+    count; any other shape difference is a mis-shaped key. Nothing is loaded when one is found.
+    """
     head_names = tuple(getattr(model, "head_names", ("classifier",)))
     own = model.state_dict()
+    stem = _stem_key(own, getattr(model, "in_chans", None))
     state = dict(state)
     dropped, adapted, misshaped = [], [], []
     for key, value in list(state.items()):
         if key not in own or own[key].shape == value.shape:
             continue
         target = own[key].shape
-        if _is_head_key(key, head_names):
+        if _is_head_key(key, head_names) and value.ndim == len(target) and value.shape[1:] == target[1:]:
             dropped.append(key)
             del state[key]
-        elif value.ndim == 4 and len(target) == 4 and value.shape[0] == target[0] and value.shape[2:] == target[2:]:
+        elif key == stem and value.ndim == 4 and value.shape[0] == target[0] and value.shape[2:] == target[2:]:
             state[key] = adapt_input_conv(target[1], value, base_chans=value.shape[1])
             adapted.append(key)
         else:
@@ -129,8 +128,11 @@ def load_state_dict_into(model: nn.Module, state: dict[str, torch.Tensor], *, so
         if misshaped:
             parts.append(f"mis-shaped keys: {_list(misshaped)}")
         raise WeightsError(
-            f"{source} does not match {type(model).__name__}: {'; '.join(parts)}. Build the model with the "
-            "same recipe and options as the weights (segzoo.load(dir) reads them from config.json)."
+            f"{source} does not match {type(model).__name__}: {'; '.join(parts)}.",
+            fix="Build the model with the same recipe and options as the weights (segzoo.load(dir) reads them "
+            "from config.json).",
+            cli_fix="Pass the --model and --set options the weights were trained with, or give --weights the "
+            "segzoo.save folder (it records them in config.json).",
         )
     if dropped:
         warnings.warn(
@@ -176,7 +178,7 @@ def save(model: nn.Module, directory: str | os.PathLike) -> Path:
     # Copies, so tensors that share memory (tied weights, views) are saved independently.
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     weights_path = directory / WEIGHTS_FILE
-    _atomic_write(weights_path, lambda tmp: save_file(state, tmp, metadata={"format": "pt", "segzoo": __version__}))
+    atomic_write(weights_path, lambda tmp: save_file(state, tmp, metadata={"format": "pt", "segzoo": __version__}))
     payload = {
         "name": config["name"],
         "overrides": config["overrides"],
@@ -184,7 +186,7 @@ def save(model: nn.Module, directory: str | os.PathLike) -> Path:
         "sha256": sha256_of(weights_path),
     }
     text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
-    _atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
     return directory
 
 
@@ -208,8 +210,21 @@ def load(directory: str | os.PathLike, *, verify: bool = True, map_location: str
         name, overrides = config["name"], config["overrides"]
     except (ValueError, KeyError, TypeError) as err:
         raise WeightsError(f"{config_path}: not a segzoo config ({type(err).__name__}: {err}).") from err
-    model = build(name, **overrides)
-    load_weights_file(model, directory / WEIGHTS_FILE, sha256=config.get("sha256") if verify else None)
+    sha256 = config.get("sha256")
+    if not isinstance(name, str) or not isinstance(overrides, dict) or not isinstance(sha256, (str, type(None))):
+        raise WeightsError(
+            f"{config_path}: not a segzoo config: expected 'name' a string, 'overrides' an object and 'sha256' "
+            f"a hex string, got {type(name).__name__}, {type(overrides).__name__} and {type(sha256).__name__}. "
+            "Save the model again with segzoo.save."
+        )
+    try:
+        model = build(name, **overrides)
+    except (ValueError, TypeError, KeyError) as err:  # unknown recipe or option, invalid value
+        raise WeightsError(
+            f"{config_path}: can't rebuild the model it describes ({err}). It was written by segzoo "
+            f"{config.get('segzoo_version', '(unknown version)')}; this is segzoo {__version__}."
+        ) from err
+    load_weights_file(model, directory / WEIGHTS_FILE, sha256=sha256 if verify else None)
     return model.to(map_location)
 
 
@@ -221,14 +236,20 @@ def download_weights(spec: WeightsSpec, *, name: str) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     filename = os.path.basename(urlparse(spec.url).path) or f"{name}.safetensors"
     target = cache / filename
+    local_fix = (
+        f"Without network access, fetch the file elsewhere and pass it with "
+        f"segzoo.build({name.split('.')[0]!r}, weights='/path/to/{filename}')."
+    )
+    cli_fix = f"Without network access, fetch the file elsewhere and pass it with --weights /path/to/{filename}."
     if not target.is_file():
+        ensure_reachable(spec.url, what=f"the weights of {name!r}", option="weights", fix=local_fix, cli_fix=cli_fix)
         try:
             # Downloads to a temporary file and renames it, so a broken transfer leaves nothing behind.
             torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=None, progress=True)
         except Exception as err:
             raise WeightsError(
-                f"Could not download the weights of {name!r} from {spec.url} ({type(err).__name__}: {err}). "
-                f"Without network access, fetch the file elsewhere and pass it with "
-                f"segzoo.build({name.split('.')[0]!r}, weights='/path/to/{filename}')."
+                f"Could not download the weights of {name!r} from {spec.url} ({type(err).__name__}: {err}).",
+                fix=local_fix,
+                cli_fix=cli_fix,
             ) from err
     return target

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 import segzoo
-from segzoo.bench import COLUMNS, BenchConfig, count_flops, fingerprint, main, optimize, run_benchmark
+from segzoo.bench import COLUMNS, BenchConfig, count_flops, fingerprint, optimize, run_benchmark
 from segzoo.bench.fingerprint import FINGERPRINT_KEYS, cpu_supports_bf16
+from segzoo.cli.bench import main
 from segzoo.bench.optimize import MIN_AGREEMENT, find_conv_bn_pairs, fold_batchnorm
 from segzoo.bench.report import _plot_pillow, markdown_table
 from segzoo.bench.runner import parse_size, select_models
@@ -238,7 +239,7 @@ def test_plot_adds_accuracy_panel_from_metrics_file(tmp_path):
     pytest.importorskip("matplotlib")
     from PIL import Image
 
-    from segzoo.bench.command import load_metrics
+    from segzoo.cli.bench import load_metrics
     from segzoo.bench.report import write_plot
 
     path = tmp_path / "m.json"

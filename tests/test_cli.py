@@ -27,11 +27,42 @@ def test_list_pattern_and_no_match(capsys):
 
 
 def test_info_and_unknown_name(capsys):
-    assert main(["info", "pspnet_r50"]) == 0
+    assert main(["info", "pspnet_r50", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["name"] == "pspnet_r50" and info["defaults"]["output_stride"] == 8
     assert main(["info", "pspnet_r05"]) == 2
-    assert "did you mean 'pspnet_r50'" in capsys.readouterr().err.lower()
+    err = capsys.readouterr().err
+    assert "did you mean 'pspnet_r50'" in err.lower()
+    assert "segzoo list" in err and "list_models" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_info_prints_a_short_summary(capsys):
+    """Task, paper, weights and one line per option; long id lists as ranges (not 160 lines of JSON)."""
+    assert main(["info", "panoptic_fpn_r50"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "panoptic_fpn_r50  (panoptic)"
+    assert any(line.strip().startswith("paper:") and "1901.02446" in line for line in lines)
+    assert any(line.strip() == "weights:  none published yet" for line in lines)
+    options = {line.split()[0]: line.split(None, 1)[1] for line in lines if line.startswith("    ")}
+    assert options["num_classes"] == "133" and options["thing_ids"] == "COCO_THINGS" and options["rpn_top_n"] == "(2000, 1000)"
+    assert set(options) == set(segzoo.model_info("panoptic_fpn_r50")["defaults"])
+    assert len(lines) < 40
+
+
+def test_info_params_counts_the_default_model(capsys):
+    assert main(["info", "fcn_r50", "--params", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    model = segzoo.build("fcn_r50")
+    assert info["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_list_shows_whole_first_sentences(capsys):
+    """No description is cut mid-sentence: each is the docstring's whole first sentence."""
+    assert main(["list"]) == 0
+    for line in capsys.readouterr().out.splitlines():
+        name = line.split()[0]
+        description = segzoo.model_info(name)["description"]
+        assert line.rstrip().endswith(description) and description.endswith((".", ")"))
 
 
 def test_console_script_runs_as_module():

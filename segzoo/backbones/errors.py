@@ -9,11 +9,20 @@ below say so.
 
 from __future__ import annotations
 
-__all__ = ["BackboneWeightsError", "download_error"]
+from ..errors import BackboneOfflineError, BackboneWeightsError
 
+__all__ = ["BackboneWeightsError", "BackboneOfflineError", "download_error", "LOCAL_FILE_FIX", "LOCAL_FILE_CLI_FIX"]
 
-class BackboneWeightsError(RuntimeError):
-    """A backbone's weights could not be downloaded, read, or matched to the backbone."""
+LOCAL_FILE_FIX = (
+    'Without network access, download the file on another machine and pass it as a local file: '
+    'create_backbone({backbone!r}, weights="/path/to/file.safetensors") (or a .pth state dict), or '
+    'backbone_weights="/path/to/file.safetensors" in segzoo.build; or use pretrained=False to start from random weights.'
+)
+LOCAL_FILE_CLI_FIX = (
+    "Without network access, download the file on another machine and pass it with "
+    "--set backbone_weights=PATH (a .safetensors file or a .pth state dict), or drop --set pretrained_backbone=true "
+    "to start from random weights."
+)
 
 
 def download_error(
@@ -29,8 +38,7 @@ def download_error(
         text = str(reason).strip().splitlines()[0] if str(reason).strip() else ""
         reason = f"{type(reason).__name__}: {text}" if text else type(reason).__name__
     return BackboneWeightsError(
-        f"Could not download the ImageNet weights of backbone {backbone!r} from {source} ({reason}). "
-        f"Without network access, download the file on another machine and pass it as a local file: "
-        f'create_backbone({backbone!r}, weights="/path/to/file.safetensors") '
-        f"(or a .pth state dict); or use pretrained=False to start from random weights.{' ' + hint if hint else ''}"
+        f"Could not download the ImageNet weights of backbone {backbone!r} from {source} ({reason}).",
+        fix=LOCAL_FILE_FIX.format(backbone=backbone) + (f" {hint}" if hint else ""),
+        cli_fix=LOCAL_FILE_CLI_FIX,
     )

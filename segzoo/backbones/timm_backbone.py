@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import FeatureInfo, register_backbone
-from .errors import download_error
+from ..hub import ensure_reachable
+from .errors import LOCAL_FILE_CLI_FIX, LOCAL_FILE_FIX, download_error
 from .local_weights import load_state, read_state_dict
 
 __all__ = ["TimmBackbone"]
@@ -60,7 +61,8 @@ class TimmBackbone(nn.Module):
         in_chans: input channels.
         pretrained: download timm's default ImageNet weights (through the Hugging Face hub).
             A failed download raises :class:`~segzoo.backbones.errors.BackboneWeightsError`
-            (offline, the hub retries for ~45 s first unless ``HF_HUB_OFFLINE=1``).
+            Offline, :class:`~segzoo.errors.BackboneOfflineError` comes within seconds (a reachability
+            probe runs first unless the file is in the hub cache).
         weights: local file with the weights (timm's classification checkpoint or this
             backbone's ``state_dict``); takes precedence over ``pretrained``.
         name: registry name used in messages (default ``model_name``).
@@ -105,6 +107,7 @@ class TimmBackbone(nn.Module):
         create = dict(features_only=True, out_indices=tuple(out_indices), in_chans=in_chans, **args)
 
         if weights is None and pretrained:
+            _check_hub_reachable(model_name, self.name)
             try:
                 self.model = timm.create_model(model_name, pretrained=True, **create)
             except Exception as e:  # offline, hub errors, corrupt cache: the reason goes into the message
@@ -140,6 +143,28 @@ class TimmBackbone(nn.Module):
             f[..., : -(-h // info.stride), : -(-w // info.stride)]
             for f, info in zip(self.model(x), self.feature_info)
         ]
+
+
+def _check_hub_reachable(model_name: str, backbone: str) -> None:
+    """Fail within seconds when timm's weights are not cached and the hub does not answer
+    (the hub client would otherwise retry for about 50 s)."""
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not repo:
+        return  # weights from a plain URL: torch.hub's download fails fast on its own
+    try:
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        if any(isinstance(try_to_load_from_cache(repo, f), str) for f in ("model.safetensors", "pytorch_model.bin")):
+            return
+        endpoint = constants.ENDPOINT
+    except ImportError:  # pragma: no cover - timm requires huggingface_hub
+        endpoint = "https://huggingface.co"
+    ensure_reachable(
+        endpoint, what=f"the ImageNet weights of backbone {backbone!r} ({repo})", backbone=True, option="backbone_weights",
+        fix=LOCAL_FILE_FIX.format(backbone=backbone), cli_fix=LOCAL_FILE_CLI_FIX,
+        offline_env=("SEGZOO_OFFLINE", "HF_HUB_OFFLINE"),
+    )  # fmt: skip
 
 
 def _timm(

@@ -26,12 +26,14 @@ torchvision's weights, inputs are RGB in [0, 1] normalised by the ImageNet mean/
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from .base import FeatureInfo, register_backbone
-from .errors import download_error
+from ..hub import ensure_reachable
+from .errors import LOCAL_FILE_CLI_FIX, LOCAL_FILE_FIX, download_error
 from .local_weights import load_local_weights, load_state
 
 __all__ = ["VGG16LargeFOV"]
@@ -104,6 +106,13 @@ class VGG16LargeFOV(nn.Module):
             from torchvision.models import VGG16_Weights
 
             source = VGG16_Weights.IMAGENET1K_V1.url
+            cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(source)
+            if not cached.is_file():
+                ensure_reachable(
+                    source, what="the ImageNet weights of backbone 'vgg16_largefov' (torchvision VGG16)", backbone=True,
+                    option="backbone_weights", fix=LOCAL_FILE_FIX.format(backbone="vgg16_largefov"),
+                    cli_fix=LOCAL_FILE_CLI_FIX,
+                )  # fmt: skip
             try:
                 state = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
             except Exception as e:  # offline, HTTP error, corrupt cache

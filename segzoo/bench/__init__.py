@@ -4,14 +4,16 @@
 >>> fast = optimize(model)                                   # BN folded, channels-last, autocast, verified
 >>> fast.segzoo_optimize.agreement                           # argmax agreement with the fp32 model
 >>> result = run_benchmark(BenchConfig(models=["fcn_r50"], sizes=[(512, 1024)]))
+
+The command line is ``segzoo bench`` (:mod:`segzoo.cli.bench`; also ``python -m segzoo.bench``).
 """
 
-from .command import add_bench_arguments, main, run_from_args
+from .defaults import DEFAULT_MODELS, parse_size
 from .fingerprint import cpu_supports_bf16, fingerprint
 from .flops import count_flops, gemm_peak
 from .optimize import OptimizeReport, optimize
 from .report import markdown_table, write_reports
-from .runner import COLUMNS, DEFAULT_MODELS, BenchConfig, BenchResult, run_benchmark
+from .runner import COLUMNS, BenchConfig, BenchResult, run_benchmark
 
 __all__ = [
     "BenchConfig",
@@ -19,15 +21,13 @@ __all__ = [
     "COLUMNS",
     "DEFAULT_MODELS",
     "OptimizeReport",
-    "add_bench_arguments",
     "count_flops",
     "cpu_supports_bf16",
     "fingerprint",
     "gemm_peak",
-    "main",
     "markdown_table",
     "optimize",
+    "parse_size",
     "run_benchmark",
-    "run_from_args",
     "write_reports",
 ]

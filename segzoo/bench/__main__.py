@@ -2,6 +2,6 @@
 
 import sys
 
-from .command import main
+from segzoo.cli.bench import main
 
 sys.exit(main(prog="python -m segzoo.bench"))

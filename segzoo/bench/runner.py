@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .fingerprint import fingerprint, load_average
+from .defaults import DEFAULT_MODELS, parse_size
 from .flops import count_flops
 from .optimize import main_logits, optimize, resolve_dtype
 from .timing import MemoryMeter, latency_stats, timed_call
@@ -37,16 +38,6 @@ __all__ = [
 ]
 
 # The representative set of the default run: one recipe per family, all at 512x512, batch 1.
-DEFAULT_MODELS = (
-    "fcn_r50",
-    "deeplabv3_r50",
-    "deeplabv3p_mobilenetv2",
-    "pspnet_r50",
-    "ocrnet_hrnet_w18",
-    "hmsa_deeplabv3p_mobilenetv2",
-    "panoptic_fpn_r50",
-)
-
 # Every row has these keys (None where a value does not apply), in this order.
 COLUMNS = (
     "model", "task", "height", "width", "batch", "device", "precision", "memory_format", "fast_path", "compiled",
@@ -122,7 +113,7 @@ def select_models(patterns: Sequence[str]) -> list[str]:
 
     An exact unknown name raises with close matches; a wildcard matching nothing raises.
     """
-    from ..factory import MODELS, list_models
+    from ..factory import list_models, model_registry
 
     names: list[str] = []
     for pattern in patterns:
@@ -131,22 +122,10 @@ def select_models(patterns: Sequence[str]) -> list[str]:
             if not found:
                 raise ValueError(f"No model matches {pattern!r}; see `segzoo list`.")
         else:
-            MODELS.get(pattern)  # raises KeyError with "did you mean"
+            model_registry().get(pattern)  # raises KeyError with "did you mean"
             found = [pattern]
         names += [n for n in found if n not in names]
     return names
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"512x1024"`` (H x W) or ``"512"`` (square) -> ``(512, 1024)``."""
-    parts = text.lower().replace("*", "x").split("x")
-    try:
-        h, w = (int(parts[0]), int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
-    except (ValueError, IndexError):
-        raise ValueError(f"Input size must be HxW or N, e.g. 512x1024, got {text!r}.") from None
-    if len(parts) > 2 or h < 8 or w < 8:
-        raise ValueError(f"Input size must be HxW with both at least 8, got {text!r}.")
-    return h, w
 
 
 def _device(name: str) -> torch.device:
@@ -193,14 +172,14 @@ def _build(name: str, config: BenchConfig) -> nn.Module:
 
 
 def _check_overrides(names: Sequence[str], config: BenchConfig) -> None:
-    from ..factory import MODELS
+    from ..factory import model_registry
     from ..registry import check_overrides
 
     overrides = dict(config.overrides)
     if config.num_classes is not None:
         overrides["num_classes"] = config.num_classes
     for name in names:
-        check_overrides(f"Model {name!r}", MODELS.get(name).fn, overrides)
+        check_overrides(f"Model {name!r}", model_registry().get(name).fn, overrides)
 
 
 def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig, device: torch.device) -> dict[str, Any]:

@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from ..factory import CONFIG_ATTR
-from ..weights import CONFIG_FILE, WEIGHTS_FILE, _atomic_write, load_weights_file, save
+from ..files import atomic_write
+from ..weights import CONFIG_FILE, WEIGHTS_FILE, load_weights_file, save
 
 __all__ = ["TRAINER_FILE", "EMA_DIR", "save_checkpoint", "load_checkpoint", "find_checkpoint", "CheckpointError"]
 
@@ -69,10 +70,10 @@ def save_checkpoint(
         if ema_model is not None:
             save(ema_model, tmp / EMA_DIR)
         if state is not None:
-            _atomic_write(tmp / TRAINER_FILE, lambda path: torch.save(state, path))
+            atomic_write(tmp / TRAINER_FILE, lambda path: torch.save(state, path))
         if metrics is not None:
             text = json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n"
-            _atomic_write(tmp / METRICS_FILE, lambda path: Path(path).write_text(text))
+            atomic_write(tmp / METRICS_FILE, lambda path: Path(path).write_text(text))
         old = directory.parent / f".{directory.name}.old"
         if old.exists():
             shutil.rmtree(old)

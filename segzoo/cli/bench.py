@@ -1,10 +1,10 @@
-"""The ``segzoo bench`` command: argument parser and ``main``.
+"""``segzoo bench``: time recipes (or, with ``--accuracy``, train and evaluate them) and write reports.
 
-``add_bench_arguments(parser)`` adds the options to any argparse parser (the ``segzoo``
-CLI's subcommand); ``main(argv)`` is the whole command (``python -m segzoo.bench`` and
-``benchmarks/run.py`` call it). Output: the Markdown table on stdout, CSV/JSON/Markdown
-(and ``--plot`` PNG) files in ``--out``. Exit status 0, 1 when a row failed, 2 for a bad
-argument (one ``segzoo bench: error: ...`` line on stderr).
+``add_parser`` adds the subcommand, ``add_bench_arguments(parser)`` its options to any argparse
+parser; ``main(argv)`` is the whole command on its own (``python -m segzoo.bench`` and
+``benchmarks/run.py`` call it). Output: the Markdown table on stdout, CSV/JSON/Markdown (and
+``--plot`` PNG) files in ``--out``. Exit status 0, 1 when a row failed, 2 for a bad argument
+(one ``segzoo bench: error: ...`` line on stderr).
 """
 
 from __future__ import annotations
@@ -16,11 +16,21 @@ import shlex
 import sys
 from typing import Any, Sequence
 
-import torch
+from .errors import EXIT_USAGE, CLIError, message_of, user_errors
+from .options import key_values
 
-__all__ = ["add_bench_arguments", "config_from_args", "main", "run_from_args"]
+__all__ = ["add_parser", "add_bench_arguments", "config_from_args", "main", "run", "run_from_args"]
 
-ARG_ERRORS = (KeyError, ValueError, TypeError, FileNotFoundError, PermissionError)
+DEFAULT_MODELS_HELP = "segzoo.bench.DEFAULT_MODELS: 7 representative recipes, see docs/benchmarks.md"
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    from ..bench.defaults import parse_size  # the bench command needs torch anyway; --help does not
+
+    try:
+        return [parse_size(v) for v in text.split(",") if v]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _csv(kind):
@@ -35,14 +45,12 @@ def _csv(kind):
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``segzoo bench`` options to ``parser`` (returned for chaining)."""
-    from .runner import DEFAULT_MODELS, parse_size
-
     parser.add_argument(
-        "models", nargs="*", default=list(DEFAULT_MODELS), metavar="MODEL",
-        help="recipe names or wildcards (quote them: 'deeplab*'); default: " + " ".join(DEFAULT_MODELS),
+        "models", nargs="*", default=None, metavar="MODEL",
+        help=f"recipe names or wildcards (quote them: 'deeplab*'); default: {DEFAULT_MODELS_HELP}",
     )  # fmt: skip
     g = parser.add_argument_group("what to run")
-    g.add_argument("--size", type=_csv(parse_size), action="extend", dest="sizes", metavar="HxW[,HxW]",
+    g.add_argument("--size", type=_sizes, action="extend", dest="sizes", metavar="HxW[,HxW]",
                    help="input sizes, e.g. 512x512,512x1024,1024x2048 (default 512x512)")  # fmt: skip
     g.add_argument("--batch", type=_csv(int), action="extend", dest="batch_sizes", metavar="N[,N]",
                    help="batch sizes (default 1)")  # fmt: skip
@@ -56,7 +64,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--warmup", type=int, default=1, help="untimed iterations per row (default 1)")
     g.add_argument("--iters", type=int, default=3, help="timed iterations per row (default 3)")
     g.add_argument("--threads", type=int, default=None,
-                   help=f"torch intra-op threads (default {torch.get_num_threads()}, this machine's default)")  # fmt: skip
+                   help="torch intra-op threads (default: torch's, one per core)")  # fmt: skip
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="recipe option for every model, e.g. --set backbone=tiny (values read as JSON)")  # fmt: skip
     g.add_argument("--num-classes", type=int, default=None, help="classes (default: each recipe's)")
@@ -88,25 +96,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     return parser
 
 
-def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The recipe options of ``--set key=value`` (values read as JSON when they parse)."""
-    from ..cli import parse_value  # not at import: `import segzoo` must not load segzoo.cli (python -m segzoo.cli)
-    overrides: dict[str, Any] = {}
-    for pair in args.set:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set takes key=value, got {pair!r}.")
-        overrides[key.strip().replace("-", "_")] = parse_value(value)
-    return overrides
-
-
 def config_from_args(args: argparse.Namespace):
     """A :class:`~segzoo.bench.runner.BenchConfig` from parsed ``segzoo bench`` arguments."""
-    from .runner import BenchConfig
+    from ..bench.runner import BenchConfig
 
-    overrides = overrides_from_args(args)
+    overrides = key_values(args.set, "--set")
+    models = {"models": args.models} if args.models else {}
     return BenchConfig(
-        models=args.models,
+        **models,
         sizes=args.sizes or [(512, 512)],
         batch_sizes=args.batch_sizes or [1],
         device=args.device,
@@ -156,13 +153,16 @@ def run_from_args(args: argparse.Namespace, *, command: str) -> int:
     if getattr(args, "data", None) and not args.accuracy:
         raise ValueError("--data goes with --accuracy (segzoo bench --accuracy --data KIND:ROOT MODEL ...)")
     if args.accuracy and getattr(args, "data", None):
-        from .accuracy_data import data_accuracy_markdown, run_accuracy_on_data, write_data_accuracy
-        from .fingerprint import fingerprint
+        import torch
+
+        from ..bench.accuracy_data import data_accuracy_markdown, run_accuracy_on_data, write_data_accuracy
+        from ..bench.fingerprint import fingerprint
+        from ..bench.runner import DEFAULT_MODELS
 
         if args.threads:
             torch.set_num_threads(args.threads)
         result = run_accuracy_on_data(
-            args.data, models=args.models, overrides=overrides_from_args(args), iters=args.train_iters,
+            args.data, models=args.models or list(DEFAULT_MODELS), overrides=key_values(args.set, "--set"), iters=args.train_iters,
             batch_size=args.train_batch, lr=args.lr, device=args.device, seed=args.seed, progress=not args.no_progress,
         )  # fmt: skip
         paths = write_data_accuracy(result, args.out, command=command)
@@ -170,11 +170,11 @@ def run_from_args(args: argparse.Namespace, *, command: str) -> int:
         print("wrote " + ", ".join(str(p) for p in paths))
         return 0
     if args.accuracy:
-        from .accuracy import run_accuracy_from_args
+        from ..bench.accuracy import run_accuracy_from_args
 
         return run_accuracy_from_args(args, command=command)
-    from .report import markdown_table, write_reports
-    from .runner import run_benchmark
+    from ..bench.report import markdown_table, write_reports
+    from ..bench.runner import run_benchmark
 
     config = config_from_args(args)
     metrics = load_metrics(args.metrics) if getattr(args, "metrics", None) else {}
@@ -188,18 +188,37 @@ def run_from_args(args: argparse.Namespace, *, command: str) -> int:
     return 1 if any(r.get("error") for r in result.rows) else 0
 
 
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="benchmark recipes (latency, FLOPs, memory; --accuracy)",
+                       description="Time segzoo recipes (latency, throughput, FLOPs, memory, fraction of GEMM peak) and "
+                       "write CSV/JSON/Markdown; --accuracy trains and evaluates on the synthetic benchmark. "
+                       "See docs/benchmarks.md.")  # fmt: skip
+    add_bench_arguments(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``bench`` subcommand: user errors (unknown model or option, bad --metrics) are one line, exit 2."""
+    with user_errors():
+        return run_from_args(args, command=" ".join(["segzoo", *map(shlex.quote, sys.argv[1:])]))
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str = "segzoo bench") -> int:
-    """``segzoo bench [MODEL ...] [options]``; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description="Time segzoo recipes (latency, throughput, FLOPs, memory) and write CSV/JSON/Markdown."
-    )
+    """``segzoo bench [MODEL ...] [options]`` on its own; returns the exit status."""
+    from .app import Parser
+
+    parser = Parser(prog=prog, description="Time segzoo recipes (latency, throughput, FLOPs, memory) and write "
+                    "CSV/JSON/Markdown.")  # fmt: skip
     add_bench_arguments(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return run_from_args(args, command=" ".join([prog, *map(shlex.quote, argv)]))
-    except ARG_ERRORS as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"{prog}: error: {message}", file=sys.stderr)
-        return 2
+        with user_errors():
+            return run_from_args(args, command=" ".join([prog, *map(shlex.quote, argv)]))
+    except CLIError as err:
+        print(f"{prog}: error: {message_of(err)}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,186 @@
+"""``segzoo train``: build data and model from the options, train with the Trainer, print a summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import CLIError, user_errors
+from .models import check_model_name, resolve_device
+from .options import floats, ints, key_values, pair, writable_dir
+
+__all__ = ["add_parser", "run"]
+
+# train flag -> TrainConfig field
+TRAIN_FIELDS = {
+    "iters": "max_iters", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
+    "weight_decay": "weight_decay", "head_lr_mult": "head_lr_mult", "schedule": "schedule", "step_size": "step_size",
+    "warmup_iters": "warmup_iters", "amp": "amp", "clip_grad": "clip_grad_norm", "accumulate": "accumulate",
+    "ema": "ema_decay", "batch_scales": "batch_scale_range", "eval_every": "eval_every",
+    "checkpoint_every": "checkpoint_every", "log_every": "log_every", "best_metric": "best_metric", "seed": "seed",
+    "workers": "num_workers",
+}  # fmt: skip
+NOT_IN_CONFIG = {"run", "command", "config", "quiet"}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model", description="Train a model with segzoo's Trainer (docs/training.md).")
+    p.add_argument("--config", help="JSON file with any of these options as keys (flags given here win)")
+    p.add_argument("--model", help="registered recipe (segzoo list)")
+    p.add_argument("--data", help="training data KIND:ROOT, KIND in synthetic[:N], synthetic-panoptic[:N], "
+                   "coco-panoptic, ade20k, cityscapes, voc, folder")
+    p.add_argument("--val", help="validation data KIND:ROOT (default: the val split of --data; none for folder)")
+    p.add_argument("--no-val", action="store_true", help="train without evaluation")
+    p.add_argument("--train-split", help="dataset split for training (default per dataset)")
+    p.add_argument("--val-split", help="dataset split for validation (default per dataset)")
+    p.add_argument("--out", default="runs/segzoo", help="output directory (checkpoints, metrics.jsonl)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last if it exists")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. --set backbone=tiny (repeatable)")
+    p.add_argument("--train-opt", action="append", metavar="KEY=VALUE", help="any TrainConfig field, e.g. --train-opt power=1.0")
+    p.add_argument("--weights", help="initial weights (file or segzoo.save folder), e.g. for fine-tuning")
+    p.add_argument("--iters", type=int, help="iterations (optimiser steps); default 1000")
+    p.add_argument("--batch-size", type=int, help="images per step and process; default 8")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"])
+    p.add_argument("--lr", type=float, help="base learning rate (head: x --head-lr-mult)")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--head-lr-mult", type=float)
+    p.add_argument("--schedule", choices=["poly", "step", "cosine", "constant"])
+    p.add_argument("--step-size", type=int, help="iterations between x0.1 drops (step schedule)")
+    p.add_argument("--warmup-iters", type=int)
+    p.add_argument("--amp", choices=["bf16", "fp16"], help="mixed precision (CPU and CUDA)")
+    p.add_argument("--clip-grad", type=float, help="clip the gradient norm to this")
+    p.add_argument("--accumulate", type=int, help="batches per optimiser step")
+    p.add_argument("--ema", type=float, metavar="DECAY", help="keep an EMA of the weights (evaluated and saved)")
+    p.add_argument("--batch-scales", type=floats, metavar="LOW,HIGH", help="rescale each batch by a random factor in this range")
+    p.add_argument("--crop", type=ints, metavar="H[,W]", help="random crop size (default per dataset; none for synthetic)")
+    p.add_argument("--scale-range", type=floats, metavar="LOW,HIGH",
+                   help="per-image random resize range (default 0.5,2.0; none for synthetic)")
+    p.add_argument("--base-size", type=int, help="short side at scale 1 for the random resize")
+    p.add_argument("--synthetic-size", type=int, default=96, help="image size of the synthetic sets (default 96)")
+    p.add_argument("--eval-every", type=int, help="evaluate every N iterations (default: at the end)")
+    p.add_argument("--checkpoint-every", type=int, help="write OUT/last every N iterations (default 500)")
+    p.add_argument("--log-every", type=int, help="metrics.jsonl record every N iterations (default 1)")
+    p.add_argument("--best-metric", help="metric that picks OUT/best (default mIoU, PQ for panoptic)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int, help="data loader worker processes (default 0)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun on GPUs")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default; under torchrun cuda:LOCAL_RANK)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def merge_config_file(args: argparse.Namespace) -> None:
+    """Fill options not given on the command line from ``--config`` (JSON with the same keys)."""
+    if not args.config:
+        return
+    path = Path(args.config)
+    if not path.is_file():
+        raise CLIError(f"config file {str(path)!r} not found.")
+    try:
+        values = json.loads(path.read_text())
+    except ValueError as err:
+        raise CLIError(f"{path} is not valid JSON ({err}).") from None
+    if not isinstance(values, dict):
+        raise CLIError(f"{path} must hold a JSON object of options.")
+    valid = sorted(set(vars(args)) - NOT_IN_CONFIG)
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        if key not in valid:
+            raise CLIError(f"unknown option {key!r} in {path}; valid keys: {', '.join(valid)}.")
+        if key in ("set", "train_opt"):  # dicts (or k=v lists); the command line's entries win
+            given = value if isinstance(value, dict) else key_values(value, f"{key} in {path}")
+            merged = {**given, **key_values(getattr(args, key), f"--{key.replace('_', '-')}")}
+            setattr(args, key, [f"{k}={json.dumps(v)}" for k, v in merged.items()])
+        elif getattr(args, key) in (None, False):
+            setattr(args, key, tuple(value) if isinstance(value, list) else value)
+
+
+def train_config(args: argparse.Namespace):
+    """The :class:`~segzoo.engine.config.TrainConfig` of the flags (and ``--train-opt``)."""
+    from ..engine.config import TrainConfig
+
+    values = {field: getattr(args, flag) for flag, field in TRAIN_FIELDS.items() if getattr(args, flag) is not None}
+    if args.sync_bn:
+        values["sync_bn"] = True
+    if args.no_progress:
+        values["progress"] = False
+    values.update(key_values(args.train_opt, "--train-opt"))
+    return TrainConfig.from_dict(values)
+
+
+def run(args: argparse.Namespace) -> int:
+    with user_errors():
+        merge_config_file(args)
+        if not args.model or not args.data:
+            raise CLIError("train needs --model NAME and --data KIND:ROOT (or a --config file with them).")
+        check_model_name(args.model)
+    import torch
+
+    from ..engine.datasets import make_dataset, model_for_dataset, parse_data_spec, train_transforms
+    from ..engine.distributed import cleanup, init_distributed
+    from ..engine.seed import seed_everything
+    from ..engine.trainer import NonFiniteLossError, Trainer
+    from ..factory import model_info
+
+    with user_errors():
+        config = train_config(args)
+        overrides = key_values(args.set, "--set")
+        task = model_info(args.model)["task"]
+        spec = parse_data_spec(args.data)
+        val_spec = None if args.no_val else (parse_data_spec(args.val) if args.val else spec)
+        if val_spec is not None and val_spec.kind == "folder" and not args.val:
+            val_spec = None  # a folder has no validation split of its own
+        info = init_distributed()
+        if info.rank == 0:
+            writable_dir(args.out)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        device = resolve_device(args.device)
+        if device.type == "cuda" and info.distributed:
+            device = torch.device("cuda", info.local_rank)
+        transforms = train_transforms(
+            spec, task=task, crop=pair(args.crop, "--crop"), scale_range=args.scale_range, base_size=args.base_size,
+            synthetic_size=args.synthetic_size,
+        )  # fmt: skip
+        num_classes = overrides.get("num_classes")
+        train_set = make_dataset(spec, task=task, train=True, split=args.train_split, transforms=transforms,
+                                 num_classes=num_classes, synthetic_size=args.synthetic_size)  # fmt: skip
+        val_set = None
+        if val_spec is not None:
+            val_set = make_dataset(val_spec, task=task, train=False, split=args.val_split, num_classes=num_classes,
+                                   synthetic_size=args.synthetic_size)  # fmt: skip
+        seed_everything(config.seed)  # the same initial weights on every run with this seed
+        model = model_for_dataset(args.model, overrides, train_set, weights=args.weights).to(device)
+        if model.num_classes != train_set.num_classes:
+            raise CLIError(
+                f"the data has {train_set.num_classes} classes but the model predicts {model.num_classes}; "
+                "drop --set num_classes (it is read from the data) or use matching data."
+            )
+        trainer = Trainer(model, train_set, val_data=val_set, out_dir=args.out, config=config)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    start = time.perf_counter()
+    try:
+        with logging_redirect_tqdm(), user_errors(setup=False):
+            result = trainer.fit(resume=args.resume)
+    except NonFiniteLossError as err:
+        print(f"segzoo train: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        cleanup()
+    if info.rank == 0:
+        minutes = (time.perf_counter() - start) / 60
+        print(f"{'stopped' if result.interrupted else 'finished'} at iteration {result.step} of {config.max_iters} "
+              f"({minutes:.1f} min this session); checkpoint: {Path(args.out) / 'last'}")  # fmt: skip
+        if result.metrics:
+            print("metrics: " + json.dumps({k: round(v, 4) for k, v in result.metrics.items()}))
+        if result.best_value is not None:
+            best = Path(args.out) / "best"
+            print(f"best {result.best_metric} = {result.best_value:.4f} at iteration {result.best_step}: {best}")
+        if result.interrupted:
+            print("resume with the same command and --resume")
+    return 130 if result.interrupted else 0
