@@ -58,9 +58,13 @@ def resolve_device(name: str):
 
 
 def _saved_config(weights: Path) -> dict[str, Any] | None:
+    """The ``config.json`` of a ``segzoo.save`` folder; ``None`` for a file; a folder without one is an error."""
     path = weights / "config.json"
-    if not (weights.is_dir() and path.is_file()):
+    if not weights.is_dir():
         return None
+    if not path.is_file():
+        raise CLIError(f"{weights} has no config.json: pass the folder written by segzoo.save / segzoo train, "
+                       "or the model.safetensors file with --model.")  # fmt: skip
     try:
         config = json.loads(path.read_text())
         config["name"]
@@ -73,6 +77,8 @@ def _saved_config(weights: Path) -> dict[str, Any] | None:
 def task_of(args: argparse.Namespace) -> str:
     """The task of the model the options name (read from source or config.json: no model is built)."""
     weights = Path(args.weights) if args.weights else None
+    if weights is not None and not weights.exists():
+        raise CLIError(f"weights {str(weights)!r} not found; pass a segzoo.save folder or a model.safetensors file.")
     config = _saved_config(weights) if weights is not None else None
     if config is not None:
         return find_recipe(config["name"]).task
@@ -100,9 +106,6 @@ def load_model(args: argparse.Namespace, dataset: Any = None):
             raise CLIError(f"{weights} holds a {config['name']!r} model, not {args.model!r}; drop --model or pass "
                            "matching weights.")  # fmt: skip
         return load(weights)
-    if weights is not None and weights.is_dir() and config is None:
-        raise CLIError(f"{weights} has no config.json: pass the folder written by segzoo.save / segzoo train, "
-                       "or the model.safetensors file with --model.")  # fmt: skip
     if not args.model:
         raise CLIError("pass --model NAME (or --weights DIR written by segzoo.save / segzoo train).")
     record = find_recipe(check_model_name(args.model))
