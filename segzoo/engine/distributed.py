@@ -5,6 +5,7 @@ with ``torchrun`` (which sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER
 ``MASTER_PORT``): one process per device, gradients all-reduced in backward, NCCL on CUDA and
 Gloo on CPU. SyncBatchNorm (as in MegDet, arXiv:1711.07240) computes batch statistics over all
 processes; it needs GPUs, so on CPU (and with a single process) the model keeps BatchNorm.
+Rank 0 logs and writes for the run: the other processes log warnings and errors only.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from .logs import quiet_other_ranks
 
 __all__ = [
     "DistInfo",
@@ -77,10 +80,13 @@ def init_distributed(
     """Join the process group described by ``torchrun``'s environment, or by the arguments.
 
     Without ``WORLD_SIZE`` in the environment and without ``world_size``, nothing happens
-    (rank 0 of 1). On CUDA the process uses device ``LOCAL_RANK``.
+    (rank 0 of 1). On CUDA the process uses device ``LOCAL_RANK``. Processes other than
+    rank 0 log warnings and errors only (:func:`segzoo.engine.logs.quiet_other_ranks`).
     """
     if dist.is_available() and dist.is_initialized():
-        return dist_info()
+        info = dist_info()
+        quiet_other_ranks(info.rank)
+        return info
     world_size = int(world_size if world_size is not None else os.environ.get("WORLD_SIZE", 1))
     if world_size <= 1:
         return DistInfo()
@@ -95,7 +101,8 @@ def init_distributed(
         backend=backend, init_method=init_method or "env://", rank=rank, world_size=world_size,
         timeout=timedelta(seconds=timeout_s),
     )  # fmt: skip
-    log.info("Joined process group: rank %d of %d (backend %s).", rank, world_size, backend)
+    quiet_other_ranks(rank)
+    log.info("Joined process group: %d processes (backend %s).", world_size, backend)
     return DistInfo(rank, world_size, local_rank)
 
 

@@ -1,4 +1,4 @@
-"""Run logs: a JSON-lines file of per-step metrics, and graceful interruption.
+"""Run logs: a JSON-lines file of per-step metrics, one voice per distributed run, and graceful interruption.
 
 ``metrics.jsonl`` holds one JSON object per line, ``{"type": "train" | "eval", "step": ...,
 ...}``, the format TensorBoard-free tools (pandas ``read_json(lines=True)``) plot directly;
@@ -8,6 +8,12 @@ step are dropped so the file stays one consistent history.
 :class:`GracefulInterrupt` turns the first SIGINT / SIGTERM into a flag the training loop
 checks between iterations (it then writes a checkpoint and stops); a second signal
 interrupts at once.
+
+Every process of a distributed run executes the same code, so each would log each line
+(``torchrun --nproc_per_node=2`` printed every evaluation twice): :func:`quiet_other_ranks`
+keeps warnings and errors only on the processes other than rank 0 (Detectron2's
+``setup_logger`` likewise prints on rank 0 only); rank 0 also writes every file (see
+:class:`segzoo.engine.Trainer`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JsonlWriter", "GracefulInterrupt"]
+__all__ = ["JsonlWriter", "GracefulInterrupt", "quiet_other_ranks"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,18 @@ def _clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
+
+
+def quiet_other_ranks(rank: int) -> None:
+    """On a process of rank other than 0, segzoo's loggers keep warnings and errors only (rank 0 speaks for all).
+
+    The level of the ``segzoo`` logger is only raised, never lowered: a quieter setting stays.
+    """
+    if rank == 0:
+        return
+    logger = logging.getLogger("segzoo")
+    if logger.level < logging.WARNING:  # NOTSET (0) included: the root logger's level would apply
+        logger.setLevel(logging.WARNING)
 
 
 class JsonlWriter:

@@ -43,7 +43,7 @@ from .distributed import (
 from .ema import ModelEMA
 from .evaluate import evaluate, scalar_metrics, to_unit_float
 from .loader import eval_loader, train_loader
-from .logs import GracefulInterrupt, JsonlWriter
+from .logs import GracefulInterrupt, JsonlWriter, quiet_other_ranks
 from .multiscale import BatchRescale
 from .optim import build_optimizer
 from .schedules import build_scheduler
@@ -126,7 +126,8 @@ class Trainer:
                 "Set batch_size / num_workers in the config."
             )
         self.dist = dist_info()
-        self.is_main = self.dist.rank == 0
+        self.is_main = self.dist.rank == 0  # logs and writes files; the other ranks log warnings only
+        quiet_other_ranks(self.dist.rank)  # also when the caller set up the process group itself
         seed_everything(cfg.seed, rank=self.dist.rank, deterministic=cfg.deterministic)
         self.device = model.device
         if cfg.sync_bn:
