@@ -68,11 +68,9 @@ class COCOPanoptic(SegmentationDataset):
         )
         try:
             data = json.loads(self.json_file.read_text())
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValueError(f"Cannot read the COCO panoptic JSON {self.json_file}: {e}") from e
-        for key in ("images", "annotations", "categories"):
-            if key not in data:
-                raise ValueError(f"{self.json_file} has no {key!r} list; is it a COCO *panoptic* JSON?")
+        check_panoptic_json(data, self.json_file)
         super().__init__(category_map=CategoryMap(data["categories"]), transforms=transforms)
         by_image = {ann["image_id"]: ann for ann in data["annotations"]}
         self.images = [img for img in data["images"] if img["id"] in by_image]
@@ -87,6 +85,12 @@ class COCOPanoptic(SegmentationDataset):
         info, ann = self.images[index], self.annotations[index]
         image_path = self.image_dir / info["file_name"]
         png_path = self.panoptic_dir / ann["file_name"]
+        for path, field in ((image_path, "images"), (png_path, "annotations")):
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path} not found: the 'file_name' of image id {info['id']!r} in {field} of {self.json_file}. "
+                    "Check that the image and PNG folders belong to this JSON."
+                )
         image = read_image(image_path)
         ids = torch.from_numpy(rgb2id(read_rgb(png_path)))
         check_same_size(image, ids, image_path, png_path)
@@ -95,6 +99,94 @@ class COCOPanoptic(SegmentationDataset):
         except (ValueError, KeyError) as e:
             raise ValueError(f"{png_path} (image id {info['id']}): {e.args[0]}") from e
         return image, target
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_panoptic_json(data: Any, json_file: Path) -> None:
+    """Raise ``ValueError`` naming ``json_file`` and the field (``annotations[3].segments_info[0].id``)
+    when ``data`` is not a COCO panoptic JSON this reader can use.
+
+    Checks the fields the reader uses: ``images[i].{id, file_name}``, ``annotations[i].{image_id,
+    file_name, segments_info}``, ``segments_info[j].{id, category_id, iscrowd?}`` and
+    ``categories[k].{id, name, isthing?, color?}``; ids unique where they must be, every
+    annotation's ``image_id`` among the images and every ``category_id`` among the categories.
+    """
+
+    def fail(field: str, problem: str) -> None:
+        raise ValueError(f"{json_file}: {field} {problem} (COCO panoptic format).")
+
+    def need(obj: dict, where: str, key: str, ok: Any, expected: str, *, optional: bool = False) -> Any:
+        if key not in obj:
+            if optional:
+                return None
+            fail(f"{where}.{key}", f"is missing; expected {expected}")
+        if not ok(obj[key]):
+            fail(f"{where}.{key}", f"is {obj[key]!r}; expected {expected}")
+        return obj[key]
+
+    def records(key: str) -> list[dict]:
+        items = data.get(key)
+        if not isinstance(items, list):
+            fail(key, f"is {'missing' if key not in data else type(items).__name__}; expected a list of objects")
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                fail(f"{key}[{i}]", f"is {item!r}; expected an object")
+        return items
+
+    def is_image_id(v: Any) -> bool:
+        return _is_int(v) or isinstance(v, str)  # Cityscapes panoptic uses string ids
+
+    def is_name(v: Any) -> bool:
+        return isinstance(v, str) and v != ""
+
+    def is_flag(v: Any) -> bool:
+        return isinstance(v, (int, bool)) and v in (0, 1)
+
+    if not isinstance(data, dict):
+        fail("the top level", f"is a {type(data).__name__}; expected an object with 'images', 'annotations', 'categories'")
+    categories = set()
+    for k, cat in enumerate(records("categories")):
+        where = f"categories[{k}]"
+        cid = need(cat, where, "id", lambda v: _is_int(v) and v >= 0, "a non-negative int")
+        if cid in categories:
+            fail(f"{where}.id", f"repeats category id {cid}; expected unique ids")
+        categories.add(cid)
+        need(cat, where, "name", lambda v: isinstance(v, str), "a string")
+        need(cat, where, "isthing", is_flag, "0 or 1", optional=True)
+        need(cat, where, "color", lambda v: isinstance(v, list) and len(v) == 3
+             and all(_is_int(c) and 0 <= c <= 255 for c in v), "[R, G, B] ints in 0-255", optional=True)
+    images = set()
+    for i, img in enumerate(records("images")):
+        iid = need(img, f"images[{i}]", "id", is_image_id, "an int or string image id")
+        if iid in images:
+            fail(f"images[{i}].id", f"repeats image id {iid!r}; expected unique ids")
+        images.add(iid)
+        need(img, f"images[{i}]", "file_name", is_name, "the image's file name")
+    annotated = set()
+    for i, ann in enumerate(records("annotations")):
+        where = f"annotations[{i}]"
+        iid = need(ann, where, "image_id", is_image_id, "an int or string image id")
+        if iid not in images:
+            fail(f"{where}.image_id", f"is {iid!r}, which is not the id of any entry in 'images'")
+        if iid in annotated:
+            fail(f"{where}.image_id", f"repeats image id {iid!r}; expected one annotation per image")
+        annotated.add(iid)
+        need(ann, where, "file_name", is_name, "the panoptic PNG's file name")
+        segments = need(ann, where, "segments_info", lambda v: isinstance(v, list), "a list of segments")
+        seen = set()
+        for j, seg in enumerate(segments):
+            at = f"{where}.segments_info[{j}]"
+            if not isinstance(seg, dict):
+                fail(at, f"is {seg!r}; expected an object with 'id' and 'category_id'")
+            sid = need(seg, at, "id", lambda v: _is_int(v) and 0 < v < 256**3, "a segment id in 1..256^3-1")
+            if sid in seen:
+                fail(f"{at}.id", f"repeats segment id {sid}; expected unique ids within an image")
+            seen.add(sid)
+            need(seg, at, "category_id", lambda v: _is_int(v) and v in categories, "one of the 'categories' ids")
+            need(seg, at, "iscrowd", is_flag, "0 or 1", optional=True)
 
 
 def _resolve_layout(root: Path, split: str, images, panoptic, annotations) -> tuple[Path, Path, Path]:
