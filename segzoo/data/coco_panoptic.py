@@ -47,7 +47,9 @@ class COCOPanoptic(SegmentationDataset):
 
     Each sample is ``(image, target)``: ``(3, H, W)`` uint8 and the panoptic target
     described in :mod:`segzoo.data` (``image_id`` is the JSON image id). Images without an
-    annotation are left out.
+    annotation are left out. A JSON the reader can't use (a field missing or of the wrong type,
+    an annotation of an unlisted image, an unknown category id, a repeated id) raises
+    ``ValueError`` naming the file and the field; see :func:`check_panoptic_json`.
     """
 
     task = "panoptic"
