@@ -21,8 +21,8 @@ from .version import __version__
 if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     from . import export
     from .bench.optimize import optimize
-    from .factory import build, list_models, model_info, register_model
-    from .weights import WeightsError, load, save
+    from .factory import build, list_models, load, model_info, register_model
+    from .weights import WeightsError, save
 
 # public name -> module that defines it (a module name alone: the name is that submodule)
 _LAZY = {
@@ -31,7 +31,7 @@ _LAZY = {
     "model_info": ".factory",
     "register_model": ".factory",
     "save": ".weights",
-    "load": ".weights",
+    "load": ".factory",
     "WeightsError": ".weights",
     "optimize": ".bench.optimize",
     "export": None,  # the callable package segzoo.export

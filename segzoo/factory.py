@@ -1,104 +1,43 @@
-"""The model factory: ``register_model``, ``build``, ``list_models``, ``model_info``.
+"""The model factory: ``build``, ``list_models``, ``model_info`` and ``load``.
 
-A recipe is a function with keyword-only arguments, each with a default; its signature is
-the model's configuration. ``build`` checks overrides against it (an unknown key raises
-``TypeError`` naming the valid ones), calls it, optionally loads weights, and records the
-recipe name and overrides on the model so ``segzoo.save``/``segzoo.load`` can rebuild it.
+``build`` checks overrides against a recipe's signature (an unknown key raises ``TypeError``
+naming the valid ones), calls it, optionally loads weights, and records the recipe name and
+overrides on the model so ``segzoo.save``/``segzoo.load`` can rebuild it. Recipes register in
+:mod:`segzoo.models.registry` (``register_model``); importing this module imports them all.
 """
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
+import torch
 from torch import nn
 
-from .catalog import first_sentence
+from . import models  # noqa: F401  (registers segzoo's recipes)
+from .models.registry import MODELS, TASKS, register_model
 from .registry import Registry, RegistryEntry, check_overrides, signature_defaults
+from .version import __version__
+from .weights import (
+    CONFIG_ATTR,
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    WeightsError,
+    WeightsSpec,
+    download_weights,
+    load_weights_file,
+)
 
-__all__ = ["MODELS", "WeightsSpec", "register_model", "build", "list_models", "model_info", "model_registry", "TASKS"]
-
-MODELS = Registry("model", list_hint="segzoo.list_models()")
-TASKS = ("semantic", "panoptic")
-CONFIG_ATTR = "segzoo_config"  # the attribute build() sets: {"name": ..., "overrides": {...}}
-
-
-@dataclass(frozen=True)
-class WeightsSpec:
-    """A published weights file of a recipe, selected by its tag (``name.tag``)."""
-
-    url: str
-    num_classes: int
-    sha256: str | None = None
-    dataset: str = ""
-    description: str = ""
-
-
-def _check_recipe_signature(fn: Callable[..., Any]) -> None:
-    params = inspect.signature(fn).parameters.values()
-    for p in params:
-        if p.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
-            raise TypeError(
-                f"Recipe {fn.__name__!r} takes *{p.name}: recipes must list every option as a keyword-only "
-                "argument with a default (unknown options must fail, not be swallowed)."
-            )
-        if p.kind is not inspect.Parameter.KEYWORD_ONLY or p.default is inspect.Parameter.empty:
-            raise TypeError(
-                f"Recipe {fn.__name__!r}: argument {p.name!r} must be keyword-only with a default "
-                "(write `def recipe(*, num_classes=..., in_chans=3, ...)`)."
-            )
-    names = {p.name for p in params}
-    missing = {"num_classes", "in_chans"} - names
-    if missing:
-        raise TypeError(f"Recipe {fn.__name__!r} must take {sorted(missing)} (keyword-only, with defaults).")
-
-
-def register_model(
-    fn: Callable[..., nn.Module] | None = None,
-    *,
-    name: str | None = None,
-    task: str = "semantic",
-    paper: str = "",
-    description: str = "",
-    weights: Mapping[str, WeightsSpec] | None = None,
-):
-    """Register a model recipe; use as ``@register_model`` or ``@register_model(task=..., paper=...)``.
-
-    Args:
-        name: registry name (default: the function's name).
-        task: ``"semantic"`` (multi-scale models included) or ``"panoptic"``.
-        paper: the paper the recipe reproduces (title, arXiv id).
-        description: one line for listings and the docs table.
-        weights: published weights by tag, loaded by ``build("name.tag")``.
-    """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}.")
-
-    def decorator(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        _check_recipe_signature(f)
-        registry = model_registry()  # segzoo's own recipes first, so a clashing name is refused
-        registry.add(
-            name or f.__name__,
-            f,
-            task=task,
-            paper=paper,
-            description=description or first_sentence(inspect.getdoc(f) or ""),
-            weights=dict(weights or {}),
-        )
-        return f
-
-    return decorator(fn) if fn is not None else decorator
+__all__ = [
+    "MODELS", "WeightsSpec", "register_model", "build", "list_models", "model_info", "model_registry", "load", "TASKS",
+]  # fmt: skip
 
 
 def model_registry() -> Registry:
-    """The recipe registry with segzoo's own recipes registered (importing them on first use).
-
-    ``import segzoo`` is lazy (no torch until a model is needed), so the recipes register when
-    this is first called, not at import; user recipes register whenever their module runs.
-    """
-    from . import models  # noqa: F401  (registers the recipes; models imports this module)
-
+    """The recipe registry (segzoo's recipes are registered: importing this module imports them)."""
     return MODELS
 
 
@@ -143,8 +82,6 @@ def build(
             ``segzoo.save``. A different class count drops the classifier with a warning.
         **overrides: any other argument of the recipe (see ``segzoo.model_info(name)``).
     """
-    from .weights import download_weights, load_weights_file  # weights imports this module
-
     arch, tag = _split_tag(name)
     entry = model_registry().get(arch)
     check_overrides(f"Model {arch!r}", entry.fn, {"num_classes": num_classes, "in_chans": in_chans, **overrides})
@@ -190,3 +127,41 @@ def model_info(name: str) -> dict[str, Any]:
         "defaults": signature_defaults(entry.fn),
         "weights": {tag: asdict(spec) for tag, spec in entry.meta["weights"].items()},
     }
+
+
+def load(directory: str | os.PathLike, *, verify: bool = True, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a model saved by :func:`segzoo.save` and load its weights.
+
+    Args:
+        directory: the folder with ``config.json`` and ``model.safetensors``.
+        verify: check the weights' sha256 against the one recorded in ``config.json``.
+        map_location: device to move the model to.
+    """
+    directory = Path(directory)
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"No {CONFIG_FILE} in {str(directory)!r}: segzoo.load needs a folder written by segzoo.save. "
+            "To load a bare weights file use segzoo.build(name, weights=path)."
+        )
+    try:
+        config: dict[str, Any] = json.loads(config_path.read_text())
+        name, overrides = config["name"], config["overrides"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise WeightsError(f"{config_path}: not a segzoo config ({type(err).__name__}: {err}).") from err
+    sha256 = config.get("sha256")
+    if not isinstance(name, str) or not isinstance(overrides, dict) or not isinstance(sha256, (str, type(None))):
+        raise WeightsError(
+            f"{config_path}: not a segzoo config: expected 'name' a string, 'overrides' an object and 'sha256' "
+            f"a hex string, got {type(name).__name__}, {type(overrides).__name__} and {type(sha256).__name__}. "
+            "Save the model again with segzoo.save."
+        )
+    try:
+        model = build(name, **overrides)
+    except (ValueError, TypeError, KeyError) as err:  # unknown recipe or option, invalid value
+        raise WeightsError(
+            f"{config_path}: can't rebuild the model it describes ({err}). It was written by segzoo "
+            f"{config.get('segzoo_version', '(unknown version)')}; this is segzoo {__version__}."
+        ) from err
+    load_weights_file(model, directory / WEIGHTS_FILE, sha256=sha256 if verify else None)
+    return model.to(map_location)

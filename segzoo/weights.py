@@ -14,23 +14,37 @@ import hashlib
 import json
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
 import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
 from .errors import WeightsError
-from .factory import CONFIG_ATTR, WeightsSpec, build
 from .files import atomic_write
 from .hub import ensure_reachable
 from .version import __version__
 
-__all__ = ["WeightsError", "save", "load", "load_weights_file", "read_state_dict", "download_weights", "sha256_of"]
+__all__ = [
+    "WeightsError", "WeightsSpec", "save", "load_weights_file", "load_state_dict_into", "read_state_dict",
+    "download_weights", "sha256_of", "CONFIG_ATTR", "CONFIG_FILE", "WEIGHTS_FILE",
+]  # fmt: skip
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+CONFIG_ATTR = "segzoo_config"  # the attribute segzoo.build sets: {"name": ..., "overrides": {...}}
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """A published weights file of a recipe, selected by its tag (``name.tag``)."""
+
+    url: str
+    num_classes: int
+    sha256: str | None = None
+    dataset: str = ""
+    description: str = ""
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -188,44 +202,6 @@ def save(model: nn.Module, directory: str | os.PathLike) -> Path:
     text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
     atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text))
     return directory
-
-
-def load(directory: str | os.PathLike, *, verify: bool = True, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a model saved by :func:`save` and load its weights.
-
-    Args:
-        directory: the folder with ``config.json`` and ``model.safetensors``.
-        verify: check the weights' sha256 against the one recorded in ``config.json``.
-        map_location: device to move the model to.
-    """
-    directory = Path(directory)
-    config_path = directory / CONFIG_FILE
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"No {CONFIG_FILE} in {str(directory)!r}: segzoo.load needs a folder written by segzoo.save. "
-            "To load a bare weights file use segzoo.build(name, weights=path)."
-        )
-    try:
-        config: dict[str, Any] = json.loads(config_path.read_text())
-        name, overrides = config["name"], config["overrides"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise WeightsError(f"{config_path}: not a segzoo config ({type(err).__name__}: {err}).") from err
-    sha256 = config.get("sha256")
-    if not isinstance(name, str) or not isinstance(overrides, dict) or not isinstance(sha256, (str, type(None))):
-        raise WeightsError(
-            f"{config_path}: not a segzoo config: expected 'name' a string, 'overrides' an object and 'sha256' "
-            f"a hex string, got {type(name).__name__}, {type(overrides).__name__} and {type(sha256).__name__}. "
-            "Save the model again with segzoo.save."
-        )
-    try:
-        model = build(name, **overrides)
-    except (ValueError, TypeError, KeyError) as err:  # unknown recipe or option, invalid value
-        raise WeightsError(
-            f"{config_path}: can't rebuild the model it describes ({err}). It was written by segzoo "
-            f"{config.get('segzoo_version', '(unknown version)')}; this is segzoo {__version__}."
-        ) from err
-    load_weights_file(model, directory / WEIGHTS_FILE, sha256=sha256 if verify else None)
-    return model.to(map_location)
 
 
 def download_weights(spec: WeightsSpec, *, name: str) -> Path:

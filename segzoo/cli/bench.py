@@ -14,7 +14,7 @@ import json
 import logging
 import shlex
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 from .errors import EXIT_USAGE, CLIError, message_of, user_errors
 from .options import key_values

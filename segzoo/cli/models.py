@@ -91,7 +91,7 @@ def task_of(args: argparse.Namespace) -> str:
 def load_model(args: argparse.Namespace, dataset: Any = None):
     """``--weights DIR`` (segzoo.save folder) alone, or ``--model NAME[.TAG]`` [+ ``--weights FILE``] [+ ``--set``]."""
     from ..engine.datasets import model_for_dataset
-    from ..weights import load
+    from ..factory import load
 
     overrides = key_values(args.set, "--set")
     pretrained = overrides.pop("pretrained", False)

@@ -27,9 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..factory import CONFIG_ATTR
 from ..files import atomic_write
-from ..weights import CONFIG_FILE, WEIGHTS_FILE, load_weights_file, save
+from ..weights import CONFIG_ATTR, CONFIG_FILE, WEIGHTS_FILE, load_weights_file, save
 
 __all__ = ["TRAINER_FILE", "EMA_DIR", "save_checkpoint", "load_checkpoint", "find_checkpoint", "CheckpointError"]
 

@@ -11,9 +11,9 @@ from typing import Mapping, Sequence
 from torch import nn
 
 from ..backbones import resolve_backbone
-from ..factory import register_model
 from ..heads import AinnoSegHead, DANetHead, FCNHead, NonLocalHead, OCRHead
 from ..necks import UpsampleConcat
+from .registry import register_model
 from .semantic import SemanticModel
 
 __all__ = ["danet_r50", "nonlocal_r50", "ocrnet_hrnet_w18", "ocrnet_hrnet_w48", "ainnoseg_hrnet_w48"]

@@ -13,11 +13,11 @@ from typing import Sequence
 from torch import nn
 
 from ..backbones import resolve_backbone
-from ..factory import register_model
 from ..fusers import create_fuser
 from ..heads import FCNHead, PSPHead
 from .attention_recipes import ocrnet_hrnet_w48
 from .multiscale import MultiScaleModel
+from .registry import register_model
 from .semantic import SemanticModel
 from .semantic_recipes import deeplabv3p_mobilenetv2, deeplabv3p_r50, largefov_vgg16
 

@@ -14,12 +14,12 @@ from typing import Sequence
 from torch import nn
 
 from ..backbones import resolve_backbone
-from ..factory import register_model
 from ..heads import FCNSemanticHead, PrototypeModule, SemanticFPNHead, SpatialRankingModule
 from ..necks import FPN
 from .panoptic.cascade import build_cascade_heads
 from .panoptic.detector import build_mask_rcnn_heads, build_rpn
 from .panoptic.model import PanopticModel
+from .registry import register_model
 
 __all__ = ["panoptic_model"]
 

@@ -11,9 +11,9 @@ from typing import Sequence
 from torch import nn
 
 from ..backbones import resolve_backbone
-from ..factory import register_model
 from ..heads import DeepLabV3Head, DeepLabV3PlusHead, FCNHead, LinearHead, PSPHead
 from ..layers import aspp_rates
+from .registry import register_model
 from .semantic import SemanticModel
 
 __all__ = ["fcn_r50", "deeplabv3_r50", "deeplabv3p_r50", "deeplabv3p_mobilenetv2", "pspnet_r50", "largefov_vgg16"]
