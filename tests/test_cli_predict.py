@@ -52,7 +52,7 @@ def test_resize_rule_known_answers(hw, size, max_size, expected):
 def test_predict_streams_in_batches_and_maps_back_to_each_size(tmp_path, monkeypatch, capsys):
     """5 images, batch 2: the model sees 2, 2, 1 images at the resized size; images are read one batch
     ahead at most (never all first), and every label PNG has its image's own size."""
-    import segzoo.data._io as io
+    import segzoo.data as io
     from segzoo.models.semantic import SemanticModel
 
     sizes = [(40, 60), (50, 30), (64, 64), (30, 90), (45, 45)]

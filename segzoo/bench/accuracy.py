@@ -43,7 +43,7 @@ from torch import nn
 from .fingerprint import fingerprint, load_average
 from .report import fingerprint_lines
 
-__all__ = ["Budget", "QUICK", "DEFAULT", "run_accuracy", "accuracy_markdown", "main", "run_accuracy_from_args"]
+__all__ = ["Budget", "QUICK", "DEFAULT", "run_accuracy", "accuracy_markdown", "run_accuracy_from_args"]
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,11 @@ def run_accuracy_on_data(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train and evaluate ``models`` on ``data`` (a ``KIND:ROOT`` spec); returns ``{"rows", ...}``."""
-    from ..factory import model_info
     from ..engine.config import TrainConfig
     from ..engine.datasets import make_dataset, model_for_dataset, parse_data_spec, train_transforms
     from ..engine.seed import seed_everything
     from ..engine.trainer import Trainer
+    from ..factory import model_info
     from .runner import select_models
 
     if iters < 1 or batch_size < 1:

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_flops", "gemm_peak", "synchronize"]
+__all__ = ["count_flops", "gemm_peak", "measure_gemm_peak", "synchronize"]
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -52,7 +52,7 @@ def gemm_peak(
 
 
 @torch.no_grad()
-def _gemm_peak(device: str, dtype: torch.dtype, size: int, repeats: int, threads: int) -> float:
+def measure_gemm_peak(device: str, dtype: torch.dtype, size: int, repeats: int, threads: int) -> float:
     """One measurement (uncached); ``threads`` only keys the cache of :func:`gemm_peak`."""
     g = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
@@ -77,4 +77,4 @@ def _gemm_peak(device: str, dtype: torch.dtype, size: int, repeats: int, threads
     return flops / best / 1e9
 
 
-_cached_peak = lru_cache(maxsize=None)(_gemm_peak)
+_cached_peak = lru_cache(maxsize=None)(measure_gemm_peak)

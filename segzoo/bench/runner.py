@@ -21,8 +21,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .fingerprint import fingerprint, load_average
 from .defaults import DEFAULT_MODELS, parse_size
+from .fingerprint import fingerprint, load_average
 from .flops import count_flops
 from .optimize import main_logits, optimize, resolve_dtype
 from .timing import MemoryMeter, latency_stats, timed_call
@@ -295,9 +295,9 @@ def _run_crf(model: nn.Module, out: Any, results: list[Any], images: torch.Tenso
 
 
 def _measure_peak(device: torch.device, dtype: torch.dtype, size: int) -> float:
-    from .flops import _gemm_peak
+    from .flops import measure_gemm_peak
 
-    return _gemm_peak(str(device), dtype, size, 5, torch.get_num_threads())  # uncached: a fresh measurement
+    return measure_gemm_peak(str(device), dtype, size, 5, torch.get_num_threads())  # uncached: a fresh measurement
 
 
 def run_benchmark(config: BenchConfig, *, progress: bool = True, command: str = "") -> BenchResult:

@@ -10,18 +10,12 @@ from typing import Sequence
 from ..version import __version__
 from . import bench, evaluate, export, info, list_cmd, predict, pseudo_label, train
 from .errors import EXIT_INTERRUPTED, EXIT_USAGE, CLIError, message_of
+from .options import Parser
 
 __all__ = ["main", "build_parser"]
 
 COMMANDS = (list_cmd, info, train, evaluate, predict, export, pseudo_label, bench)
 QUIET_COMMANDS = ("list", "info")  # print only their answer: no logging set-up
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (``segzoo train: error: ... (see segzoo train --help)``)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ import sys
 from typing import Sequence
 
 from .errors import EXIT_USAGE, CLIError, message_of, user_errors
-from .options import key_values
+from .options import Parser, key_values
 
 __all__ = ["add_parser", "add_bench_arguments", "config_from_args", "main", "run", "run_from_args"]
 
@@ -205,8 +205,6 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "segzoo bench") -> int:
     """``segzoo bench [MODEL ...] [options]`` on its own; returns the exit status."""
-    from .app import Parser
-
     parser = Parser(prog=prog, description="Time segzoo recipes (latency, throughput, FLOPs, memory) and write "
                     "CSV/JSON/Markdown.")  # fmt: skip
     add_bench_arguments(parser)

@@ -8,9 +8,19 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import CLIError
+from .errors import EXIT_USAGE, CLIError
 
-__all__ = ["parse_value", "key_values", "floats", "ints", "pair", "writable_dir", "image_files", "IMAGE_EXTENSIONS"]
+__all__ = [
+    "Parser","parse_value", "key_values", "floats", "ints", "pair", "writable_dir", "image_files", "IMAGE_EXTENSIONS"]
+
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``segzoo train: error: ... (see segzoo train --help)``)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError("--score-threshold / --categories apply to panoptic models only.")
     import torch
 
-    from ..data._io import read_image
+    from ..data import read_image
     from ..files import atomic_write
     from ..postprocess.tta import TTA
     from ..viz import palette

@@ -42,6 +42,7 @@ Dataset attributes: ``task``, ``classes`` (names in train-id order), ``num_class
 ``load(i)`` (the untransformed sample).
 """
 
+from ._io import read_image
 from .ade20k import ADE20K, ADE20K_CLASSES
 from .base import SegmentationDataset
 from .cityscapes import CITYSCAPES_CATEGORIES, Cityscapes
@@ -63,6 +64,7 @@ from .transforms import (
 from .voc import VOC_CLASSES, VOCSegmentation
 
 __all__ = [
+    "read_image",
     # datasets
     "SegmentationDataset",
     "COCOPanoptic",

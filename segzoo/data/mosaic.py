@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from . import functional as F
 from .panoptic_utils import IGNORE_INDEX
-from .transforms import _coin, _pair, _randint, _uniform, make_generator
+from .transforms import coin, make_generator, randint, size_pair, uniform
 
 __all__ = ["Mosaic", "MosaicDataset"]
 
@@ -57,7 +57,7 @@ class Mosaic:
         fill: float = 0,
         generator: torch.Generator | int | None = None,
     ) -> None:
-        self.output_size = _pair(output_size, "output_size")
+        self.output_size = size_pair(output_size, "output_size")
         if not 0 <= center_range[0] <= center_range[1] <= 1:
             raise ValueError(f"center_range must be (lo, hi) with 0 <= lo <= hi <= 1, got {center_range}.")
         if not 0 < scale_range[0] <= scale_range[1]:
@@ -81,12 +81,12 @@ class Mosaic:
             raise ValueError("Mosaic places instances by their masks; box-only targets are not supported.")
         g = self.generator
         out_h, out_w = self.output_size
-        cy = round(_uniform(g, *self.center_range) * out_h)
-        cx = round(_uniform(g, *self.center_range) * out_w)
+        cy = round(uniform(g, *self.center_range) * out_h)
+        cx = round(uniform(g, *self.center_range) * out_w)
         pieces = []
         for quadrant, (image, target) in enumerate(samples):
             h, w = F.image_size(image)
-            factor = min(out_h / h, out_w / w) * _uniform(g, *self.scale_range)
+            factor = min(out_h / h, out_w / w) * uniform(g, *self.scale_range)
             rh, rw = max(1, round(h * factor)), max(1, round(w * factor))
             image, target = F.resize(image, target, (rh, rw))
             pieces.append(self._place(image, target, quadrant, cy, cx))
@@ -190,8 +190,8 @@ class MosaicDataset(Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         n = len(self.dataset)
-        if _coin(self.generator, self.p):
-            others = [_randint(self.generator, 0, n - 1) for _ in range(3)]
+        if coin(self.generator, self.p):
+            others = [randint(self.generator, 0, n - 1) for _ in range(3)]
             image, target = self.mosaic([self.dataset[index]] + [self.dataset[i] for i in others])
         else:
             image, target = self.dataset[index]

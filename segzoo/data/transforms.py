@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from ..models.base import IMAGENET_MEAN, IMAGENET_STD
+from ..inputs import IMAGENET_MEAN, IMAGENET_STD
 from . import functional as F
 from .panoptic_utils import IGNORE_INDEX
 
@@ -35,6 +35,10 @@ __all__ = [
     "Normalize",
     "PadToDivisor",
     "make_generator",
+    "uniform",
+    "randint",
+    "coin",
+    "size_pair",
 ]
 
 Sample = tuple[torch.Tensor, dict[str, Any]]
@@ -49,20 +53,23 @@ def make_generator(generator: torch.Generator | int | None) -> torch.Generator |
     raise TypeError(f"generator must be None, an int seed or a torch.Generator, got {type(generator).__name__}.")
 
 
-def _uniform(gen: torch.Generator | None, low: float, high: float) -> float:
+def uniform(gen: torch.Generator | None, low: float, high: float) -> float:
+    """Uniform float in ``[low, high)`` from ``gen`` (the global RNG when None)."""
     return low + (high - low) * float(torch.rand((), generator=gen))
 
 
-def _randint(gen: torch.Generator | None, low: int, high: int) -> int:
+def randint(gen: torch.Generator | None, low: int, high: int) -> int:
     """Uniform integer in ``[low, high]`` (inclusive)."""
     return int(torch.randint(low, high + 1, (), generator=gen))
 
 
-def _coin(gen: torch.Generator | None, p: float) -> bool:
+def coin(gen: torch.Generator | None, p: float) -> bool:
+    """True with probability ``p``."""
     return float(torch.rand((), generator=gen)) < p
 
 
-def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
+def size_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
+    """``s`` or ``(H, W)`` -> ``(H, W)`` of positive ints; ``name`` is the argument named in the error."""
     if isinstance(size, int):
         size = (size, size)
     if len(size) != 2 or min(size) < 1:
@@ -103,7 +110,7 @@ class Resize:
     """
 
     def __init__(self, size: int | Sequence[int], *, max_size: int | None = None) -> None:
-        self.size = size if isinstance(size, int) else _pair(size, "size")
+        self.size = size if isinstance(size, int) else size_pair(size, "size")
         self.max_size = max_size
 
     def __call__(self, image: torch.Tensor, target: dict[str, Any]) -> Sample:
@@ -152,11 +159,11 @@ class RandomResize:
 
     def __call__(self, image: torch.Tensor, target: dict[str, Any]) -> Sample:
         g = self.generator
-        base = self.base_sizes[_randint(g, 0, len(self.base_sizes) - 1)]
+        base = self.base_sizes[randint(g, 0, len(self.base_sizes) - 1)]
         if self.scales is not None:
-            scale = float(self.scales[_randint(g, 0, len(self.scales) - 1)])
+            scale = float(self.scales[randint(g, 0, len(self.scales) - 1)])
         else:
-            scale = _uniform(g, *self.scale_range)
+            scale = uniform(g, *self.scale_range)
         h, w = F.image_size(image)
         return F.resize(image, target, _scaled_size(h, w, base * scale, self.max_size))
 
@@ -184,7 +191,7 @@ class RandomCrop:
         fill: float = 0,
         generator: torch.Generator | int | None = None,
     ) -> None:
-        self.size = _pair(size, "size")
+        self.size = size_pair(size, "size")
         if not 0 < cat_max_ratio <= 1:
             raise ValueError(f"cat_max_ratio must be in (0, 1], got {cat_max_ratio}.")
         self.cat_max_ratio, self.ignore_index = cat_max_ratio, ignore_index
@@ -192,7 +199,7 @@ class RandomCrop:
         self.generator = make_generator(generator)
 
     def _draw(self, h: int, w: int, ch: int, cw: int) -> tuple[int, int]:
-        return _randint(self.generator, 0, h - ch), _randint(self.generator, 0, w - cw)
+        return randint(self.generator, 0, h - ch), randint(self.generator, 0, w - cw)
 
     def _balanced(self, sem_seg: torch.Tensor) -> bool:
         labels = sem_seg[sem_seg != self.ignore_index]
@@ -230,7 +237,7 @@ class RandomHorizontalFlip:
         self.generator = make_generator(generator)
 
     def __call__(self, image: torch.Tensor, target: dict[str, Any]) -> Sample:
-        return F.hflip(image, target) if _coin(self.generator, self.p) else (image, target)
+        return F.hflip(image, target) if coin(self.generator, self.p) else (image, target)
 
     def __repr__(self) -> str:
         return f"RandomHorizontalFlip(p={self.p})"
@@ -267,17 +274,17 @@ class PhotometricDistortion:
         g = self.generator
         is_uint8 = image.dtype == torch.uint8
         x = image.float() / 255 if is_uint8 else image.float()
-        if _coin(g, self.p):
-            x = (x + _uniform(g, -self.brightness_delta, self.brightness_delta) / 255).clamp_(0, 1)
-        contrast_last = _coin(g, 0.5)
-        if not contrast_last and _coin(g, self.p):
-            x = TF.adjust_contrast(x, _uniform(g, *self.contrast_range))
-        if _coin(g, self.p):
-            x = TF.adjust_saturation(x, _uniform(g, *self.saturation_range))
-        if _coin(g, self.p):
-            x = TF.adjust_hue(x, _uniform(g, -self.hue_delta, self.hue_delta) / 180)
-        if contrast_last and _coin(g, self.p):
-            x = TF.adjust_contrast(x, _uniform(g, *self.contrast_range))
+        if coin(g, self.p):
+            x = (x + uniform(g, -self.brightness_delta, self.brightness_delta) / 255).clamp_(0, 1)
+        contrast_last = coin(g, 0.5)
+        if not contrast_last and coin(g, self.p):
+            x = TF.adjust_contrast(x, uniform(g, *self.contrast_range))
+        if coin(g, self.p):
+            x = TF.adjust_saturation(x, uniform(g, *self.saturation_range))
+        if coin(g, self.p):
+            x = TF.adjust_hue(x, uniform(g, -self.hue_delta, self.hue_delta) / 180)
+        if contrast_last and coin(g, self.p):
+            x = TF.adjust_contrast(x, uniform(g, *self.contrast_range))
         if is_uint8:
             return x.mul_(255).round_().clamp_(0, 255).to(torch.uint8), target
         return x.to(image.dtype), target

@@ -20,6 +20,7 @@ from ..data.panoptic_utils import rgb2id  # one definition of the COCO id encodi
 
 __all__ = [
     "VOID",
+    "preview",
     "PanopticFormatError",
     "CategoryTable",
     "SegmentTable",
@@ -36,7 +37,7 @@ class PanopticFormatError(ValueError):
     """Panoptic annotations that contradict each other (id map vs ``segments_info``, categories)."""
 
 
-def _preview(values: Sequence[Any], limit: int = 10) -> str:
+def preview(values: Sequence[Any], limit: int = 10) -> str:
     values = list(values)
     more = f" (and {len(values) - limit} more)" if len(values) > limit else ""
     return f"{values[:limit]}{more}"
@@ -138,7 +139,7 @@ def parse_segments(segments: Any, categories: CategoryTable, *, role: str, image
         areas.append(seg.get("area"))
     if any(s <= VOID for s in ids):
         raise PanopticFormatError(
-            f"{role} segments_info of {image} uses segment ids {_preview(sorted({s for s in ids if s <= 0}))}; "
+            f"{role} segments_info of {image} uses segment ids {preview(sorted({s for s in ids if s <= 0}))}; "
             "id 0 is void and ids are positive (R + 256 G + 256^2 B of the PNG)"
         )
     if len(set(ids)) != len(ids):
@@ -146,15 +147,15 @@ def parse_segments(segments: Any, categories: CategoryTable, *, role: str, image
         for s in ids:
             (dup if s in seen else seen).add(s)
         raise PanopticFormatError(
-            f"duplicate segment ids {_preview(sorted(dup))} in the {role} segments_info of {image}; "
+            f"duplicate segment ids {preview(sorted(dup))} in the {role} segments_info of {image}; "
             "every segment needs its own id"
         )
     unknown = [(s, c) for s, c in zip(ids, cats) if c not in categories.index]
     if unknown:
         raise PanopticFormatError(
             f"{role} segments of {image} have unknown category ids: "
-            f"{_preview([f'segment {s}: category_id {c!r}' for s, c in unknown], 5)}; "
-            f"known category ids are {_preview(sorted(categories.ids), 20)}"
+            f"{preview([f'segment {s}: category_id {c!r}' for s, c in unknown], 5)}; "
+            f"known category ids are {preview(sorted(categories.ids), 20)}"
         )
     order = torch.tensor(sorted(range(len(ids)), key=ids.__getitem__), dtype=torch.int64)
     has_area = len(areas) > 0 and all(a is not None for a in areas)

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .panoptic_format import VOID, PanopticFormatError, SegmentTable, _preview
+from .panoptic_format import VOID, PanopticFormatError, SegmentTable, preview
 
 __all__ = [
     "PanopticResult",
@@ -61,7 +61,7 @@ def segment_positions(id_map: torch.Tensor, segments: SegmentTable, *, role: str
     if bool(unknown.any()):
         values = torch.unique(id_map[unknown]).tolist()
         raise PanopticFormatError(
-            f"segment ids {_preview(values)} appear in the {role} id map of {image} but not in its "
+            f"segment ids {preview(values)} appear in the {role} id map of {image} but not in its "
             "segments_info; every non-zero id in the map needs a segments_info entry (0 is void)"
         )
     return pos

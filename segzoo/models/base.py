@@ -7,59 +7,14 @@ per-image results out).
 
 from __future__ import annotations
 
-import operator
-from collections import defaultdict
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
 
-from .inputs import format_results, prepare_images
+from ..inputs import IMAGENET_MEAN, IMAGENET_STD, default_mean_std, run_predict
 
-__all__ = ["SegmentationModel", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std", "run_predict"]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def default_mean_std(in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """ImageNet statistics for 3 channels; their average repeated for any other count."""
-    if in_chans == 3:
-        return IMAGENET_MEAN, IMAGENET_STD
-    return (sum(IMAGENET_MEAN) / 3,) * in_chans, (sum(IMAGENET_STD) / 3,) * in_chans
-
-
-def run_predict(
-    model: "SegmentationModel", images: Any, batch_fn: Callable[[torch.Tensor], list[Any]], *, batch_size: int = 8
-) -> Any:
-    """The ``predict`` machinery: check and convert ``images``, group them by size, normalise with
-    ``model``'s statistics, call ``batch_fn`` on each chunk in eval mode (restoring the mode
-    after), and hand results back in the caller's terms."""
-    try:
-        batch_size = operator.index(batch_size)  # ints and numpy ints; not 1.5, "2" or None
-    except TypeError:
-        raise TypeError(f"batch_size must be a positive int, got {batch_size!r} ({type(batch_size).__name__}).") from None
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    prepared = prepare_images(images, in_chans=model.in_chans)
-    by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for i, image in enumerate(prepared.images):
-        by_size[tuple(image.shape[-2:])].append(i)
-    results: list[Any] = [None] * len(prepared.images)
-    was_training = model.training
-    model.eval()
-    try:
-        device = model.device
-        for indices in by_size.values():
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start : start + batch_size]
-                batch = torch.stack([prepared.images[i] for i in chunk]).to(device)
-                for i, result in zip(chunk, batch_fn(model.normalize(batch))):
-                    results[i] = result
-    finally:
-        model.train(was_training)
-    return format_results(results, prepared)
-
+__all__ = ["SegmentationModel", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std", "run_predict"]  # stats: segzoo.inputs
 
 class SegmentationModel(nn.Module):
     """Owns normalisation and ``predict``; subclasses implement ``forward`` and ``_predict_batch``.

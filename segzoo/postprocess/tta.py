@@ -64,7 +64,8 @@ class TTA(nn.Module):
     @torch.no_grad()
     def predict(self, images, *, batch_size: int = 8):
         """Like the wrapped model's ``predict`` (raw images in, label maps out), with TTA."""
-        from ..models.base import SegmentationModel, run_predict
+        from ..inputs import run_predict
+        from ..models.base import SegmentationModel
 
         if not isinstance(self.model, SegmentationModel):
             raise TypeError("TTA.predict needs a segzoo model (for its normalisation); call forward on normalised tensors.")

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .inputs import KernelSpec, abs_weights
-from .meanfield import LOG2E, mean_field
+from .solver import LOG2E, mean_field
 
 __all__ = ["LocalMessage", "run_local"]
 

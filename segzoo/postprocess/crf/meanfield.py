@@ -46,6 +46,8 @@ import torch.nn.functional as F
 
 from .inputs import KernelSpec, abs_weights, as_lists, kernel_spec, unary_to_log_probs
 from .lattice import PermutohedralLattice, build_lattice, merge_lattices
+from .local import run_local
+from .solver import LOG2E, mean_field
 
 __all__ = ["BILATERAL", "GAUSSIAN", "PermutohedralMessage", "dense_crf", "image_lattice", "mean_field"]
 
@@ -85,7 +87,6 @@ def image_lattice(images: list[torch.Tensor], spec: KernelSpec) -> Permutohedral
     return merge_lattices(lattices)
 
 
-LOG2E = 1.0 / math.log(2.0)
 
 
 class PermutohedralMessage:
@@ -131,62 +132,6 @@ class PermutohedralMessage:
         """max_i log2(e) sum_m |w_m| n_m(i) (K_m n_m)(i): no message entry exceeds it (Q sums to 1)."""
         ones = torch.ones(self.slice_vertex.shape[0], 1, dtype=self.splat_weight.dtype, device=self.splat_weight.device)
         return float(self(ones, abs_weights(self.weights)).max())
-
-
-def _exp2_normalise(logits: torch.Tensor, *, safe: bool, inplace: bool, log_rest: torch.Tensor | None = None):
-    """softmax over dim 1 of base-2 logits, with the labels left out summing to 2^log_rest.
-
-    Returns (Q, log2 of the per-pixel normaliser). ``safe``: every pixel's logits are known to
-    lie below 100 with a maximum above -100, so exp2 needs no max subtraction (a max pass costs
-    as much as the exp2 itself).
-    """
-    shift = None
-    if not safe:
-        shift = logits.detach().amax(1, keepdim=True)
-        logits = logits.sub_(shift) if inplace else logits - shift
-    q = logits.exp2_() if inplace else logits.exp2()
-    z = q.sum(1, keepdim=True)
-    if log_rest is not None:
-        z = z + (log_rest if shift is None else (log_rest - shift).clamp_max(100.0)).exp2()
-    q = q.div_(z) if inplace else q / z
-    return q, (z.log2() if shift is None else z.log2() + shift)
-
-
-def mean_field(logq0: torch.Tensor, message, *, iterations: int, compat: torch.Tensor | None,
-               log_floor: float | None = None, log_rest: torch.Tensor | None = None):
-    """Mean-field iterations on log Q0 (natural log) with labels on dim 1 ((P, K) or (B, K, H, W)).
-
-    ``message(Q)`` returns log2(e) * sum_m w_m K~_m Q and has a ``bound()`` on its entries;
-    ``compat`` None is Potts, else a (K, K) energy matrix. ``log_floor``: every pixel's largest
-    log Q0 entry is known to lie in [log_floor, 0] (None: shifted here). ``log_rest`` (labels
-    on dim 1 of size 1): log of the summed exp(log Q0) of labels left out of the CRF (Potts
-    only: they get no message, so they enter every normaliser as this constant).
-    Returns (Q, log of the per-pixel normaliser): a left-out label's Q is exp(log Q0 - log_z).
-    """
-    weights = [w for w in message.weights if isinstance(w, torch.Tensor)]
-    tracked = [logq0] + weights + ([compat] if compat is not None else [])
-    inplace = not (torch.is_grad_enabled() and any(t.requires_grad for t in tracked))
-    shift = 0.0
-    if log_floor is None:
-        shift = logq0.detach().amax(1, keepdim=True)
-        logq0, log_floor = logq0 - shift, 0.0
-        log_rest = None if log_rest is None else log_rest - shift
-    logq0 = logq0 * LOG2E  # bits from here on
-    log_rest = None if log_rest is None else log_rest * LOG2E
-    if iterations == 0:
-        safe = log_floor * LOG2E > -100.0
-    else:
-        bound = message.bound() * (1.0 if compat is None else float(compat.detach().abs().max()))
-        safe = bound < 100.0 and bound - log_floor * LOG2E < 100.0
-    q, log_z = _exp2_normalise(logq0.clone() if inplace else logq0, safe=safe, inplace=inplace, log_rest=log_rest)
-    for _ in range(iterations):
-        msg = message(q)
-        if compat is None:  # Potts rewards agreeing labels (pydensecrf's sign)
-            logits = msg.add_(logq0) if inplace else msg + logq0
-        else:
-            logits = logq0 - torch.einsum("lk,bk...->bl...", compat.to(msg.dtype), msg)
-        q, log_z = _exp2_normalise(logits, safe=safe, inplace=inplace, log_rest=log_rest)
-    return q, log_z / LOG2E + shift
 
 
 def _compat_matrix(compat, k: int, device, dtype) -> torch.Tensor | None:
@@ -308,8 +253,6 @@ def dense_crf(
         kept = [lq.index_select(0, split[0]) for lq in logq0s]
         log_rests = [torch.logsumexp(lq.index_select(0, split[1]), 0) for lq in logq0s]
     if method == "local":
-        from .local import run_local  # (local.py imports mean_field from this module)
-
         qs, log_zs = run_local(kept, inputs.images, specs, log_rests=log_rests, window=window, blur=blur, **options)
     elif first.device.type == "cpu":
         # On the CPU images run one after another: a batch's (P, K) working set falls out of the

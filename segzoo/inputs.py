@@ -1,4 +1,5 @@
-"""Turning what users pass to ``predict`` into checked float tensors, and results back.
+"""What every model's input shares: ImageNet statistics, and turning what users pass to
+``predict`` into checked float tensors, and results back (``run_predict``).
 
 Accepted images: a torch tensor ``(C, H, W)`` or ``(B, C, H, W)``; a numpy array or PIL
 image ``(H, W, C)`` or ``(B, H, W, C)`` (the layout PIL and OpenCV give); ``(H, W)`` when the
@@ -8,13 +9,18 @@ are read as 0-255, float images as 0-1.
 
 from __future__ import annotations
 
+import operator
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["PreparedImages", "prepare_images", "format_results"]
+__all__ = [
+    "IMAGENET_MEAN", "IMAGENET_STD", "PreparedImages", "default_mean_std", "format_results", "prepare_images",
+    "run_predict",
+]  # fmt: skip
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -151,3 +157,46 @@ def format_results(results: list[Any], prepared: PreparedImages) -> Any:
 
     out = [convert(r) for r in results]
     return out[0] if prepared.single else out
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def default_mean_std(in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """ImageNet statistics for 3 channels; their average repeated for any other count."""
+    if in_chans == 3:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return (sum(IMAGENET_MEAN) / 3,) * in_chans, (sum(IMAGENET_STD) / 3,) * in_chans
+
+
+def run_predict(
+    model: Any, images: Any, batch_fn: Callable[[torch.Tensor], list[Any]], *, batch_size: int = 8
+) -> Any:
+    """The ``predict`` machinery: check and convert ``images``, group them by size, normalise with
+    ``model``'s statistics, call ``batch_fn`` on each chunk in eval mode (restoring the mode
+    after), and hand results back in the caller's terms."""
+    try:
+        batch_size = operator.index(batch_size)  # ints and numpy ints; not 1.5, "2" or None
+    except TypeError:
+        raise TypeError(f"batch_size must be a positive int, got {batch_size!r} ({type(batch_size).__name__}).") from None
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    prepared = prepare_images(images, in_chans=model.in_chans)
+    by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, image in enumerate(prepared.images):
+        by_size[tuple(image.shape[-2:])].append(i)
+    results: list[Any] = [None] * len(prepared.images)
+    was_training = model.training
+    model.eval()
+    try:
+        device = model.device
+        for indices in by_size.values():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                batch = torch.stack([prepared.images[i] for i in chunk]).to(device)
+                for i, result in zip(chunk, batch_fn(model.normalize(batch))):
+                    results[i] = result
+    finally:
+        model.train(was_training)
+    return format_results(results, prepared)
