@@ -44,8 +44,9 @@ Options: ``--sample N --seed S`` draws N mutants stratified over the module grou
 equal share per group, capped at the group's size, the rest spread over the larger
 groups); ``--module PATH`` (repeatable) restricts to files under PATH; ``--rev`` fixes the
 source revision so that a later run draws the same mutants; ``--previous FILE.json`` keeps
-the mutants already killed in an earlier run of the same revision and reruns only the
-others (tests only grow, so a killed mutant stays killed); ``--equivalent FILE.json``
+the mutants already killed in an earlier run and reruns only the others (tests only grow, so
+a killed mutant stays killed; only for files whose content is the same as at that run's
+revision, other files are rerun in full); ``--equivalent FILE.json``
 (``{mutant id: reason}``) marks mutants judged equivalent: they are listed with their reason
 and left out of the killed percentage; ``--match REGEX`` keeps only the mutants
 whose id (``path:line:col:kind:replacement``) matches; ``--out FILE.md`` writes the report
@@ -97,9 +98,12 @@ GROUPS: dict[str, list[str]] = {
 # Source prefix -> the test files run for its mutants (the longest matching prefix wins);
 # the fastest, most targeted file first since pytest stops at the first failure (-x).
 TEST_MAP: dict[str, list[str]] = {
-    "segzoo/metrics/": ["tests/test_metrics_semantic.py", "tests/test_metrics_panoptic.py", "tests/test_metrics_coco.py"],
+    "segzoo/metrics/": [
+        "tests/test_metrics_semantic_edges.py", "tests/test_metrics_semantic.py", "tests/test_metrics_panoptic.py",
+        "tests/test_metrics_coco.py",
+    ],
     "segzoo/metrics/semantic.py": ["tests/test_metrics_semantic_edges.py", "tests/test_metrics_semantic.py"],
-    "segzoo/metrics/coco_instance.py": ["tests/test_metrics_coco.py"],
+    "segzoo/metrics/coco_instance.py": ["tests/test_metrics_coco_areas.py", "tests/test_metrics_coco.py"],
     "segzoo/metrics/pq_core.py": ["tests/test_pq_known_answers.py", "tests/test_metrics_panoptic.py"],
     "segzoo/metrics/panoptic.py": ["tests/test_pq_known_answers.py", "tests/test_metrics_panoptic.py"],
     "segzoo/metrics/panoptic_format.py": ["tests/test_metrics_panoptic.py"],
@@ -108,7 +112,10 @@ TEST_MAP: dict[str, list[str]] = {
     "segzoo/fusers/panoptic/": [
         "tests/test_panoptic_fusers_thresholds.py", "tests/test_upsnet_fusion_edges.py", "tests/test_panoptic_fusers.py"
     ],
-    "segzoo/postprocess/crf/": ["tests/test_crf_compat.py", "tests/test_crf.py", "tests/test_crf_parity.py"],
+    "segzoo/postprocess/crf/": [
+        "tests/test_crf_compat.py", "tests/test_crf_lattice_filter.py", "tests/test_crf_label_skipping.py",
+        "tests/test_crf.py", "tests/test_crf_parity.py",
+    ],
     "segzoo/postprocess/crf/panoptic.py": ["tests/test_crf_compat.py", "tests/test_crf_panoptic.py"],
     "segzoo/layers/attention/": ["tests/test_attention_block_defaults.py", "tests/test_attention.py", "tests/test_blocks.py"],
     "segzoo/losses/": ["tests/test_losses_ignore.py", "tests/test_losses.py"],
@@ -481,6 +488,12 @@ def run_tests(root: Path, tests: list[str], timeout: float, fork: bool, log: Pat
     return ("passed" if code == 0 else "failed"), time.monotonic() - t0
 
 
+def _file_at(rev: str, path: str) -> bytes | None:
+    """The content of ``path`` at git revision ``rev`` (None if absent)."""
+    out = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO, capture_output=True)
+    return out.stdout if out.returncode == 0 else None
+
+
 def report(mutants: list[Mutant], total: dict[str, int], equivalent: dict[str, str], meta: dict) -> str:
     lines = ["# Mutation testing", ""]
     lines += [f"- command: `{meta['command']}`", f"- date: {meta['date']}", f"- source revision: `{meta['rev']}`",
@@ -551,7 +564,9 @@ def main(argv: list[str] | None = None) -> int:
             chosen = [m for m in chosen if re.search(args.match, m.id)]
         previous = {}
         if args.previous:
-            previous = {r["id"]: r for r in json.loads(args.previous.read_text())["mutants"]}
+            old = json.loads(args.previous.read_text())
+            same = {f for f in files if _file_at(old["meta"]["rev"], f) == (root / f).read_bytes()}
+            previous = {r["id"]: r for r in old["mutants"] if r["path"] in same}
         equivalent = json.loads(args.equivalent.read_text()) if args.equivalent else {}
         fork = not args.no_fork and hasattr(os, "fork")
         sys.dont_write_bytecode = True

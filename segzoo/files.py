@@ -22,9 +22,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; saved outputs are ordinary files
     try:
         write(tmp)
+        # After the writer: mkstemp makes owner-only files and some writers (safetensors' save_file)
+        # replace the file they are given, so the mode is set on what was written. Saved outputs are
+        # ordinary files (0o666 minus the umask).
+        os.chmod(tmp, 0o666 & ~umask)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -104,3 +104,48 @@ def test_saved_config_records_recipe_overrides_and_hash(tmp_path):
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["name"] == "fcn_r50" and config["overrides"]["num_classes"] == 3
     assert config["sha256"] == sha256_of(tmp_path / "model.safetensors")
+
+
+class TwoHeads(torch.nn.Module):
+    """A model whose class layers are named by ``head_names`` and by the ``*classifier`` rule."""
+
+    head_names = ("mask_head",)
+
+    def __init__(self, num_classes):
+        super().__init__()
+        self.body = torch.nn.Conv2d(3, 4, 1)
+        self.mask_head = torch.nn.Conv2d(4, num_classes, 1)
+        self.aux_classifier = torch.nn.Conv2d(4, num_classes, 1)
+
+
+def test_class_layers_are_found_by_head_names_and_by_the_classifier_suffix():
+    from segzoo.weights import load_state_dict_into
+
+    torch.manual_seed(0)
+    source, target = TwoHeads(5), TwoHeads(7)
+    state = source.state_dict()
+    before = dict(state)
+    with pytest.warns(UserWarning, match="class count differs") as record:
+        load_state_dict_into(target, state, source="file")
+    message = str(record[0].message)
+    assert "mask_head.weight" in message and "aux_classifier.weight" in message and "body" not in message
+    assert torch.equal(target.body.weight, source.body.weight)
+    assert state.keys() == before.keys()  # the caller's dict is left as it was
+
+
+def test_saved_files_are_ordinary_files_and_no_descriptor_leaks(tmp_path):
+    import os
+
+    fd_dir = "/proc/self/fd"
+    count = (lambda: len(os.listdir(fd_dir))) if os.path.isdir(fd_dir) else (lambda: 0)
+    model = tiny()
+    umask = os.umask(0o027)
+    try:
+        opened = count()
+        segzoo.save(model, tmp_path)
+        assert count() == opened
+    finally:
+        os.umask(umask)
+    for name in ("model.safetensors", "config.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o640, name  # 0o666 & ~umask, not mkstemp's 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
