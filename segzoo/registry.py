@@ -129,11 +129,12 @@ class Registry:
             out.append(name)
         return sorted(out)
 
-    def build(self, name: str, /, **kwargs: Any) -> Any:
-        """Call the entry's function with ``kwargs``, checking them against its signature first."""
+    def build(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Call the entry's function with ``args`` (positional inputs such as a block's channel
+        count) and ``kwargs`` (its options), checking the options against its signature first."""
         entry = self.get(name)
-        check_overrides(f"{self.kind} {name!r}", entry.fn, kwargs)
-        return entry.fn(**kwargs)
+        check_overrides(f"{self.kind[:1].upper()}{self.kind[1:]} {name!r}", entry.fn, kwargs)
+        return entry.fn(*args, **kwargs)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

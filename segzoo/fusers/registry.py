@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from ..registry import Registry, check_overrides
+from ..registry import Registry
 from .attention_to_scale import AttentionToScaleFuser
 from .hmsa import HierarchicalScaleFuser
 from .pooling import AverageFuser, MaxFuser
@@ -24,6 +24,4 @@ FUSERS.add("hmsa", HierarchicalScaleFuser, paper="Tao et al., Hierarchical Multi
 
 def create_fuser(name: str, **kwargs: Any) -> nn.Module:
     """A scale fuser by name; ``kwargs`` are its constructor's (e.g. ``in_channels``, ``num_scales``)."""
-    entry = FUSERS.get(name)
-    check_overrides(f"Scale fuser {name!r}", entry.fn, kwargs)
-    return entry.fn(**kwargs)
+    return FUSERS.build(name, **kwargs)

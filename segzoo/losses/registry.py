@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from ..registry import Registry, check_overrides
+from ..registry import Registry
 from .cross_entropy import BoundaryCrossEntropyLoss, CrossEntropyLoss, OhemCrossEntropyLoss
 from .dice import DiceLoss
 from .lovasz import LovaszSoftmaxLoss
@@ -23,9 +23,7 @@ LOSSES.add("lovasz", LovaszSoftmaxLoss)
 
 def create_loss(name: str, **kwargs: Any) -> nn.Module:
     """A pixel loss by name (``ce``, ``ohem``, ``boundary``, ``dice``, ``lovasz``)."""
-    entry = LOSSES.get(name)
-    check_overrides(f"Loss {name!r}", entry.fn, kwargs)
-    return entry.fn(**kwargs)
+    return LOSSES.build(name, **kwargs)
 
 
 def resolve_loss(loss: str | nn.Module, *, ignore_index: int = 255) -> nn.Module:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...registry import Registry, check_overrides
+from ...registry import Registry
 from .base import PanopticFuser
 from .heuristic import HeuristicFuser
 from .spatial_ranking import SpatialRankingFuser
@@ -26,6 +26,4 @@ PANOPTIC_FUSERS.add("upsnet", UPSNetFuser, paper="Xiong et al., UPSNet, arXiv:19
 
 def create_panoptic_fuser(name: str, **kwargs: Any) -> PanopticFuser:
     """A panoptic fuser by name; ``kwargs`` are its keyword-only options (e.g. ``stuff_area_limit``)."""
-    entry = PANOPTIC_FUSERS.get(name)
-    check_overrides(f"Panoptic fuser {name!r}", entry.fn, kwargs)
-    return entry.fn(**kwargs)
+    return PANOPTIC_FUSERS.build(name, **kwargs)

@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from ...registry import Registry, check_overrides
+from ...registry import Registry
 from .aspp import ASPP
 from .danet import DualAttention
 from .nonlocal_block import NonLocal2d
@@ -30,9 +30,7 @@ def create_attention(name: str, in_channels: int, /, **kwargs: Any) -> nn.Module
 
     Unknown names raise ``KeyError`` with close matches; unknown options ``TypeError``.
     """
-    entry = ATTENTION.get(name)
-    check_overrides(f"Attention block {name!r}", entry.fn, kwargs)
-    return entry.fn(in_channels, **kwargs)
+    return ATTENTION.build(name, in_channels, **kwargs)
 
 
 def list_attention(pattern: str = "*") -> list[str]:
