@@ -26,6 +26,7 @@ __all__ = ["RecipeRecord", "SourceText", "catalog", "find_recipe", "list_recipes
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 _DECORATOR = "register_model"
+_VARIANT = "register_variant"
 
 
 class UnknownRecipeError(KeyError):
@@ -36,7 +37,13 @@ class UnknownRecipeError(KeyError):
 
 
 class SourceText(str):
-    """A default that is not a literal, kept as its source text (e.g. ``COCO_THINGS``)."""
+    """A default that is not a literal, kept as its source text (e.g. ``COCO_THINGS``); ``module``
+    is where that text means something."""
+
+    def __new__(cls, text: str, module: str = "") -> "SourceText":
+        obj = super().__new__(cls, text)
+        obj.module = module
+        return obj
 
     def __repr__(self) -> str:
         return str(self)
@@ -83,60 +90,115 @@ def _module_strings(tree: ast.Module) -> dict[str, str]:
     return out
 
 
-def _value(node: ast.expr, strings: dict[str, str]) -> Any:
+def _value(node: ast.expr, strings: dict[str, str], module: str) -> Any:
     if isinstance(node, ast.Name) and node.id in strings:
         return strings[node.id]
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return SourceText(ast.unparse(node))
+        return SourceText(ast.unparse(node), module)
 
 
-def _records_of(path: Path) -> list[RecipeRecord]:
+def _option_classes() -> dict[str, dict[str, Any]]:
+    """The option dataclasses of ``models/options.py``: class name -> ``{field: default}`` in field
+    order (a subclass's redefined default keeps its base field's place, as dataclasses do)."""
+    path = MODELS_DIR / "options.py"
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     strings = _module_strings(tree)
-    records = []
+    classes: dict[str, dict[str, Any]] = {}
     for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        fields: dict[str, Any] = {}
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                fields.update(classes[base.id])
+        for item in node.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                fields[item.target.id] = _value(item.value, strings, "segzoo.models.options")
+        classes[node.name] = fields
+    return classes
+
+
+def _keywords(call: ast.Call, strings: dict[str, str], module: str) -> dict[str, Any]:
+    return {kw.arg: _value(kw.value, strings, module) for kw in call.keywords if kw.arg}
+
+
+def _records_of(path: Path, option_classes: dict[str, dict[str, Any]], known: dict[str, "RecipeRecord"]) -> list[RecipeRecord]:
+    """Recipes (``@register_model`` functions) and variants (``register_variant(...)`` calls) of one module."""
+    module = f"segzoo.models.{path.relative_to(MODELS_DIR).with_suffix('').as_posix().replace('/', '.')}"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    strings = _module_strings(tree)
+    records: list[RecipeRecord] = []
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _called(node.value) == _VARIANT:
+            call = node.value
+            base_name, name = (_value(arg, strings, module) for arg in call.args[:2])
+            options = _keywords(call, strings, module)
+            base = next((r for r in records if r.name == base_name), None) or known[base_name]
+            description = str(options.pop("description", ""))
+            paper = str(options.pop("paper", base.paper))
+            records.append(RecipeRecord(name=str(name), task=base.task, paper=paper, description=description,
+                                        defaults={**base.defaults, **options}, module=module))  # fmt: skip
+            continue
         if not isinstance(node, ast.FunctionDef):
             continue
         for deco in node.decorator_list:
             call = deco if isinstance(deco, ast.Call) else None
-            target = call.func if call is not None else deco
-            if not (isinstance(target, ast.Name) and target.id == _DECORATOR):
+            if _called(deco) != _DECORATOR:
                 continue
             options = {kw.arg: kw.value for kw in (call.keywords if call is not None else []) if kw.arg}
             weights = options.get("weights")
-            tags = tuple(str(_value(k, strings)) for k in weights.keys if k is not None) if isinstance(weights, ast.Dict) else ()
-            docstring = ast.get_docstring(node) or ""
-            description = _value(options["description"], strings) if "description" in options else ""
-            defaults = {
-                arg.arg: _value(default, strings)
+            tags = tuple(str(_value(k, strings, module)) for k in weights.keys if k is not None) if isinstance(weights, ast.Dict) else ()
+            shared: dict[str, Any] = {}
+            given = options.get("options")
+            if isinstance(given, ast.Call) and isinstance(given.func, ast.Name) and given.func.id in option_classes:
+                shared = {**option_classes[given.func.id], **_keywords(given, strings, module)}
+            own = {
+                arg.arg: _value(default, strings, module)
                 for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults)
                 if default is not None
             }
+            description = _value(options["description"], strings, module) if "description" in options else ""
             records.append(
                 RecipeRecord(
-                    name=str(_value(options["name"], strings)) if "name" in options else node.name,
-                    task=str(_value(options["task"], strings)) if "task" in options else "semantic",
-                    paper=str(_value(options["paper"], strings)) if "paper" in options else "",
-                    description=str(description) or first_sentence(docstring),
-                    defaults=defaults,
+                    name=str(_value(options["name"], strings, module)) if "name" in options else node.name,
+                    task=str(_value(options["task"], strings, module)) if "task" in options else "semantic",
+                    paper=str(_value(options["paper"], strings, module)) if "paper" in options else "",
+                    description=str(description) or first_sentence(ast.get_docstring(node) or ""),
+                    defaults={**shared, **own},
                     weights=tags,
-                    module=f"segzoo.models.{path.relative_to(MODELS_DIR).with_suffix('').as_posix().replace('/', '.')}",
+                    module=module,
                 )
             )
     return records
+
+
+def _called(node: ast.expr) -> str | None:
+    """The name a decorator or call uses: ``register_model`` for ``@register_model(...)`` or bare."""
+    target = node.func if isinstance(node, ast.Call) else node
+    return target.id if isinstance(target, ast.Name) else None
 
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, RecipeRecord]:
     """Every recipe defined in segzoo's model modules, by name (read once per process)."""
     out: dict[str, RecipeRecord] = {}
-    for path in sorted(MODELS_DIR.rglob("*.py")):
-        if _DECORATOR not in path.read_text(encoding="utf-8"):
-            continue
-        for record in _records_of(path):
-            out[record.name] = record
+    option_classes = _option_classes()
+    paths = [p for p in sorted(MODELS_DIR.rglob("*.py")) if f"@{_DECORATOR}" in p.read_text(encoding="utf-8")]
+    pending = list(paths)
+    while pending:  # a module's variants may name recipes of a module read later: read those first
+        progress = False
+        for path in list(pending):
+            try:
+                records = _records_of(path, option_classes, out)
+            except KeyError:
+                continue
+            out.update((r.name, r) for r in records)
+            pending.remove(path)
+            progress = True
+        if not progress:
+            raise KeyError(f"register_variant names an unknown recipe in {[str(p) for p in pending]}")
     return out
 
 

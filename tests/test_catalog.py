@@ -24,10 +24,10 @@ def test_record_matches_model_info(name):
     record, info = find_recipe(name), segzoo.model_info(name)
     assert (record.task, record.paper, record.description) == (info["task"], info["paper"], info["description"])
     assert list(record.defaults) == list(info["defaults"])
-    module = importlib.import_module(record.module)
     for key, value in record.defaults.items():
         if isinstance(value, SourceText):  # not a literal: its source evaluates to the registry's default
-            assert eval(value, vars(module)) == info["defaults"][key], key  # noqa: S307 - our own source
+            namespace = vars(importlib.import_module(value.module))
+            assert eval(value, namespace) == info["defaults"][key], key  # noqa: S307 - our own source
         else:
             assert value == info["defaults"][key], key
     assert list(record.weights) == list(info["weights"])

@@ -12,14 +12,14 @@ from typing import Sequence
 
 from torch import nn
 
-from ..backbones import resolve_backbone
 from ..fusers import create_fuser
 from ..heads import FCNHead, PSPHead
-from .attention_recipes import ocrnet_hrnet_w48
+from .attention_recipes import ocrnet_hrnet_w18
 from .multiscale import MultiScaleModel
-from .registry import register_model
+from .options import MultiScaleOptions
+from .registry import register_model, register_variant
 from .semantic import SemanticModel
-from .semantic_recipes import deeplabv3p_mobilenetv2, deeplabv3p_r50, largefov_vgg16
+from .semantic_recipes import deeplabv3p_r50, largefov_vgg16
 
 __all__ = ["make_fuser"]
 
@@ -45,144 +45,51 @@ def make_fuser(name: str, model: SemanticModel, *, num_scales: int, dilations: S
     return create_fuser(name)  # raises with close matches for unknown names
 
 
-def _r34d8(
-    *, num_classes: int, in_chans: int, backbone: str | nn.Module, psp: bool, pretrained_backbone: bool,
-    backbone_weights: str | None, mean: Sequence[float] | None, std: Sequence[float] | None,
-) -> SemanticModel:  # fmt: skip
-    """Seed 004's ADE20K baseline: ResNet-34 dilated to output stride 8 with an FCN (or PSP, no aux) head."""
-    encoder = resolve_backbone(
-        backbone, output_stride=8, in_chans=in_chans, pretrained=pretrained_backbone, weights=backbone_weights
-    )
-    channels = encoder.feature_info[-1].channels
-    head = PSPHead(channels, num_classes=num_classes) if psp else FCNHead(channels, num_classes=num_classes)
-    return SemanticModel(backbone=encoder, decode_head=head, num_classes=num_classes, in_chans=in_chans, mean=mean, std=std)
-
-
-def _largefov(num_classes, in_chans, backbone, pretrained_backbone, backbone_weights, mean, std) -> SemanticModel:
-    return largefov_vgg16(
-        num_classes=num_classes, in_chans=in_chans, backbone=backbone, pretrained_backbone=pretrained_backbone,
-        backbone_weights=backbone_weights, mean=mean, std=std,
-    )  # fmt: skip
-
-
-@register_model(paper=A2S)
-def a2s_largefov_vgg16(
-    *,
-    num_classes: int = 21,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "vgg16_largefov",
-    scales: Sequence[float] = (0.5, 1.0),
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> MultiScaleModel:
-    """Attention-to-scale on DeepLab-LargeFOV (scales 1x and 0.5x, 1 + S losses)."""
-    base = _largefov(num_classes, in_chans, backbone, pretrained_backbone, backbone_weights, mean, std)
-    return MultiScaleModel(model=base, fuser=make_fuser("attention_to_scale", base, num_scales=len(scales)), scales=scales)
-
-
-@register_model(paper=SEED004)
+@register_model(paper=SEED004, options=MultiScaleOptions(backbone="vgg16_largefov"))
 def msrefine_largefov_vgg16(
-    *,
-    num_classes: int = 21,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "vgg16_largefov",
-    scales: Sequence[float] = (0.5, 1.0),
-    dilations: Sequence[int] = (2, 12),
-    fuser: str = "refine_multiscale",
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+    o: MultiScaleOptions, *, dilations: Sequence[int] = (2, 12), fuser: str = "refine_multiscale"
 ) -> MultiScaleModel:
     """Seed 004 on DeepLab-LargeFOV (VOC): hypercolumn location attention + recalibration, scales 1x and 0.5x."""
-    base = _largefov(num_classes, in_chans, backbone, pretrained_backbone, backbone_weights, mean, std)
-    return MultiScaleModel(
-        model=base, fuser=make_fuser(fuser, base, num_scales=len(scales), dilations=dilations), scales=scales
-    )
+    base = largefov_vgg16(o)
+    fused = make_fuser(fuser, base, num_scales=len(o.scales), dilations=dilations)
+    return MultiScaleModel(model=base, fuser=fused, scales=o.scales)
 
 
-@register_model(paper=SEED004)
-def msavg_largefov_vgg16(
-    *,
-    num_classes: int = 21,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "vgg16_largefov",
-    scales: Sequence[float] = (0.5, 1.0),
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> MultiScaleModel:
-    """Seed 004's baseline: LargeFOV streams at 1x and 0.5x merged by average pooling."""
-    base = _largefov(num_classes, in_chans, backbone, pretrained_backbone, backbone_weights, mean, std)
-    return MultiScaleModel(model=base, fuser=make_fuser("avg", base, num_scales=len(scales)), scales=scales)
+register_variant(
+    "msrefine_largefov_vgg16", "a2s_largefov_vgg16", fuser="attention_to_scale", paper=A2S,
+    description="Attention-to-scale on DeepLab-LargeFOV (scales 1x and 0.5x, 1 + S losses).",
+)  # fmt: skip
+register_variant(
+    "msrefine_largefov_vgg16", "msavg_largefov_vgg16", fuser="avg",
+    description="Seed 004's baseline: LargeFOV streams at 1x and 0.5x merged by average pooling.",
+)  # fmt: skip
+register_variant(
+    "msrefine_largefov_vgg16", "msmax_largefov_vgg16", fuser="max",
+    description="Seed 004's baseline: LargeFOV streams at 1x and 0.5x merged by max pooling.",
+)  # fmt: skip
 
 
-@register_model(paper=SEED004)
-def msmax_largefov_vgg16(
-    *,
-    num_classes: int = 21,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "vgg16_largefov",
-    scales: Sequence[float] = (0.5, 1.0),
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> MultiScaleModel:
-    """Seed 004's baseline: LargeFOV streams at 1x and 0.5x merged by max pooling."""
-    base = _largefov(num_classes, in_chans, backbone, pretrained_backbone, backbone_weights, mean, std)
-    return MultiScaleModel(model=base, fuser=make_fuser("max", base, num_scales=len(scales)), scales=scales)
-
-
-@register_model(paper=SEED004)
+@register_model(paper=SEED004, options=MultiScaleOptions(num_classes=150, backbone="resnet34"))
 def msrefine_r34d8(
-    *,
-    num_classes: int = 150,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "resnet34",
-    scales: Sequence[float] = (0.5, 1.0),
-    dilations: Sequence[int] = (2, 12),
-    fuser: str = "refine_multiscale",
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+    o: MultiScaleOptions, *, head: str = "fcn", dilations: Sequence[int] = (2, 12), fuser: str = "refine_multiscale"
 ) -> MultiScaleModel:
-    """Seed 004 on ResNet34-dilated8 (ADE20K): refine-multiscale attention, scales 1x and 0.5x."""
-    base = _r34d8(
-        num_classes=num_classes, in_chans=in_chans, backbone=backbone, psp=False, pretrained_backbone=pretrained_backbone,
-        backbone_weights=backbone_weights, mean=mean, std=std,
-    )  # fmt: skip
-    return MultiScaleModel(
-        model=base, fuser=make_fuser(fuser, base, num_scales=len(scales), dilations=dilations), scales=scales
-    )
+    """Seed 004 on ResNet34-dilated8 (ADE20K): refine-multiscale attention, scales 1x and 0.5x.
+
+    ``head``: ``"fcn"`` or ``"psp"`` (no auxiliary loss), the two heads of the seed's ADE20K table."""
+    encoder = o.encoder(output_stride=8)
+    channels = encoder.feature_info[-1].channels
+    heads = {"fcn": FCNHead, "psp": PSPHead}
+    if head not in heads:
+        raise ValueError(f"head must be 'fcn' or 'psp', got {head!r}.")
+    base = SemanticModel(backbone=encoder, decode_head=heads[head](channels, num_classes=o.num_classes), **o.model_kwargs())
+    fused = make_fuser(fuser, base, num_scales=len(o.scales), dilations=dilations)
+    return MultiScaleModel(model=base, fuser=fused, scales=o.scales)
 
 
-@register_model(paper=SEED004)
-def msrefine_r34d8_psp(
-    *,
-    num_classes: int = 150,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "resnet34",
-    scales: Sequence[float] = (0.5, 1.0),
-    dilations: Sequence[int] = (2, 12),
-    fuser: str = "refine_multiscale",
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> MultiScaleModel:
-    """Seed 004's best ADE20K row: ResNet34-dilated8 + PSP (no aux loss) + refine-multiscale attention."""
-    base = _r34d8(
-        num_classes=num_classes, in_chans=in_chans, backbone=backbone, psp=True, pretrained_backbone=pretrained_backbone,
-        backbone_weights=backbone_weights, mean=mean, std=std,
-    )  # fmt: skip
-    return MultiScaleModel(
-        model=base, fuser=make_fuser(fuser, base, num_scales=len(scales), dilations=dilations), scales=scales
-    )
+register_variant(
+    "msrefine_r34d8", "msrefine_r34d8_psp", head="psp",
+    description="Seed 004's best ADE20K row: ResNet34-dilated8 + PSP (no aux loss) + refine-multiscale attention.",
+)  # fmt: skip
 
 
 def _hmsa(base: SemanticModel, scales: Sequence[float], train_scales: Sequence[float]) -> MultiScaleModel:
@@ -191,64 +98,19 @@ def _hmsa(base: SemanticModel, scales: Sequence[float], train_scales: Sequence[f
     )
 
 
-@register_model(paper=HMSA)
-def hmsa_deeplabv3p_mobilenetv2(
-    *,
-    num_classes: int = 19,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "mobilenetv2_100",
-    scales: Sequence[float] = (0.5, 1.0, 2.0),
-    train_scales: Sequence[float] = (0.5, 1.0),
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> MultiScaleModel:
-    """HMSA on DeepLabV3+ / MobileNetV2 (Cityscapes 19 classes): trained on (0.5, 1), run on (0.5, 1, 2)."""
-    base = deeplabv3p_mobilenetv2(
-        num_classes=num_classes, in_chans=in_chans, backbone=backbone, pretrained_backbone=pretrained_backbone,
-        backbone_weights=backbone_weights, mean=mean, std=std,
-    )  # fmt: skip
-    return _hmsa(base, scales, train_scales)
-
-
-@register_model(paper=HMSA)
-def hmsa_deeplabv3p_r50(
-    *,
-    num_classes: int = 19,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "resnet50",
-    scales: Sequence[float] = (0.5, 1.0, 2.0),
-    train_scales: Sequence[float] = (0.5, 1.0),
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> MultiScaleModel:
+@register_model(paper=HMSA, options=MultiScaleOptions(num_classes=19, backbone="resnet50", scales=(0.5, 1.0, 2.0)))
+def hmsa_deeplabv3p_r50(o: MultiScaleOptions, *, train_scales: Sequence[float] = (0.5, 1.0)) -> MultiScaleModel:
     """HMSA on DeepLabV3+ / ResNet-50 (Cityscapes 19 classes): trained on (0.5, 1), run on (0.5, 1, 2)."""
-    base = deeplabv3p_r50(
-        num_classes=num_classes, in_chans=in_chans, backbone=backbone, aux=False,
-        pretrained_backbone=pretrained_backbone, backbone_weights=backbone_weights, mean=mean, std=std,
-    )  # fmt: skip
-    return _hmsa(base, scales, train_scales)
+    return _hmsa(deeplabv3p_r50(o, aux=False), o.scales, train_scales)
 
 
-@register_model(paper=HMSA)
-def hmsa_ocrnet_hrnet_w48(
-    *,
-    num_classes: int = 19,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "hrnet_w48",
-    scales: Sequence[float] = (0.5, 1.0, 2.0),
-    train_scales: Sequence[float] = (0.5, 1.0),
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> MultiScaleModel:
+register_variant(
+    "hmsa_deeplabv3p_r50", "hmsa_deeplabv3p_mobilenetv2", backbone="mobilenetv2_100",
+    description="HMSA on DeepLabV3+ / MobileNetV2 (Cityscapes 19 classes): trained on (0.5, 1), run on (0.5, 1, 2).",
+)  # fmt: skip
+
+
+@register_model(paper=HMSA, options=MultiScaleOptions(num_classes=19, backbone="hrnet_w48", scales=(0.5, 1.0, 2.0)))
+def hmsa_ocrnet_hrnet_w48(o: MultiScaleOptions, *, train_scales: Sequence[float] = (0.5, 1.0)) -> MultiScaleModel:
     """HMSA on HRNet-OCR (W48), the paper's main model: trained on (0.5, 1), run on (0.5, 1, 2)."""
-    base = ocrnet_hrnet_w48(
-        num_classes=num_classes, in_chans=in_chans, backbone=backbone, pretrained_backbone=pretrained_backbone,
-        backbone_weights=backbone_weights, mean=mean, std=std,
-    )  # fmt: skip
-    return _hmsa(base, scales, train_scales)
+    return _hmsa(ocrnet_hrnet_w18(o), o.scales, train_scales)

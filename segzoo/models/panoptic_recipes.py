@@ -9,240 +9,135 @@ variants pass ``backbone="tiny"`` and small ``fpn_channels`` / ``box_channels`` 
 
 from __future__ import annotations
 
-from typing import Sequence
-
 from torch import nn
 
-from ..backbones import resolve_backbone
 from ..heads import FCNSemanticHead, PrototypeModule, SemanticFPNHead, SpatialRankingModule
+from ..losses import UncertaintyWeighting
 from ..necks import FPN
+from .options import PanopticOptions
 from .panoptic.cascade import build_cascade_heads
 from .panoptic.detector import build_mask_rcnn_heads, build_rpn
 from .panoptic.model import PanopticModel
-from .registry import register_model
+from .registry import register_model, register_variant
 
-__all__ = ["panoptic_model"]
+__all__ = ["panoptic_model", "semantic_head_for"]
 
-COCO_THINGS = tuple(range(80))
-COCO_STUFF = tuple(range(80, 133))
+SEED000 = "Seed 000: Panoramic Image Segmentation Using Attention Mechanism with ResNet-50 Backbone and Multi-Task Learning"
+PANOPTIC_FPN = "Kirillov et al., Panoptic Feature Pyramid Networks, arXiv:1901.02446"
+UPSNET = "Xiong et al., UPSNet: A Unified Panoptic Segmentation Network, arXiv:1901.03784"
+SEED002 = "Seed 002: panoptic challenge entry (Cascade R-CNN arXiv:1906.09756, DCN arXiv:1703.06211, UPSNet arXiv:1901.03784)"
+FPN_STRIDES = (4, 8, 16, 32)
+
+
+def semantic_head_for(o: PanopticOptions, kind: str) -> nn.Module:
+    """A semantic head on P2-P5 by name: ``"fcn"`` (seed 000), ``"fpn"`` (Panoptic FPN, levels summed)
+    or ``"fpn_dcn_concat"`` (seed 002: a deformable conv per level, concatenated)."""
+    if kind == "fcn":
+        return FCNSemanticHead(o.fpn_channels, num_classes=o.num_classes)
+    if kind in ("fpn", "fpn_dcn_concat"):
+        deform = kind == "fpn_dcn_concat"
+        return SemanticFPNHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES,
+                               merge="concat" if deform else "sum", deformable=deform)  # fmt: skip
+    raise ValueError(f"semantic_head must be 'fcn', 'fpn', 'fpn_dcn_concat' or a module, got {kind!r}.")
 
 
 def panoptic_model(
+    o: PanopticOptions,
     *,
-    backbone: str | nn.Module,
-    num_classes: int,
-    thing_ids: Sequence[int],
-    stuff_ids: Sequence[int],
-    in_chans: int,
-    semantic_head: str,
-    cascade: bool,
-    deformable_fpn: bool,
-    info_sharing: bool,
-    prototypes: bool,
-    ranking: bool,
-    uncertainty: bool,
-    fuser: str,
-    panoptic_loss: bool,
-    crf: bool,
-    fpn_channels: int,
-    box_channels: int,
-    mask_channels: int,
-    rpn_top_n: Sequence[int],
-    detections_per_img: int,
-    pretrained_backbone: bool,
-    backbone_weights: str | None,
-    mean: Sequence[float] | None,
-    std: Sequence[float] | None,
+    semantic_head: str | nn.Module = "fpn",
+    roi_heads: str = "mask_rcnn",
+    deformable_fpn: bool = False,
+    info_sharing: bool = False,
+    prototypes: PrototypeModule | None = None,
+    ranking: SpatialRankingModule | None = None,
+    uncertainty: UncertaintyWeighting | None = None,
+    panoptic_loss: bool = False,
 ) -> PanopticModel:
     """Assemble a panoptic network from its parts (the whole architecture on one screen).
 
-    ``semantic_head``: ``"fcn"`` (seed 000), ``"fpn"`` (Panoptic FPN, levels summed) or
-    ``"fpn_dcn_concat"`` (seed 002: a deformable conv per level, concatenated).
-    ``rpn_top_n``: proposals kept (training, testing) before and after NMS.
+    Backbone (4 levels at strides 4-32) -> FPN (P2-P6, deformable P3-P5 with ``deformable_fpn``)
+    -> RPN + ``roi_heads`` (``"mask_rcnn"`` or ``"cascade"``: Cascade Mask R-CNN, 3 stages) and
+    the semantic head (a name of :func:`semantic_head_for` or a module taking P2-P5 and returning
+    ``(logits, features)`` at stride 4). Optional branches are modules or ``None``: seed 000's
+    ``prototypes`` and OANet's ``ranking`` module, ``uncertainty`` loss weighting;
+    ``info_sharing`` feeds the semantic features to the mask head; ``panoptic_loss`` trains
+    UPSNet's panoptic cross entropy.
     """
-    encoder = resolve_backbone(backbone, in_chans=in_chans, pretrained=pretrained_backbone, weights=backbone_weights)
-    if [f.stride for f in encoder.feature_info] != [4, 8, 16, 32]:
+    encoder = o.encoder()
+    if tuple(f.stride for f in encoder.feature_info) != FPN_STRIDES:
         raise ValueError(
             f"Panoptic models need a backbone with 4 levels at strides 4, 8, 16, 32 (P2-P5); got strides "
             f"{[f.stride for f in encoder.feature_info]}."
         )
-    neck = FPN(encoder.feature_info, out_channels=fpn_channels, p6=True, deformable_levels=(1, 2, 3) if deformable_fpn else ())
-    strides = [f.stride for f in neck.feature_info[:4]]
-    if semantic_head == "fcn":
-        sem = FCNSemanticHead(fpn_channels, num_classes=num_classes)
-    elif semantic_head in ("fpn", "fpn_dcn_concat"):
-        deform = semantic_head == "fpn_dcn_concat"
-        sem = SemanticFPNHead(fpn_channels, num_classes=num_classes, strides=strides, merge="concat" if deform else "sum", deformable=deform)
-    else:
-        raise ValueError(f"semantic_head must be 'fcn', 'fpn' or 'fpn_dcn_concat', got {semantic_head!r}.")
-    things = len(thing_ids)
-    heads_args = dict(
-        num_thing_classes=things, in_channels=fpn_channels, semantic_channels=sem.out_channels if info_sharing else None,
-        box_channels=box_channels, mask_channels=mask_channels, detections_per_img=detections_per_img,
+    neck = FPN(encoder.feature_info, out_channels=o.fpn_channels, p6=True, deformable_levels=(1, 2, 3) if deformable_fpn else ())
+    sem = semantic_head_for(o, semantic_head) if isinstance(semantic_head, str) else semantic_head
+    builders = {"mask_rcnn": build_mask_rcnn_heads, "cascade": build_cascade_heads}
+    if roi_heads not in builders:
+        raise ValueError(f"roi_heads must be 'mask_rcnn' or 'cascade', got {roi_heads!r}.")
+    heads = builders[roi_heads](
+        num_thing_classes=len(o.thing_ids), in_channels=o.fpn_channels, box_channels=o.box_channels,
+        semantic_channels=sem.out_channels if info_sharing else None, mask_channels=o.mask_channels,
+        detections_per_img=o.detections_per_img,
     )  # fmt: skip
-    roi_heads = build_cascade_heads(**heads_args) if cascade else build_mask_rcnn_heads(**heads_args)
-    top_n = tuple(int(n) for n in rpn_top_n)
+    top_n = tuple(int(n) for n in o.rpn_top_n)
     return PanopticModel(
         backbone=encoder,
         neck=neck,
         semantic_head=sem,
-        rpn=build_rpn(in_channels=fpn_channels, pre_nms_top_n=top_n, post_nms_top_n=top_n),
-        roi_heads=roi_heads,
-        num_classes=num_classes,
-        thing_ids=thing_ids,
-        stuff_ids=stuff_ids,
-        in_chans=in_chans,
+        rpn=build_rpn(in_channels=o.fpn_channels, pre_nms_top_n=top_n, post_nms_top_n=top_n),
+        roi_heads=heads,
+        thing_ids=o.thing_ids,
+        stuff_ids=o.stuff_ids,
         info_sharing=info_sharing,
-        prototypes=PrototypeModule(fpn_channels, num_classes=num_classes, semantic_channels=sem.out_channels) if prototypes else None,
-        ranking=SpatialRankingModule(things) if ranking else None,
+        prototypes=prototypes,
+        ranking=ranking,
         uncertainty=uncertainty,
-        fuser=fuser,
+        fuser=o.fuser,
         panoptic_loss=panoptic_loss,
-        crf=crf,
-        mean=mean,
-        std=std,
+        crf=o.crf,
+        **o.model_kwargs(),
     )
 
 
-@register_model(task="panoptic", paper="Seed 000: Panoramic Image Segmentation Using Attention Mechanism with ResNet-50 Backbone and Multi-Task Learning")
-def panoptic_se_r50(
-    *,
-    num_classes: int = 133,
-    thing_ids: Sequence[int] = COCO_THINGS,
-    stuff_ids: Sequence[int] = COCO_STUFF,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "seresnet50",
-    fuser: str = "spatial_ranking",
-    crf: bool = False,
-    fpn_channels: int = 256,
-    box_channels: int = 1024,
-    mask_channels: int = 256,
-    rpn_top_n: Sequence[int] = (2000, 1000),
-    detections_per_img: int = 100,
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> PanopticModel:
+@register_model(task="panoptic", paper=SEED000, options=PanopticOptions(backbone="seresnet50", fuser="spatial_ranking"))
+def panoptic_se_r50(o: PanopticOptions) -> PanopticModel:
     """Seed 000: SE-ResNet-50 + FPN, FCN semantic branch, Mask R-CNN with semantic information flow,
     prototype masks, spatial ranking, uncertainty weighting; heuristic fusion ordered by ranking."""
+    sem = semantic_head_for(o, "fcn")
     return panoptic_model(
-        semantic_head="fcn", cascade=False, deformable_fpn=False, info_sharing=True, prototypes=True, ranking=True,
-        uncertainty=True, panoptic_loss=False, **_common(locals()),
-    )  # fmt: skip
+        o,
+        semantic_head=sem,
+        info_sharing=True,
+        prototypes=PrototypeModule(o.fpn_channels, num_classes=o.num_classes, semantic_channels=sem.out_channels),
+        ranking=SpatialRankingModule(len(o.thing_ids)),
+        uncertainty=UncertaintyWeighting(("semantic", "instance")),
+    )
 
 
-def _common(args: dict) -> dict:
-    keys = ("backbone", "num_classes", "thing_ids", "stuff_ids", "in_chans", "fuser", "crf", "fpn_channels", "box_channels",
-            "mask_channels", "rpn_top_n", "detections_per_img", "pretrained_backbone", "backbone_weights", "mean", "std")  # fmt: skip
-    return {k: args[k] for k in keys}
-
-
-@register_model(task="panoptic", paper="Kirillov et al., Panoptic Feature Pyramid Networks, arXiv:1901.02446")
-def panoptic_fpn_r50(
-    *,
-    num_classes: int = 133,
-    thing_ids: Sequence[int] = COCO_THINGS,
-    stuff_ids: Sequence[int] = COCO_STUFF,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "resnet50",
-    fuser: str = "heuristic",
-    crf: bool = False,
-    fpn_channels: int = 256,
-    box_channels: int = 1024,
-    mask_channels: int = 256,
-    rpn_top_n: Sequence[int] = (2000, 1000),
-    detections_per_img: int = 100,
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> PanopticModel:
+@register_model(task="panoptic", paper=PANOPTIC_FPN, options=PanopticOptions(backbone="resnet50"))
+def panoptic_fpn_r50(o: PanopticOptions) -> PanopticModel:
     """Panoptic FPN on ResNet-50: Mask R-CNN + semantic FPN head, heuristic fusion."""
-    return panoptic_model(
-        semantic_head="fpn", cascade=False, deformable_fpn=False, info_sharing=False, prototypes=False, ranking=False,
-        uncertainty=False, panoptic_loss=False, **_common(locals()),
-    )  # fmt: skip
+    return panoptic_model(o, semantic_head="fpn")
 
 
-@register_model(task="panoptic", paper="Kirillov et al., Panoptic Feature Pyramid Networks, arXiv:1901.02446")
-def panoptic_fpn_r101(
-    *,
-    num_classes: int = 133,
-    thing_ids: Sequence[int] = COCO_THINGS,
-    stuff_ids: Sequence[int] = COCO_STUFF,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "resnet101",
-    fuser: str = "heuristic",
-    crf: bool = False,
-    fpn_channels: int = 256,
-    box_channels: int = 1024,
-    mask_channels: int = 256,
-    rpn_top_n: Sequence[int] = (2000, 1000),
-    detections_per_img: int = 100,
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> PanopticModel:
-    """Panoptic FPN on ResNet-101: Mask R-CNN + semantic FPN head, heuristic fusion."""
-    return panoptic_model(
-        semantic_head="fpn", cascade=False, deformable_fpn=False, info_sharing=False, prototypes=False, ranking=False,
-        uncertainty=False, panoptic_loss=False, **_common(locals()),
-    )  # fmt: skip
+register_variant(
+    "panoptic_fpn_r50", "panoptic_fpn_r101", backbone="resnet101",
+    description="Panoptic FPN on ResNet-101: Mask R-CNN + semantic FPN head, heuristic fusion.",
+)  # fmt: skip
 
 
-@register_model(task="panoptic", paper="Xiong et al., UPSNet: A Unified Panoptic Segmentation Network, arXiv:1901.03784")
-def upsnet_r50(
-    *,
-    num_classes: int = 133,
-    thing_ids: Sequence[int] = COCO_THINGS,
-    stuff_ids: Sequence[int] = COCO_STUFF,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "resnet50",
-    fuser: str = "upsnet",
-    crf: bool = False,
-    fpn_channels: int = 256,
-    box_channels: int = 1024,
-    mask_channels: int = 256,
-    rpn_top_n: Sequence[int] = (2000, 1000),
-    detections_per_img: int = 100,
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> PanopticModel:
+@register_model(task="panoptic", paper=UPSNET, options=PanopticOptions(backbone="resnet50", fuser="upsnet"))
+def upsnet_r50(o: PanopticOptions) -> PanopticModel:
     """UPSNet on ResNet-50: Panoptic-FPN branches and the parameter-free panoptic head (unknown channel)."""
-    return panoptic_model(
-        semantic_head="fpn", cascade=False, deformable_fpn=False, info_sharing=False, prototypes=False, ranking=False,
-        uncertainty=False, panoptic_loss=True, **_common(locals()),
-    )  # fmt: skip
+    return panoptic_model(o, semantic_head="fpn", panoptic_loss=True)
 
 
-@register_model(task="panoptic", paper="Seed 002: panoptic challenge entry (Cascade R-CNN arXiv:1906.09756, DCN arXiv:1703.06211, UPSNet arXiv:1901.03784)")
-def panoptic_cascade_x101_dcn(
-    *,
-    num_classes: int = 133,
-    thing_ids: Sequence[int] = COCO_THINGS,
-    stuff_ids: Sequence[int] = COCO_STUFF,
-    in_chans: int = 3,
-    backbone: str | nn.Module = "resnext101_64x4d",
-    fuser: str = "upsnet",
-    crf: bool = True,
-    fpn_channels: int = 256,
-    box_channels: int = 1024,
-    mask_channels: int = 256,
-    rpn_top_n: Sequence[int] = (2000, 1000),
-    detections_per_img: int = 100,
-    pretrained_backbone: bool = False,
-    backbone_weights: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-) -> PanopticModel:
+@register_model(task="panoptic", paper=SEED002,
+                options=PanopticOptions(backbone="resnext101_64x4d", fuser="upsnet", crf=True))  # fmt: skip
+def panoptic_cascade_x101_dcn(o: PanopticOptions) -> PanopticModel:
     """Seed 002: ResNeXt-101 64x4d, deformable P3-P5, Cascade Mask R-CNN (mask from the middle stage),
     deformable concatenating semantic head, UPSNet panoptic head; ``predict`` refines the segments'
     edges with a dense CRF (``crf=True``; pass ``crf=False`` to skip it)."""
     return panoptic_model(
-        semantic_head="fpn_dcn_concat", cascade=True, deformable_fpn=True, info_sharing=False, prototypes=False,
-        ranking=False, uncertainty=False, panoptic_loss=True, **_common(locals()),
-    )  # fmt: skip
+        o, semantic_head="fpn_dcn_concat", roi_heads="cascade", deformable_fpn=True, panoptic_loss=True
+    )

@@ -70,7 +70,8 @@ class PanopticModel(SegmentationModel):
         num_classes, thing_ids, stuff_ids: semantic classes and which train ids are things / stuff.
         info_sharing: the mask RoI pool reads the semantic features (its pool must accept them).
         prototypes, ranking: seed 000's prototype module and OANet's ranking module, or ``None``.
-        uncertainty: weight the semantic and instance tasks by learned uncertainty.
+        uncertainty: an :class:`~segzoo.losses.UncertaintyWeighting` of the tasks ``("semantic",
+            "instance")`` (or ``True`` for one), weighting them by learned uncertainty; ``None``: plain sum.
         fuser: panoptic fuser name (``heuristic``, ``spatial_ranking``, ``upsnet``) or module.
         panoptic_loss: train UPSNet's panoptic cross entropy (for the ``upsnet`` fuser).
         crf: refine the fused segments' edges in ``predict`` with a dense CRF (seed 002;
@@ -100,7 +101,7 @@ class PanopticModel(SegmentationModel):
         info_sharing: bool = False,
         prototypes: PrototypeModule | None = None,
         ranking: SpatialRankingModule | None = None,
-        uncertainty: bool = False,
+        uncertainty: bool | UncertaintyWeighting | None = None,
         fuser: str | nn.Module = "heuristic",
         panoptic_loss: bool = False,
         crf: bool | Mapping[str, Any] | None = False,
@@ -126,7 +127,11 @@ class PanopticModel(SegmentationModel):
         self.info_sharing = info_sharing
         self.prototypes = prototypes
         self.ranking = ranking
-        self.uncertainty = UncertaintyWeighting(("semantic", "instance")) if uncertainty else None
+        if uncertainty is True:
+            uncertainty = UncertaintyWeighting(("semantic", "instance"))
+        if uncertainty is not None and uncertainty is not False and set(uncertainty.tasks) != {"semantic", "instance"}:
+            raise ValueError(f"uncertainty weights the tasks ('semantic', 'instance'), got {uncertainty.tasks}.")
+        self.uncertainty = uncertainty or None
         self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
         self.panoptic_loss = panoptic_loss
         self.crf = crf_options(crf, in_chans=in_chans)

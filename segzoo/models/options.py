@@ -1,0 +1,101 @@
+"""The options recipes share, declared once: a dataclass per family.
+
+A recipe takes its family's options object as its one positional argument and lists only
+its own options as keywords::
+
+    @register_model(paper="...", options=ModelOptions(backbone="resnet50"))
+    def fcn_r50(o: ModelOptions, *, output_stride: int = 8, aux: bool = True, loss: str = "ce") -> SemanticModel:
+        encoder = o.encoder(output_stride=output_stride)
+        ...
+
+``register_model`` gives the registered recipe the flat keyword-only signature users see
+(``segzoo.build("fcn_r50", backbone="resnet101", output_stride=16)``, ``model_info``): the
+options' fields with the defaults of the instance passed as ``options=``, then the recipe's
+own keywords. ``segzoo.catalog`` reads these classes from source, so keep their defaults
+literals or module-level names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from torch import nn
+
+from ..backbones import resolve_backbone
+
+__all__ = ["ModelOptions", "MultiScaleOptions", "PanopticOptions", "COCO_THINGS", "COCO_STUFF"]
+
+# COCO panoptic train ids (categories ranked by id, as segzoo.data.COCOPanoptic assigns them).
+COCO_THINGS = tuple(range(80))
+COCO_STUFF = tuple(range(80, 133))
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """What every recipe takes.
+
+    Attributes:
+        num_classes: classes the model predicts.
+        in_chans: input channels (the backbone's stem is adapted when it is not 3).
+        backbone: a registered backbone name (``segzoo.backbones.list_backbones()``) or a module.
+        pretrained_backbone: load the backbone's ImageNet weights (downloaded through timm/torchvision).
+        backbone_weights: a local file with the backbone's weights (for machines without network).
+        mean, std: the input normalisation (ImageNet statistics by default).
+    """
+
+    num_classes: int = 21
+    in_chans: int = 3
+    backbone: str | nn.Module = "resnet50"
+    pretrained_backbone: bool = False
+    backbone_weights: str | None = None
+    mean: Sequence[float] | None = None
+    std: Sequence[float] | None = None
+
+    def encoder(self, *, output_stride: int | None = None) -> nn.Module:
+        """The backbone these options describe (dilated to ``output_stride`` when given)."""
+        return resolve_backbone(
+            self.backbone, output_stride=output_stride, in_chans=self.in_chans, pretrained=self.pretrained_backbone,
+            weights=self.backbone_weights,
+        )  # fmt: skip
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The keywords every :class:`~segzoo.models.base.SegmentationModel` takes: classes, channels, normalisation."""
+        return {"num_classes": self.num_classes, "in_chans": self.in_chans, "mean": self.mean, "std": self.std}
+
+    def replace(self, **changes: Any) -> "ModelOptions":
+        """A copy with some options changed (options are frozen)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class MultiScaleOptions(ModelOptions):
+    """Multi-scale recipes: also the scales ``predict`` and evaluation use."""
+
+    scales: Sequence[float] = (0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class PanopticOptions(ModelOptions):
+    """Panoptic recipes (COCO panoptic defaults: 133 classes, train ids 0-79 things, 80-132 stuff).
+
+    Attributes:
+        thing_ids, stuff_ids: the train ids of thing and stuff classes.
+        fuser: the panoptic fuser (``heuristic``, ``spatial_ranking``, ``upsnet``) or a module.
+        crf: refine the segments' edges with a dense CRF in ``predict``.
+        fpn_channels, box_channels, mask_channels: widths of the FPN, box head and mask head.
+        rpn_top_n: proposals kept (training, testing) before and after NMS.
+        detections_per_img: detections kept per image.
+    """
+
+    num_classes: int = 133
+    thing_ids: Sequence[int] = COCO_THINGS
+    stuff_ids: Sequence[int] = COCO_STUFF
+    fuser: str | nn.Module = "heuristic"
+    crf: bool = False
+    fpn_channels: int = 256
+    box_channels: int = 1024
+    mask_channels: int = 256
+    rpn_top_n: Sequence[int] = (2000, 1000)
+    detections_per_img: int = 100
