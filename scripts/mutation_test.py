@@ -116,7 +116,7 @@ TEST_MAP: dict[str, list[str]] = {
         "tests/test_crf_compat.py", "tests/test_crf_lattice_filter.py", "tests/test_crf_label_skipping.py",
         "tests/test_crf.py", "tests/test_crf_parity.py",
     ],
-    "segzoo/postprocess/crf/panoptic.py": ["tests/test_crf_compat.py", "tests/test_crf_panoptic.py"],
+    "segzoo/postprocess/crf/panoptic.py": ["tests/test_crf_panoptic_boxes.py", "tests/test_crf_panoptic.py"],
     "segzoo/layers/attention/": ["tests/test_attention_block_defaults.py", "tests/test_attention.py", "tests/test_blocks.py"],
     "segzoo/losses/": ["tests/test_losses_ignore.py", "tests/test_losses.py"],
     "segzoo/losses/uncertainty.py": ["tests/test_losses_ignore.py", "tests/test_losses.py", "tests/test_panoptic_models.py"],

@@ -88,3 +88,11 @@ def test_compat_validation():
         dense_crf(uniform(), FLAT, compat=torch.tensor([[0.0, float("inf")], [0.0, 0.0]]))
     with pytest.raises(ValueError, match="num_classes"):
         DenseCRF(learn_compat=True)
+
+
+def test_two_classes_are_enough_for_a_learned_compat():
+    crf = DenseCRF(num_classes=2, iterations=1, learn_compat=True)
+    out = crf(torch.zeros(1, 2, 6, 7), FLAT[None])
+    torch.testing.assert_close(out, torch.full_like(out, 0.5))  # symmetric Potts on a uniform unary
+    with pytest.raises(ValueError, match="num_classes >= 2"):
+        DenseCRF(num_classes=1, learn_compat=True)

@@ -109,8 +109,8 @@ def test_labels_outside_thing_ids_are_named():
     masks = torch.stack([block(0, 2, 0, 2), block(2, 4, 0, 2)])
     with pytest.raises(ValueError, match=r"labels \[2\] are not in thing_ids"):
         fuse(masks, [0.9, 0.9], labels=torch.tensor([1, 2]))
-    with pytest.raises(ValueError, match=r"labels \[0\] are not in thing_ids \[\]"):
-        heuristic_fusion(sem_logits(), masks[:1], torch.tensor([0.9]), torch.tensor([0]), thing_ids=[],
+    with pytest.raises(ValueError, match=r"labels \[2\] are not in thing_ids \[\]"):
+        heuristic_fusion(sem_logits(), masks[:1], torch.tensor([0.9]), torch.tensor([2]), thing_ids=[],
                          stuff_ids=[1, 2], stuff_area_limit=0)  # fmt: skip
 
 

@@ -239,3 +239,42 @@ def test_progress_bar_only_when_asked(capfd, progress):
     Trainer(tiny_fcn(), data(), max_iters=1, **{**QUIET, "progress": progress}).fit()
     err = capfd.readouterr().err
     assert ("train" in err) == progress
+    assert ("loss=" in err) == progress  # the bar shows the running losses
+
+
+def test_training_is_reproducible_from_the_config_seed_alone():
+    def run(global_seed):
+        model = tiny_fcn(seed=0)
+        torch.manual_seed(global_seed)  # whatever the caller's RNG state, the config seed decides
+        Trainer(model, data(), max_iters=2, seed=5, **QUIET).fit()
+        return model
+
+    a, b = run(1), run(2)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_resume_without_ema_from_a_run_with_ema(tmp_path):
+    Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=3, ema_decay=0.9, **QUIET).fit(stop_at=1)
+    plain = Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=3, **QUIET)
+    assert plain.resume() and plain.step == 1 and plain.ema is None
+    assert plain.fit().step == 3
+
+
+def test_a_skipped_step_still_advances_the_schedule(monkeypatch):
+    def final_lr(skip):
+        model = tiny_fcn()
+        if skip:
+            original, calls = model.loss, {"n": 0}
+
+            def flaky(outputs, target):
+                calls["n"] += 1
+                losses = original(outputs, target)
+                return {k: v * float("nan") for k, v in losses.items()} if calls["n"] == 2 else losses
+
+            monkeypatch.setattr(model, "loss", flaky)
+        trainer = Trainer(model, data(), max_iters=4, schedule="poly", **QUIET)
+        trainer.fit(stop_at=3)
+        return trainer.optimizer.param_groups[0]["lr"], trainer.bad_steps
+
+    clean, skipped = final_lr(False), final_lr(True)
+    assert skipped[0] == pytest.approx(clean[0]) and clean[1] == 0

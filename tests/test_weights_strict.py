@@ -149,3 +149,11 @@ def test_saved_files_are_ordinary_files_and_no_descriptor_leaks(tmp_path):
     for name in ("model.safetensors", "config.json"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o640, name  # 0o666 & ~umask, not mkstemp's 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_exactly_ten_keys_are_listed_without_a_remainder(tmp_path):
+    state = dict(tiny().state_dict())
+    for i in range(10):
+        state[f"extra{i:02d}.weight"] = torch.zeros(1)
+    message = refused(tiny(), write(tmp_path, state))
+    assert "extra09.weight." in message and "more)" not in message
