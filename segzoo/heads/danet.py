@@ -41,7 +41,7 @@ class DANetHead(nn.Module):
         self.channel_classifier = nn.Conv2d(width, num_classes, 1)
 
     def forward(self, features: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        out = self.attention(features[self.in_index])
+        out = self.attention.branches(features[self.in_index])
         return {
             "logits": self.classifier(self.dropout(out.fused)),
             "position": self.position_classifier(self.dropout(out.position)),

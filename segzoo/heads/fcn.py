@@ -2,6 +2,9 @@
 
 Long et al., "Fully Convolutional Networks for Semantic Segmentation", arXiv:1411.4038
 (the head of torchvision's ``fcn_resnet50``: 3x3 conv to C/4, dropout, 1x1 classifier).
+``context`` puts any attention/context block of ``segzoo.layers`` (``se``, ``danet``,
+``nonlocal``, ``ppm``, ``aspp``, by registry name or as a module) between the convs and the
+classifier: ``FCNHead(2048, num_classes=19, context="danet")``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import ConvNormAct
+from ..layers import ConvNormAct, resolve_attention
 
 __all__ = ["FCNHead"]
 
@@ -27,6 +30,7 @@ class FCNHead(nn.Module):
         dropout: float = 0.1,
         in_index: int = -1,
         norm: str | None = "bn",
+        context: str | nn.Module | None = None,
     ) -> None:
         super().__init__()
         channels = channels or max(in_channels // 4, 1)
@@ -34,8 +38,14 @@ class FCNHead(nn.Module):
         self.convs = nn.Sequential(
             *[ConvNormAct(in_channels if i == 0 else channels, channels, 3, norm=norm) for i in range(num_convs)]
         )
+        width = channels if num_convs else in_channels
+        if context == "ocr":
+            raise ValueError("The OCR block also needs coarse logits: use segzoo.heads.OCRHead (or the ocrnet_* recipes).")
+        # A block by registry name is built for this width; its out_channels (if it changes the width) feed the classifier.
+        self.context = resolve_attention(context, width)
+        width = getattr(self.context, "out_channels", width)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Conv2d(channels if num_convs else in_channels, num_classes, 1)
+        self.classifier = nn.Conv2d(width, num_classes, 1)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        return self.classifier(self.dropout(self.convs(features[self.in_index])))
+        return self.classifier(self.dropout(self.context(self.convs(features[self.in_index]))))

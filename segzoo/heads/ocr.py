@@ -93,7 +93,7 @@ class AinnoSegHead(nn.Module):
     def forward(self, features: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         x = features[self.in_index]
         coarse = self.aux_classifier(self.aux_conv(x))
-        attended = self.dual_attention(self.bottleneck(x)).fused
+        attended = self.dual_attention(self.bottleneck(x))
         refined = self.ocr(self.nonlocal_block(attended), coarse)
         return {
             "logits": self.classifier(refined),

@@ -73,7 +73,10 @@ class DualAttentionOutput(NamedTuple):
 class DualAttention(nn.Module):
     """Position and channel attention in parallel, each wrapped by 3x3 conv-norm-ReLU.
 
-    ``(B, in_channels, H, W) -> DualAttentionOutput`` with ``channels`` (default C/4) each.
+    ``forward``: ``(B, in_channels, H, W) -> (B, channels, H, W)``, the sum of the two branches
+    (``channels`` default C/4, in ``out_channels``), so it drops into any head like the other
+    blocks. ``branches(x)`` returns :class:`DualAttentionOutput` (sum and each branch) for heads
+    that supervise the branches (DANet's three classifiers).
     """
 
     def __init__(self, in_channels: int, *, channels: int | None = None, norm: str | None = "bn") -> None:
@@ -87,7 +90,11 @@ class DualAttention(nn.Module):
         self.channel = ChannelAttention(channels)
         self.channel_out = ConvNormAct(channels, channels, 3, norm=norm)
 
-    def forward(self, x: torch.Tensor) -> DualAttentionOutput:
+    def branches(self, x: torch.Tensor) -> DualAttentionOutput:
+        """The summed features and the position and channel branches."""
         p = self.position_out(self.position(self.position_in(x)))
         c = self.channel_out(self.channel(self.channel_in(x)))
         return DualAttentionOutput(fused=p + c, position=p, channel=c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.branches(x).fused
