@@ -12,10 +12,12 @@ from segzoo.layers.attention import DualAttention, NonLocal2d, SqueezeExcitation
 @pytest.mark.parametrize("in_channels, expected", [(16, 4), (8, 2), (3, 1), (1, 1)])
 def test_dual_attention_defaults_to_a_quarter_of_the_channels(in_channels, expected):
     block = DualAttention(in_channels).eval()
-    out = block(torch.randn(2, in_channels, 5, 6))
+    x = torch.randn(2, in_channels, 5, 6)
+    parts = block.branches(x)
     assert block.out_channels == expected
-    assert out.fused.shape == out.position.shape == out.channel.shape == (2, expected, 5, 6)
-    assert DualAttention(in_channels, channels=6).eval()(torch.randn(1, in_channels, 4, 4)).fused.shape[1] == 6
+    assert parts.fused.shape == parts.position.shape == parts.channel.shape == (2, expected, 5, 6)
+    torch.testing.assert_close(block(x), parts.fused)
+    assert DualAttention(in_channels, channels=6).eval()(torch.randn(1, in_channels, 4, 4)).shape[1] == 6
 
 
 @pytest.mark.parametrize("channels", [1, 2, 6])
