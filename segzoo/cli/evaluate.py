@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..engine.datasets import make_dataset, parse_data_spec
-    from ..engine.evaluate import evaluate
+    from ..engine.evaluation import evaluate
     from ..engine.loader import eval_loader
     from ..files import atomic_write
 

@@ -10,19 +10,11 @@ from pathlib import Path
 
 from .errors import CLIError, user_errors
 from .models import check_model_name, resolve_device
+from ..engine.config import TrainOption, train_options
 from .options import floats, ints, key_values, pair, writable_dir
 
 __all__ = ["add_parser", "run"]
 
-# train flag -> TrainConfig field
-TRAIN_FIELDS = {
-    "iters": "max_iters", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
-    "weight_decay": "weight_decay", "head_lr_mult": "head_lr_mult", "schedule": "schedule", "step_size": "step_size",
-    "warmup_iters": "warmup_iters", "amp": "amp", "clip_grad": "clip_grad_norm", "accumulate": "accumulate",
-    "ema": "ema_decay", "batch_scales": "batch_scale_range", "eval_every": "eval_every",
-    "checkpoint_every": "checkpoint_every", "log_every": "log_every", "best_metric": "best_metric", "seed": "seed",
-    "workers": "num_workers",
-}  # fmt: skip
 NOT_IN_CONFIG = {"run", "command", "config", "quiet"}
 
 
@@ -41,36 +33,40 @@ def add_parser(sub) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. --set backbone=tiny (repeatable)")
     p.add_argument("--train-opt", action="append", metavar="KEY=VALUE", help="any TrainConfig field, e.g. --train-opt power=1.0")
     p.add_argument("--weights", help="initial weights (file or segzoo.save folder), e.g. for fine-tuning")
-    p.add_argument("--iters", type=int, help="iterations (optimiser steps); default 1000")
-    p.add_argument("--batch-size", type=int, help="images per step and process; default 8")
-    p.add_argument("--optimizer", choices=["sgd", "adamw"])
-    p.add_argument("--lr", type=float, help="base learning rate (head: x --head-lr-mult)")
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--head-lr-mult", type=float)
-    p.add_argument("--schedule", choices=["poly", "step", "cosine", "constant"])
-    p.add_argument("--step-size", type=int, help="iterations between x0.1 drops (step schedule)")
-    p.add_argument("--warmup-iters", type=int)
-    p.add_argument("--amp", choices=["bf16", "fp16"], help="mixed precision (CPU and CUDA)")
-    p.add_argument("--clip-grad", type=float, help="clip the gradient norm to this")
-    p.add_argument("--accumulate", type=int, help="batches per optimiser step")
-    p.add_argument("--ema", type=float, metavar="DECAY", help="keep an EMA of the weights (evaluated and saved)")
-    p.add_argument("--batch-scales", type=floats, metavar="LOW,HIGH", help="rescale each batch by a random factor in this range")
     p.add_argument("--crop", type=ints, metavar="H[,W]", help="random crop size (default per dataset; none for synthetic)")
     p.add_argument("--scale-range", type=floats, metavar="LOW,HIGH",
                    help="per-image random resize range (default 0.5,2.0; none for synthetic)")
     p.add_argument("--base-size", type=int, help="short side at scale 1 for the random resize")
     p.add_argument("--synthetic-size", type=int, default=96, help="image size of the synthetic sets (default 96)")
-    p.add_argument("--eval-every", type=int, help="evaluate every N iterations (default: at the end)")
-    p.add_argument("--checkpoint-every", type=int, help="write OUT/last every N iterations (default 500)")
-    p.add_argument("--log-every", type=int, help="metrics.jsonl record every N iterations (default 1)")
-    p.add_argument("--best-metric", help="metric that picks OUT/best (default mIoU, PQ for panoptic)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int, help="data loader worker processes (default 0)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun on GPUs")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default; under torchrun cuda:LOCAL_RANK)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_train_option_flags(p.add_argument_group("training options (TrainConfig fields; others: --train-opt KEY=VALUE)"))
     p.set_defaults(run=run)
+
+
+def _flag_type(option: TrainOption):
+    """argparse type of a TrainConfig field, from its annotation."""
+    annotation = option.annotation
+    if annotation.startswith("tuple[float"):
+        return floats
+    for name, kind in (("int", int), ("float", float), ("str", str)):
+        if annotation.split(" | ")[0] == name:
+            return kind
+    raise TypeError(f"TrainConfig.{option.field}: no command-line type for {annotation!r}")
+
+
+def add_train_option_flags(group) -> None:
+    """One ``--flag`` per :func:`~segzoo.engine.config.train_options` entry (the option is declared once, in
+    TrainConfig); unset flags stay None so the config's default applies."""
+    for option in train_options():
+        dest = option.flag.replace("-", "_")
+        default_text = "" if option.default in (None, False) else f" (default {option.default})"
+        if option.annotation == "bool":
+            group.add_argument(f"--{option.flag}", dest=dest, action="store_true", default=None, help=option.help)
+            continue
+        group.add_argument(f"--{option.flag}", dest=dest, type=_flag_type(option), choices=option.choices,
+                           metavar=option.metavar, help=option.help + default_text)  # fmt: skip
 
 
 def merge_config_file(args: argparse.Namespace) -> None:
@@ -103,9 +99,11 @@ def train_config(args: argparse.Namespace):
     """The :class:`~segzoo.engine.config.TrainConfig` of the flags (and ``--train-opt``)."""
     from ..engine.config import TrainConfig
 
-    values = {field: getattr(args, flag) for flag, field in TRAIN_FIELDS.items() if getattr(args, flag) is not None}
-    if args.sync_bn:
-        values["sync_bn"] = True
+    values = {}
+    for option in train_options():
+        value = getattr(args, option.flag.replace("-", "_"))
+        if value is not None:
+            values[option.field] = value
     if args.no_progress:
         values["progress"] = False
     values.update(key_values(args.train_opt, "--train-opt"))

@@ -1,4 +1,7 @@
-"""The trainer's options, one keyword each, checked when the config is made.
+"""The trainer's options, one keyword each, checked when the config is made (torch-free).
+
+A field declared with ``_option(default, flag, help)`` is also a ``segzoo train --flag``: the
+CLI builds its flags from :func:`train_options`, so each option is written once.
 
 Defaults follow the common semantic-segmentation practice (MMSegmentation / DeepLab): SGD
 with momentum 0.9, weight decay 1e-4 (not on norms and biases), poly schedule with power
@@ -11,12 +14,29 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .optim import OPTIMIZERS
-from .schedules import SCHEDULES
-
-__all__ = ["TrainConfig", "AMP_MODES"]
+__all__ = ["TrainConfig", "AMP_MODES", "OPTIMIZERS", "SCHEDULES", "TrainOption", "train_options"]
 
 AMP_MODES = (None, "bf16", "fp16")
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("poly", "step", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainOption:
+    """How a :class:`TrainConfig` field appears on the command line (``segzoo train --FLAG``)."""
+
+    field: str
+    flag: str
+    help: str
+    default: Any
+    annotation: str
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
+def _option(default: Any, flag: str, help: str, *, choices: tuple[str, ...] | None = None, metavar: str | None = None):
+    """A field with its command-line flag: declared once, read by ``segzoo train``'s parser."""
+    return field(default=default, metadata={"flag": flag, "help": help, "choices": choices, "metavar": metavar})
 
 
 @dataclass
@@ -26,47 +46,49 @@ class TrainConfig:
     Iterations are optimiser steps; with ``accumulate = n`` each step uses ``n`` batches.
     """
 
-    max_iters: int = 1000
-    batch_size: int = 8  # per process
+    max_iters: int = _option(1000, "iters", "iterations (optimiser steps)")
+    batch_size: int = _option(8, "batch-size", "images per step and process")
     # optimiser
-    optimizer: str = "sgd"
-    lr: float = 0.01
+    optimizer: str = _option("sgd", "optimizer", "optimiser", choices=OPTIMIZERS)
+    lr: float = _option(0.01, "lr", "base learning rate (head: x --head-lr-mult)")
     momentum: float = 0.9
     betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 1e-4
-    head_lr_mult: float = 1.0
+    weight_decay: float = _option(1e-4, "weight-decay", "weight decay (not on norms and biases)")
+    head_lr_mult: float = _option(1.0, "head-lr-mult", "learning-rate factor of the heads")
     # schedule
-    schedule: str = "poly"
+    schedule: str = _option("poly", "schedule", "learning-rate schedule", choices=SCHEDULES)
     power: float = 0.9
-    step_size: int | None = None
+    step_size: int | None = _option(None, "step-size", "iterations between x0.1 drops (step schedule)")
     gamma: float = 0.1
     min_lr_ratio: float = 0.0
-    warmup_iters: int = 0
+    warmup_iters: int = _option(0, "warmup-iters", "linear warm-up iterations")
     warmup_ratio: float = 0.1
     # numerics
-    amp: str | None = None  # None, "bf16" or "fp16" (fp16 uses a GradScaler)
-    clip_grad_norm: float | None = None
-    accumulate: int = 1
-    ema_decay: float | None = None
+    amp: str | None = _option(None, "amp", "mixed precision (CPU and CUDA; fp16 uses a GradScaler)", choices=("bf16", "fp16"))
+    clip_grad_norm: float | None = _option(None, "clip-grad", "clip the gradient norm to this")
+    accumulate: int = _option(1, "accumulate", "batches per optimiser step")
+    ema_decay: float | None = _option(None, "ema", "keep an EMA of the weights (evaluated and saved)", metavar="DECAY")
     max_bad_steps: int = 5  # consecutive non-finite losses before training stops
     # multi-scale training (per-iteration batch rescaling); None = off
-    batch_scale_range: tuple[float, float] | None = None
+    batch_scale_range: tuple[float, float] | None = _option(
+        None, "batch-scales", "rescale each batch by a random factor in this range", metavar="LOW,HIGH"
+    )
     batch_scales: tuple[float, ...] | None = None
     batch_base_sizes: tuple[int, ...] | None = None
     size_divisor: int = 1
     # evaluation, checkpoints, logging
-    eval_every: int = 0  # 0: only at the end (when there is validation data)
+    eval_every: int = _option(0, "eval-every", "evaluate every N iterations (0: at the end)")
     val_batch_size: int = 1
-    best_metric: str | None = None  # default: "mIoU" (semantic) or "PQ" (panoptic)
+    best_metric: str | None = _option(None, "best-metric", "metric that picks OUT/best (default mIoU, PQ for panoptic)")
     best_mode: str = "max"
-    checkpoint_every: int = 500
-    log_every: int = 1
+    checkpoint_every: int = _option(500, "checkpoint-every", "write OUT/last every N iterations")
+    log_every: int = _option(1, "log-every", "metrics.jsonl record every N iterations")
     progress: bool = True
     # reproducibility and processes
-    seed: int = 0
+    seed: int = _option(0, "seed", "seed of the weights, the data order and the augmentations")
     deterministic: bool = False
-    num_workers: int = 0
-    sync_bn: bool = False
+    num_workers: int = _option(0, "workers", "data loader worker processes")
+    sync_bn: bool = _option(False, "sync-bn", "SyncBatchNorm under torchrun on GPUs")
     find_unused_parameters: bool | None = None  # default: True for panoptic models under DDP
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes recorded with the run
 
@@ -107,3 +129,14 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python values (JSON-able)."""
         return dataclasses.asdict(self)
+
+
+def train_options() -> list[TrainOption]:
+    """The :class:`TrainConfig` fields that have a command-line flag, in declaration order (the
+    others are set with ``--train-opt KEY=VALUE`` or a ``--config`` file)."""
+    out = []
+    for f in dataclasses.fields(TrainConfig):
+        if "flag" in f.metadata:
+            meta = f.metadata
+            out.append(TrainOption(f.name, meta["flag"], meta["help"], f.default, str(f.type), meta["choices"], meta["metavar"]))
+    return out

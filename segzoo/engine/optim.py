@@ -15,9 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .config import OPTIMIZERS
+
 __all__ = ["param_groups", "poly_lambda", "PolyLR", "build_optimizer", "OPTIMIZERS"]
 
-OPTIMIZERS = ("sgd", "adamw")
 
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 

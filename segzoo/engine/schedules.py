@@ -16,9 +16,10 @@ import math
 
 import torch
 
+from .config import SCHEDULES
+
 __all__ = ["LRFactor", "SCHEDULES", "build_scheduler"]
 
-SCHEDULES = ("poly", "step", "cosine", "constant")
 
 
 class LRFactor:

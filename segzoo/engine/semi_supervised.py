@@ -29,7 +29,7 @@ from ..data import SegmentationFolder
 from ..data.panoptic_utils import IGNORE_INDEX
 from ..postprocess.tta import TTA
 from .config import TrainConfig
-from .evaluate import to_unit_float
+from .evaluation import to_unit_float
 
 __all__ = ["pseudo_label", "PseudoLabels", "SemiSupervised", "RoundResult"]
 

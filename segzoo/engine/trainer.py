@@ -41,7 +41,7 @@ from .distributed import (
     wrap_ddp,
 )
 from .ema import ModelEMA
-from .evaluate import evaluate, scalar_metrics, to_unit_float
+from .evaluation import evaluate, scalar_metrics, to_unit_float
 from .loader import eval_loader, train_loader
 from .logs import GracefulInterrupt, JsonlWriter, quiet_other_ranks
 from .multiscale import BatchRescale
