@@ -25,7 +25,13 @@ def test_forward_gives_input_sized_logits(name, size):
         assert aux.shape == (2, 5, *size)
 
 
-@pytest.mark.parametrize("name", SEMANTIC)
+# The whole real-backbone sweep is slow-marked (pytest -m slow); two recipes stay in the default run.
+REAL_BACKBONE_DEFAULT = ("fcn_r50", "ocrnet_hrnet_w18")
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=() if n in REAL_BACKBONE_DEFAULT else pytest.mark.slow) for n in SEMANTIC]
+)
 def test_real_backbone_forward(name):
     """The recipe as registered (real backbone) gives logits at an odd input size."""
     model = segzoo.build(name, num_classes=4).eval()
