@@ -72,3 +72,21 @@ def test_notebook_runs(path, monkeypatch):
     assert not _outputs(nb, "error")
     assert _images(nb), "the notebook's figures were not displayed"
 
+
+def test_docs_images_are_the_notebooks_figures():
+    import base64
+
+    pages = "\n".join(p.read_text() for p in (ROOT / "docs").rglob("*.md"))
+    exported = []
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            name = cell.metadata.get("docs_image")
+            if name is None:
+                continue
+            exported.append(name)
+            figure = base64.b64decode([o for o in cell.outputs if "image/png" in o.get("data", {})][-1].data["image/png"])
+            image = ROOT / "docs" / "images" / name
+            # in step with the committed outputs: build_notebooks.py --export-images docs/images
+            assert image.is_file() and image.read_bytes() == figure, name
+            assert f"images/{name})" in pages, f"{name} is shown on no docs page"
+    assert len(exported) >= 5
