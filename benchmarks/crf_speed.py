@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from segzoo.postprocess.crf import dense_crf
-from segzoo.postprocess.crf.synthetic import noisy_unary
+from segzoo.crf import dense_crf
+from segzoo.crf.synthetic import noisy_unary
 
 try:
     import pydensecrf.densecrf as dcrf

@@ -87,7 +87,7 @@ GROUPS: dict[str, list[str]] = {
         "segzoo/fusers/refine_multiscale.py",
     ],
     "fusers/panoptic": ["segzoo/fusers/panoptic/"],
-    "postprocess/crf": ["segzoo/postprocess/crf/"],
+    "postprocess/crf": ["segzoo/crf/"],
     "layers/attention": ["segzoo/layers/attention/"],
     "losses": ["segzoo/losses/"],
     "weights": ["segzoo/weights.py"],
@@ -112,11 +112,11 @@ TEST_MAP: dict[str, list[str]] = {
     "segzoo/fusers/panoptic/": [
         "tests/test_panoptic_fusers_thresholds.py", "tests/test_upsnet_fusion_edges.py", "tests/test_panoptic_fusers.py"
     ],
-    "segzoo/postprocess/crf/": [
+    "segzoo/crf/": [
         "tests/test_crf_compat.py", "tests/test_crf_lattice_filter.py", "tests/test_crf_label_skipping.py",
         "tests/test_crf.py", "tests/test_crf_parity.py",
     ],
-    "segzoo/postprocess/crf/panoptic.py": ["tests/test_crf_panoptic_boxes.py", "tests/test_crf_panoptic.py"],
+    "segzoo/crf/panoptic.py": ["tests/test_crf_panoptic_boxes.py", "tests/test_crf_panoptic.py"],
     "segzoo/layers/attention/": ["tests/test_attention_block_defaults.py", "tests/test_attention.py", "tests/test_blocks.py"],
     "segzoo/losses/": ["tests/test_losses_ignore.py", "tests/test_losses.py"],
     "segzoo/losses/uncertainty.py": ["tests/test_losses_ignore.py", "tests/test_losses.py", "tests/test_panoptic_models.py"],

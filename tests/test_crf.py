@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segzoo.postprocess.crf import DenseCRF, LocalMessage, build_lattice, dense_crf
-from segzoo.postprocess.crf.inputs import kernel_spec
-from segzoo.postprocess.crf.meanfield import LOG2E
-from segzoo.postprocess.crf.synthetic import noisy_unary
+from segzoo.crf import DenseCRF, LocalMessage, build_lattice, dense_crf
+from segzoo.crf.inputs import kernel_spec
+from segzoo.crf.meanfield import LOG2E
+from segzoo.crf.synthetic import noisy_unary
 
 METHODS = [dict(method="permutohedral"), dict(method="local", window=7, blur=2)]
 
@@ -222,7 +222,7 @@ def test_training_after_an_inference_mode_call_at_the_same_size():
 
 
 def test_wide_keys_fallback_builds_the_same_lattice(monkeypatch):
-    import segzoo.postprocess.crf.lattice as lattice_module
+    import segzoo.crf.lattice as lattice_module
 
     feats = _bilateral_features(blocks_image(9, 11, seed=6), sxy=1.5, srgb=15.0).float()
     values = torch.rand(99, 2, generator=torch.Generator().manual_seed(1))

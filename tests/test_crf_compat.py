@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from segzoo.postprocess.crf import DenseCRF, dense_crf
+from segzoo.crf import DenseCRF, dense_crf
 
 METHODS = [dict(method="permutohedral"), dict(method="local", window=5, blur=1)]
 FLAT = torch.full((3, 6, 7), 128, dtype=torch.uint8)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from segzoo.postprocess.crf import dense_crf
-from segzoo.postprocess.crf.synthetic import noisy_unary
+from segzoo.crf import dense_crf
+from segzoo.crf.synthetic import noisy_unary
 
 
 @pytest.mark.parametrize("method", [dict(method="permutohedral"), dict(method="local", window=5, blur=2)])

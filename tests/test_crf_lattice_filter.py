@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from segzoo.postprocess.crf.lattice import build_lattice, merge_lattices
+from segzoo.crf.lattice import build_lattice, merge_lattices
 
 
 def filter_matrix(lattice, n):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from segzoo.postprocess.crf import refine_panoptic
+from segzoo.crf import refine_panoptic
 
 H, W, EDGE = 40, 48, 20  # true colour edge at x = 20
 

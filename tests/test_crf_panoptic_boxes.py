@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from segzoo.postprocess.crf import refine_panoptic
+from segzoo.crf import refine_panoptic
 
 
 def test_boxes_of_segments_at_the_image_border():

@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from segzoo.postprocess.crf import dense_crf
-from segzoo.postprocess.crf.synthetic import noisy_unary
+from segzoo.crf import dense_crf
+from segzoo.crf.synthetic import noisy_unary
 
 dcrf = pytest.importorskip(
     "pydensecrf.densecrf", reason="pydensecrf not importable (optional: pip install pydensecrf2)", exc_type=ImportError

@@ -193,7 +193,7 @@ def run_accuracy(budget: Budget, *, progress: bool = True, log: Callable[[str], 
     """
     from ..factory import build
     from ..postprocess import TTA
-    from ..postprocess.crf import dense_crf
+    from ..crf import dense_crf
 
     start_all = time.time()
     rows: list[dict[str, Any]] = []

@@ -282,7 +282,7 @@ def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig
 
 
 def _run_crf(model: nn.Module, out: Any, results: list[Any], images: torch.Tensor) -> None:
-    from ..postprocess.crf import dense_crf, refine_panoptic
+    from ..crf import dense_crf, refine_panoptic
 
     if getattr(model, "task", None) == "panoptic":
         for pred, image in zip(results, images):

@@ -32,7 +32,7 @@ from ...fusers.panoptic import (
 )
 from ...heads import PrototypeModule, SpatialRankingModule
 from ...losses import UncertaintyWeighting
-from ...postprocess.crf.panoptic import refine_panoptic
+from ...crf.panoptic import refine_panoptic
 from ..base import SegmentationModel
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
 from .targets import batch_images, detection_targets, semantic_targets
@@ -75,7 +75,7 @@ class PanopticModel(SegmentationModel):
         fuser: panoptic fuser name (``heuristic``, ``spatial_ranking``, ``upsnet``) or module.
         panoptic_loss: train UPSNet's panoptic cross entropy (for the ``upsnet`` fuser).
         crf: refine the fused segments' edges in ``predict`` with a dense CRF (seed 002;
-            :func:`segzoo.postprocess.crf.refine_panoptic`): ``True`` for its defaults, a dict of
+            :func:`segzoo.crf.refine_panoptic`): ``True`` for its defaults, a dict of
             its keyword arguments (``iterations``, ``bilateral``, ``confidence``, ...), or
             ``False``/``None`` for none.
         upsnet_keep_fraction: share of GT instances kept as instance channels in that loss
