@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from segzoo.bench.accuracy import run_accuracy_from_args
+from segzoo.cli.bench import run_synthetic_accuracy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     command = "python benchmarks/accuracy.py " + " ".join(map(shlex.quote, sys.argv[1:] if argv is None else argv))
-    return run_accuracy_from_args(args, command=command.strip())
+    return run_synthetic_accuracy(args, command=command.strip())
 
 
 if __name__ == "__main__":

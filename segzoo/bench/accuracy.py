@@ -29,11 +29,10 @@ starts from ``torch.manual_seed(seed)`` and sees the same batches. A small loop 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,7 +42,7 @@ from torch import nn
 from .fingerprint import fingerprint, load_average
 from .report import fingerprint_lines
 
-__all__ = ["Budget", "QUICK", "DEFAULT", "run_accuracy", "accuracy_markdown", "run_accuracy_from_args"]
+__all__ = ["Budget", "QUICK", "DEFAULT", "run_accuracy", "accuracy_markdown", "write_accuracy"]
 
 
 @dataclass(frozen=True)
@@ -339,17 +338,3 @@ def write_accuracy(result: dict[str, Any], out_dir: str | Path, *, command: str)
     md = out / f"{name}.md"
     md.write_text(accuracy_markdown(result, command=command, fp=fp), encoding="utf-8")
     return [js, md]
-
-
-def run_accuracy_from_args(args: argparse.Namespace, *, command: str) -> int:
-    """``segzoo bench --accuracy [--quick]``: run, print the Markdown, write JSON + Markdown to ``--out``."""
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
-    budget = QUICK if args.quick else DEFAULT
-    if getattr(args, "seed", 0):
-        budget = replace(budget, seed=args.seed)
-    result = run_accuracy(budget)
-    paths = write_accuracy(result, args.out, command=command)
-    print(accuracy_markdown(result, command=command, fp=fingerprint()))
-    print("wrote " + ", ".join(str(p) for p in paths))
-    return 0

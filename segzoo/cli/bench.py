@@ -19,7 +19,7 @@ from typing import Sequence
 from .errors import EXIT_USAGE, CLIError, message_of, user_errors
 from .options import Parser, key_values
 
-__all__ = ["add_parser", "add_bench_arguments", "config_from_args", "main", "run", "run_from_args"]
+__all__ = ["add_parser", "add_bench_arguments", "config_from_args", "main", "run", "run_from_args", "run_synthetic_accuracy"]
 
 DEFAULT_MODELS_HELP = "segzoo.bench.DEFAULT_MODELS: 7 representative recipes, see docs/benchmarks.md"
 
@@ -170,9 +170,7 @@ def run_from_args(args: argparse.Namespace, *, command: str) -> int:
         print("wrote " + ", ".join(str(p) for p in paths))
         return 0
     if args.accuracy:
-        from ..bench.accuracy import run_accuracy_from_args
-
-        return run_accuracy_from_args(args, command=command)
+        return run_synthetic_accuracy(args, command=command)
     from ..bench.report import markdown_table, write_reports
     from ..bench.runner import run_benchmark
 
@@ -186,6 +184,28 @@ def run_from_args(args: argparse.Namespace, *, command: str) -> int:
     paths = write_reports(result, args.out, stem=args.name, formats=args.format, plot=args.plot)
     print("\nwrote " + ", ".join(str(p) for p in paths))
     return 1 if any(r.get("error") for r in result.rows) else 0
+
+
+def run_synthetic_accuracy(args: argparse.Namespace, *, command: str) -> int:
+    """``segzoo bench --accuracy [--quick]`` (also ``benchmarks/accuracy.py``): run the synthetic accuracy
+    benchmark, print its Markdown, write JSON + Markdown to ``--out``."""
+    import dataclasses
+
+    import torch
+
+    from ..bench.accuracy import DEFAULT, QUICK, accuracy_markdown, run_accuracy, write_accuracy
+    from ..bench.fingerprint import fingerprint
+
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    budget = QUICK if args.quick else DEFAULT
+    if getattr(args, "seed", 0):
+        budget = dataclasses.replace(budget, seed=args.seed)
+    result = run_accuracy(budget)
+    paths = write_accuracy(result, args.out, command=command)
+    print(accuracy_markdown(result, command=command, fp=fingerprint()))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
 
 
 def add_parser(sub) -> None:
