@@ -16,6 +16,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 torch.set_num_threads(1)
 
 
+# CLI options of a small panoptic recipe (tiny backbone, narrow heads, few proposals)
+TINY_PANOPTIC_SET = ["--set", "backbone=tiny", "--set", "fpn_channels=32", "--set", "box_channels=64", "--set",
+                     "mask_channels=32", "--set", "rpn_top_n=60,30", "--set", "detections_per_img=10"]  # fmt: skip
+
+
 def build_tiny(name: str, **overrides):
     """Build a recipe with the tiny backbone (when it takes one) and 5 classes."""
     defaults = segzoo.model_info(name)["defaults"]

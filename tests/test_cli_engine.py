@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_PANOPTIC_SET
 from PIL import Image
 
 import segzoo
@@ -19,8 +20,7 @@ from segzoo.data import SyntheticPanoptic
 
 TINY_TRAIN = ["--set", "backbone=tiny", "--data", "synthetic:6", "--val", "synthetic:2", "--synthetic-size", "32",
               "--batch-size", "2", "--no-progress", "--threads", "1"]  # fmt: skip
-PANOPTIC_SET = ["--set", "backbone=tiny", "--set", "fpn_channels=32", "--set", "box_channels=64", "--set",
-                "mask_channels=32", "--set", "rpn_top_n=60,30", "--set", "detections_per_img=10"]  # fmt: skip
+PANOPTIC_SET = TINY_PANOPTIC_SET
 
 
 @pytest.fixture(autouse=True)

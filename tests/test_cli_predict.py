@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_PANOPTIC_SET
 from PIL import Image
 
 import segzoo
@@ -15,8 +16,7 @@ from segzoo.cli import main
 from segzoo.cli.predict import resize_rule
 from segzoo.cli.progress import progress_enabled
 
-PANOPTIC = ["--set", "backbone=tiny", "--set", "fpn_channels=32", "--set", "box_channels=64", "--set",
-            "mask_channels=32", "--set", "rpn_top_n=60,30", "--set", "detections_per_img=10"]  # fmt: skip
+PANOPTIC = TINY_PANOPTIC_SET
 
 
 @pytest.fixture(autouse=True)

@@ -2,28 +2,5 @@
 the models, so a panoptic model's ``predict`` can refine its segments), under the name users of
 ``segzoo.postprocess`` look for."""
 
-from ...crf import (
-    BILATERAL,
-    GAUSSIAN,
-    DenseCRF,
-    LocalMessage,
-    PermutohedralLattice,
-    PermutohedralMessage,
-    build_lattice,
-    dense_crf,
-    merge_lattices,
-    refine_panoptic,
-)
-
-__all__ = [
-    "BILATERAL",
-    "GAUSSIAN",
-    "DenseCRF",
-    "LocalMessage",
-    "PermutohedralLattice",
-    "PermutohedralMessage",
-    "build_lattice",
-    "dense_crf",
-    "merge_lattices",
-    "refine_panoptic",
-]
+from ...crf import *  # noqa: F401,F403  (the public API, re-exported)
+from ...crf import __all__  # noqa: F401
