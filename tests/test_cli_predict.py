@@ -114,11 +114,9 @@ def test_panoptic_json_uses_dataset_ids_and_pq_compute_reads_it(coco_folder, tmp
     assert {c["id"]: c["name"] for c in pred["categories"]} == gt_ids  # the dataset's ids and names, not 0..K-1
     used = {s["category_id"] for a in pred["annotations"] for s in a["segments_info"]}
     assert used and used <= set(gt_ids)
-    # the predictions' image ids are the file stems; align the ground truth's to them and evaluate as is
-    for image, ann in zip(gt_json["images"], gt_json["annotations"]):
-        stem = image["file_name"].rsplit(".", 1)[0]
-        ann["image_id"] = image["id"] = stem
-    result = pq_compute(gt_json, pred, coco_folder / "panoptic", out)
+    # COCO names images by their zero-padded id: the predictions carry the same image ids, as is
+    assert sorted(a["image_id"] for a in pred["annotations"]) == sorted(i["id"] for i in gt_json["images"])
+    result = pq_compute(coco_folder / "panoptic.json", out / "predictions.json", coco_folder / "panoptic", out)
     assert 0.0 <= result.pq <= 1.0
     gt_used = {s["category_id"] for a in gt_json["annotations"] for s in a["segments_info"]}
     assert all(result.per_class[c]["tp"] + result.per_class[c]["fn"] > 0 for c in gt_used)  # same id space

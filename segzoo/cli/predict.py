@@ -221,7 +221,8 @@ class _Writer:
             kept = set(torch.unique(panoptic).tolist())
             segments = [s for s in result.segments_info if int(s["id"]) in kept]
             table = {c["train_id"]: c["id"] for c in self.categories}
-            rgb, ann = to_coco_panoptic(panoptic, segments, categories=table, image_id=stem, file_name=f"{stem}_panoptic.png")
+            image_id = int(stem) if stem.isdigit() else stem  # COCO names files by their zero-padded id
+            rgb, ann = to_coco_panoptic(panoptic, segments, categories=table, image_id=image_id, file_name=f"{stem}_panoptic.png")
             written.append(save_png(rgb, out / f"{stem}_panoptic.png"))
             written.append(save_png(_to_size(result.sem_seg, size).to(torch.uint8), out / f"{stem}_semantic.png"))
             self.annotations.append(ann)
