@@ -21,13 +21,35 @@ TINY_PANOPTIC_SET = ["--set", "backbone=tiny", "--set", "fpn_channels=32", "--se
                      "mask_channels=32", "--set", "rpn_top_n=60,30", "--set", "detections_per_img=10"]  # fmt: skip
 
 
-def build_tiny(name: str, **overrides):
-    """Build a recipe with the tiny backbone (when it takes one) and 5 classes."""
-    defaults = segzoo.model_info(name)["defaults"]
-    if "backbone" in defaults:
-        overrides.setdefault("backbone", "tiny")
-    overrides.setdefault("num_classes", 5)
-    return segzoo.build(name, **overrides)
+# Defaults of a small panoptic recipe (tiny backbone, 5 classes: 3 thing and 2 stuff, narrow heads, few proposals)
+TINY_PANOPTIC = dict(
+    backbone="tiny", num_classes=5, thing_ids=(0, 1, 2), stuff_ids=(3, 4), fpn_channels=16, box_channels=32,
+    mask_channels=16, rpn_top_n=(50, 20), detections_per_img=5,
+)  # fmt: skip
+
+
+def build_tiny(name: str, *, seed: int | None = None, **overrides):
+    """Build a recipe small enough for a test: the one builder of the test suite.
+
+    Semantic (and multi-scale) recipes get the tiny backbone (when they take one) and 5 classes;
+    panoptic recipes get ``TINY_PANOPTIC``. ``overrides`` win; ``seed`` seeds torch before the build.
+    """
+    info = segzoo.model_info(name)
+    if info["task"] == "panoptic":
+        args = dict(TINY_PANOPTIC)
+    else:
+        args = {"backbone": "tiny"} if "backbone" in info["defaults"] else {}
+        args["num_classes"] = 5
+    args.update(overrides)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return segzoo.build(name, **args)
+
+
+@pytest.fixture
+def tiny():
+    """The ``build_tiny`` builder, for tests that take it as a fixture."""
+    return build_tiny
 
 
 @pytest.fixture(autouse=True)

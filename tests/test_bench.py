@@ -9,9 +9,9 @@ import warnings
 
 import pytest
 import torch
+from conftest import build_tiny
 from torch import nn
 
-import segzoo
 from segzoo.bench import COLUMNS, BenchConfig, count_flops, fingerprint, optimize, run_benchmark
 from segzoo.bench.fingerprint import FINGERPRINT_KEYS, cpu_supports_bf16
 from segzoo.cli.bench import main
@@ -119,10 +119,6 @@ def test_select_models_and_sizes():
     assert stats["latency_mean_ms"] == 2.5 and stats["latency_p50_ms"] == 2.5 and stats["latency_p90_ms"] == pytest.approx(3.7)
 
 
-def _tiny_fcn() -> nn.Module:
-    return segzoo.build("fcn_r50", backbone="tiny", num_classes=5)
-
-
 def _randomise_bn(model: nn.Module) -> None:
     """Non-trivial running statistics so that a wrong fold would show."""
     g = torch.Generator().manual_seed(1)
@@ -135,7 +131,7 @@ def _randomise_bn(model: nn.Module) -> None:
 
 
 def test_optimize_folds_every_batchnorm_and_matches_eager():
-    model = _tiny_fcn().eval()
+    model = build_tiny("fcn_r50").eval()
     _randomise_bn(model)
     n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     x = torch.randn(2, 3, 48, 40)
@@ -156,7 +152,7 @@ def test_optimize_folds_every_batchnorm_and_matches_eager():
 
 
 def test_optimize_reduced_precision_reports_agreement():
-    model = _tiny_fcn().eval()
+    model = build_tiny("fcn_r50").eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no native bf16" on this CPU, or a fall-back to fp32
         fast = optimize(model, dtype="bf16", sample=torch.randn(1, 3, 32, 32))

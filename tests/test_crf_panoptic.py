@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import build_tiny
 
 from segzoo.crf import refine_panoptic
 
@@ -83,14 +84,6 @@ def test_invalid_panoptic_inputs_raise():
         refine_panoptic(seg, info, image[:, :-1])
 
 
-def _tiny_panoptic(name: str, **overrides):
-    import segzoo
-
-    args = dict(backbone="tiny", num_classes=5, thing_ids=(0, 1, 2), stuff_ids=(3, 4), fpn_channels=16,
-                box_channels=32, mask_channels=16, rpn_top_n=(50, 20), detections_per_img=5)  # fmt: skip
-    return segzoo.build(name, **{**args, **overrides}).eval()
-
-
 def _photo_like(h: int = 48, w: int = 64) -> torch.Tensor:
     g = torch.Generator().manual_seed(3)
     image = torch.zeros(3, h, w)
@@ -105,7 +98,7 @@ def test_seed002_recipe_refines_with_the_crf_in_predict():
 
     assert segzoo.model_info("panoptic_cascade_x101_dcn")["defaults"]["crf"] is True
     assert segzoo.model_info("panoptic_fpn_r50")["defaults"]["crf"] is False
-    model = _tiny_panoptic("panoptic_cascade_x101_dcn")
+    model = build_tiny("panoptic_cascade_x101_dcn").eval()
     assert model.crf == {}
     image = _photo_like()
     plain = model.predict(image, crf=False)
@@ -116,16 +109,16 @@ def test_seed002_recipe_refines_with_the_crf_in_predict():
     one = model.predict(image, crf={"iterations": 1, "confidence": 0.6})
     seg1, info1 = refine_panoptic(plain.panoptic_seg, plain.segments_info, image, iterations=1, confidence=0.6)
     assert torch.equal(one.panoptic_seg, seg1) and one.segments_info == info1
-    off = _tiny_panoptic("panoptic_cascade_x101_dcn", crf=False)
+    off = build_tiny("panoptic_cascade_x101_dcn", crf=False).eval()
     assert off.crf is None
 
 
 def test_crf_option_errors_say_how_to_fix():
-    model = _tiny_panoptic("panoptic_fpn_r50")
+    model = build_tiny("panoptic_fpn_r50").eval()
     assert model.crf is None
     with pytest.raises(TypeError, match="unknown crf option.*bogus.*iterations"):
         model.predict(_photo_like(32, 32), crf={"bogus": 1})
     with pytest.raises(TypeError, match="crf must be True, False or a dict"):
         model.predict(_photo_like(32, 32), crf="yes")
     with pytest.raises(ValueError, match="in_chans=3"):
-        _tiny_panoptic("panoptic_fpn_r50", in_chans=4, crf=True)
+        build_tiny("panoptic_fpn_r50", in_chans=4, crf=True).eval()

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 import torch
+from conftest import build_tiny
 
 import segzoo
 from segzoo.data import Compose, RandomCrop, RandomHorizontalFlip, SyntheticPanoptic, SyntheticSemantic
@@ -32,11 +33,6 @@ def semantic_data(n=8, size=32, seed=0, crop=24):
     return SyntheticSemantic(n, size=(size, size), seed=seed, transforms=Compose([RandomHorizontalFlip(), RandomCrop(crop)]))
 
 
-def tiny_fcn(seed=0):
-    torch.manual_seed(seed)
-    return segzoo.build("fcn_r50", backbone="tiny", num_classes=8)
-
-
 def weights_equal(a, b) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -46,14 +42,15 @@ def test_resume_is_bit_exact_semantic(tmp_path):
     # EMA, per-iteration rescaling, random crops/flips and the FCN head's dropout all draw random numbers.
     options = dict(max_iters=6, batch_size=2, ema_decay=0.9, batch_scale_range=(0.75, 1.25), size_divisor=8, **QUIET)
     data = semantic_data()
-    straight_model = tiny_fcn()
+    straight_model = build_tiny("fcn_r50", seed=0, num_classes=8)
     straight = Trainer(straight_model, data, out_dir=tmp_path / "a", **options)
     straight.fit()
 
-    first = Trainer(tiny_fcn(), data, out_dir=tmp_path / "b", **options)
+    first = Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), data, out_dir=tmp_path / "b", **options)
     assert first.fit(stop_at=3).interrupted
     torch.manual_seed(999)  # whatever happens between the two sessions
-    resumed_model = tiny_fcn(seed=1)  # different initial weights: all must come from the checkpoint
+    # different initial weights: all must come from the checkpoint
+    resumed_model = build_tiny("fcn_r50", seed=1, num_classes=8)
     resumed = Trainer(resumed_model, data, out_dir=tmp_path / "b", **options)
     result = resumed.fit(resume=True)
     assert result.step == 6 and not result.interrupted
@@ -80,14 +77,16 @@ def test_resume_is_bit_exact_panoptic(tmp_path):
 
 def test_resume_refuses_other_model_options(tmp_path):
     data = semantic_data()
-    Trainer(tiny_fcn(), data, out_dir=tmp_path, max_iters=2, batch_size=2, **QUIET).fit(stop_at=1)
+    Trainer(
+        build_tiny("fcn_r50", seed=0, num_classes=8), data, out_dir=tmp_path, max_iters=2, batch_size=2, **QUIET
+    ).fit(stop_at=1)
     other = segzoo.build("fcn_r50", backbone="tiny", num_classes=8, aux=False)
     with pytest.raises(CheckpointError, match="written for 'fcn_r50'"):
         Trainer(other, data, out_dir=tmp_path, max_iters=2, batch_size=2, **QUIET).fit(resume=True)
 
 
 def test_nan_loss_is_skipped_reported_and_stops_training(tmp_path, caplog, monkeypatch):
-    model = tiny_fcn()
+    model = build_tiny("fcn_r50", seed=0, num_classes=8)
     trainer = Trainer(model, semantic_data(), out_dir=tmp_path, max_iters=20, batch_size=2, max_bad_steps=3,
                       checkpoint_every=2, progress=False)  # fmt: skip
     trainer.fit(stop_at=2)
@@ -115,7 +114,7 @@ def test_nan_loss_is_skipped_reported_and_stops_training(tmp_path, caplog, monke
 
 
 def test_a_single_bad_step_does_not_stop_training(tmp_path, monkeypatch):
-    model = tiny_fcn()
+    model = build_tiny("fcn_r50", seed=0, num_classes=8)
     trainer = Trainer(model, semantic_data(), max_iters=4, batch_size=2, max_bad_steps=2, **QUIET)
     original, calls = model.loss, {"n": 0}
 
@@ -130,7 +129,7 @@ def test_a_single_bad_step_does_not_stop_training(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_mixed_precision_on_cpu(amp):
-    model = tiny_fcn()
+    model = build_tiny("fcn_r50", seed=0, num_classes=8)
     before = {k: v.clone() for k, v in model.named_parameters()}
     trainer = Trainer(model, semantic_data(), max_iters=2, batch_size=2, amp=amp, **QUIET)
     trainer.fit()
@@ -140,7 +139,7 @@ def test_mixed_precision_on_cpu(amp):
 
 
 def test_gradient_clipping_bounds_the_update():
-    model = tiny_fcn()
+    model = build_tiny("fcn_r50", seed=0, num_classes=8)
     before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
     trainer = Trainer(model, semantic_data(), max_iters=1, batch_size=2, optimizer="sgd", lr=1.0, momentum=0.0,
                       weight_decay=0.0, schedule="constant", clip_grad_norm=1e-3, **QUIET)  # fmt: skip
@@ -150,7 +149,10 @@ def test_gradient_clipping_bounds_the_update():
 
 
 def test_accumulation_uses_several_batches_per_step():
-    trainer = Trainer(tiny_fcn(), semantic_data(n=8), max_iters=3, batch_size=2, accumulate=2, **QUIET)
+    trainer = Trainer(
+        build_tiny("fcn_r50", seed=0, num_classes=8), semantic_data(n=8), max_iters=3, batch_size=2, accumulate=2,
+        **QUIET,
+    )  # fmt: skip
     trainer.fit()
     assert trainer.step == 3
     assert (trainer.epoch, trainer.batch_in_epoch) == (1, 2)  # 6 batches of 2 from 8 samples: 4 + 2
@@ -158,8 +160,8 @@ def test_accumulation_uses_several_batches_per_step():
 
 def test_best_checkpoint_logs_and_loadable_outputs(tmp_path):
     data, val = semantic_data(), SyntheticSemantic(3, size=(32, 32), seed=1)
-    trainer = Trainer(tiny_fcn(), data, val_data=val, out_dir=tmp_path, max_iters=4, batch_size=2, eval_every=2,
-                      progress=False)  # fmt: skip
+    trainer = Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), data, val_data=val, out_dir=tmp_path, max_iters=4,
+                      batch_size=2, eval_every=2, progress=False)  # fmt: skip
     result = trainer.fit()
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if r["type"] == "train"]
@@ -194,7 +196,7 @@ def test_multiscale_model_trains_with_its_1_plus_s_losses():
 
 
 def test_checkpoint_swap_keeps_the_old_one_on_failure(tmp_path):
-    model = tiny_fcn()
+    model = build_tiny("fcn_r50", seed=0, num_classes=8)
     save_checkpoint(tmp_path / "last", model=model, state={"step": 1})
     with pytest.raises(Exception):
         save_checkpoint(tmp_path / "last", model=model, state={"step": 2, "bad": lambda: None})  # not picklable
@@ -203,16 +205,16 @@ def test_checkpoint_swap_keeps_the_old_one_on_failure(tmp_path):
     # a swap cut short between the renames: the .old copy is found
     (tmp_path / "last").rename(tmp_path / ".last.old")
     assert find_checkpoint(tmp_path / "last") == tmp_path / ".last.old"
-    assert load_checkpoint(tmp_path / "last", model=tiny_fcn(seed=3))["step"] == 1
+    assert load_checkpoint(tmp_path / "last", model=build_tiny("fcn_r50", seed=3, num_classes=8))["step"] == 1
 
 
 def test_trainer_rejects_bad_inputs():
     with pytest.raises(TypeError, match="unknown_option|Unknown training option"):
-        Trainer(tiny_fcn(), semantic_data(), unknown_option=1)
+        Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), semantic_data(), unknown_option=1)
     with pytest.raises(ValueError, match="fewer than one batch"):
-        Trainer(tiny_fcn(), semantic_data(n=2), batch_size=4)
+        Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), semantic_data(n=2), batch_size=4)
     with pytest.raises(TypeError, match="DataLoaders"):
-        Trainer(tiny_fcn(), torch.utils.data.DataLoader(semantic_data()))
+        Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), torch.utils.data.DataLoader(semantic_data()))
     normalised = SyntheticSemantic(4, size=(32, 32), transforms=segzoo.data.Normalize())
     with pytest.raises(ValueError, match="normalised already"):
-        Trainer(tiny_fcn(), normalised, max_iters=1, batch_size=2, **QUIET).fit()
+        Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), normalised, max_iters=1, batch_size=2, **QUIET).fit()

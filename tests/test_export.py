@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import build_tiny
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 import segzoo
@@ -34,10 +35,9 @@ from segzoo.models import SemanticModel
 
 RECIPES = segzoo.list_models()
 SIZES = ((64, 64), (80, 112))
-TINY_PANOPTIC = dict(
-    backbone="tiny", num_classes=5, thing_ids=(0, 1, 2), stuff_ids=(3, 4), fpn_channels=32, box_channels=64,
-    mask_channels=32, rpn_top_n=(60, 30), detections_per_img=10,
-)  # fmt: skip
+# Panoptic recipes: build_tiny's defaults with wider heads and more proposals; semantic ones take build_tiny's as is
+PANOPTIC_OVERRIDES = dict(fpn_channels=32, box_channels=64, mask_channels=32, rpn_top_n=(60, 30), detections_per_img=10)
+OVERRIDES = dict.fromkeys(segzoo.list_models(task="panoptic"), PANOPTIC_OVERRIDES)  # by recipe name
 # Run by default: PSPNet to ONNX (the pyramid pooling that broke ONNX), one torch.export, and
 # TorchScript (fast to trace) for the block families and the panoptic variants.
 FAST = {
@@ -47,14 +47,6 @@ FAST = {
     ("panoptic_se_r50", "torchscript"), ("panoptic_cascade_x101_dcn", "torchscript"), ("upsnet_r50", "torchscript"),
 }  # fmt: skip
 HAS_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
-
-
-def tiny(name: str) -> torch.nn.Module:
-    info = segzoo.model_info(name)
-    if info["task"] == "panoptic":
-        return segzoo.build(name, **TINY_PANOPTIC).eval()
-    overrides = {"backbone": "tiny"} if "backbone" in info["defaults"] else {}
-    return segzoo.build(name, num_classes=5, **overrides).eval()
 
 
 def _image(size, seed=1):
@@ -76,14 +68,14 @@ def _cases():
 
 @pytest.mark.parametrize("name", RECIPES)
 def test_every_recipe_declares_valid_formats(name):
-    formats = declared_formats(tiny(name))
+    formats = declared_formats(build_tiny(name, **OVERRIDES.get(name, {})).eval())
     assert formats, f"{name} declares no export format"
     assert set(formats) <= set(EXPORT_FORMATS), formats
 
 
 @pytest.mark.parametrize(("name", "fmt"), list(_cases()))
 def test_declared_format_matches_eager_at_any_size(name, fmt, tmp_path):
-    model = tiny(name)
+    model = build_tiny(name, **OVERRIDES.get(name, {})).eval()
     if fmt not in declared_formats(model):
         pytest.skip(f"{name} does not declare {fmt}")
     path = export(model, tmp_path / f"model.{fmt}", format=fmt, example_size=SIZES[0])
@@ -127,7 +119,7 @@ def test_declared_format_matches_eager_at_any_size(name, fmt, tmp_path):
 )
 def test_panoptic_export_with_zero_and_one_detection(fmt, tmp_path):
     """NMS may keep 0 or 1 boxes (torchvision's fake nms claims >= 2, which torch.export would assert)."""
-    model = tiny("panoptic_fpn_r50")
+    model = build_tiny("panoptic_fpn_r50", **PANOPTIC_OVERRIDES).eval()
     x = _image((64, 64))
     scores = eager_panoptic_outputs(model, x)[2]
     assert scores.shape[0] >= 2
@@ -143,7 +135,7 @@ def test_panoptic_export_with_zero_and_one_detection(fmt, tmp_path):
 
 
 def test_semantic_export_has_dynamic_batch(tmp_path):
-    model = tiny("pspnet_r50")
+    model = build_tiny("pspnet_r50").eval()
     exported = load_exported(export(model, tmp_path / "m.pt", format="torchscript", example_size=(64, 64)))
     x = torch.randn(3, 3, 72, 40)
     with torch.no_grad():
@@ -151,7 +143,7 @@ def test_semantic_export_has_dynamic_batch(tmp_path):
 
 
 def test_metadata_and_format_detection(tmp_path):
-    model = tiny("panoptic_fpn_r50")
+    model = build_tiny("panoptic_fpn_r50", **PANOPTIC_OVERRIDES).eval()
     path = export(model, tmp_path / "pan.bin", format="torchscript", example_size=(64, 64))
     assert detect_format(path) == "torchscript"
     meta = load_exported(path).metadata
@@ -168,7 +160,7 @@ def test_docs_fusion_function_gives_predicts_map(tmp_path):
     block = next(b for b in docs.split("```python")[1:] if "def fuse_panoptic" in b).split("```")[0]
     namespace: dict = {}
     exec(block.split("\nexported = ")[0], namespace)  # the imports and the function
-    model = tiny("panoptic_se_r50")
+    model = build_tiny("panoptic_se_r50", **PANOPTIC_OVERRIDES).eval()
     exported = load_exported(export(model, tmp_path / "pan.pt", format="torchscript", example_size=(64, 64)))
     x = _image((72, 88))
     seg, info = namespace["fuse_panoptic"](exported(x), exported.metadata)
@@ -179,13 +171,13 @@ def test_docs_fusion_function_gives_predicts_map(tmp_path):
 
 def test_unknown_format_lists_valid_ones(tmp_path):
     with pytest.raises(ValueError, match=r"Unknown export format 'tflite'.*'onnx', 'torchscript', 'torch-export'"):
-        export(tiny("fcn_r50"), tmp_path / "m", format="tflite")
+        export(build_tiny("fcn_r50").eval(), tmp_path / "m", format="tflite")
 
 
 def test_undeclared_format_says_what_is_supported(tmp_path, monkeypatch):
     monkeypatch.setattr(SemanticModel, "export_formats", ("torchscript",))
     with pytest.raises(ValueError, match=r"fcn_r50 does not declare export format 'onnx'; it supports 'torchscript'"):
-        export(tiny("fcn_r50"), tmp_path / "m.onnx", format="onnx")
+        export(build_tiny("fcn_r50").eval(), tmp_path / "m.onnx", format="onnx")
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -195,7 +187,7 @@ def test_missing_onnx_says_how_to_install(tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(core.importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
     with pytest.raises(ImportError, match=r"pip install segzoo\[export\]"):
-        export(tiny("fcn_r50"), tmp_path / "m.onnx", format="onnx")
+        export(build_tiny("fcn_r50").eval(), tmp_path / "m.onnx", format="onnx")
 
 
 def test_non_segzoo_module_is_rejected(tmp_path):
@@ -205,7 +197,7 @@ def test_non_segzoo_module_is_rejected(tmp_path):
 
 def test_opset_only_for_onnx(tmp_path):
     with pytest.raises(ValueError, match="opset only applies"):
-        export(tiny("fcn_r50"), tmp_path / "m.pt", format="torchscript", opset=18)
+        export(build_tiny("fcn_r50").eval(), tmp_path / "m.pt", format="torchscript", opset=18)
 
 
 def test_failed_export_leaves_existing_file_and_no_temporaries(tmp_path, monkeypatch):
@@ -220,13 +212,13 @@ def test_failed_export_leaves_existing_file_and_no_temporaries(tmp_path, monkeyp
 
     monkeypatch.setattr(core, "_write_torchscript", broken)
     with pytest.raises(RuntimeError, match="exporter crashed"):
-        export(tiny("fcn_r50"), target, format="torchscript", example_size=(32, 32))
+        export(build_tiny("fcn_r50").eval(), target, format="torchscript", example_size=(32, 32))
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
 
 
 def test_export_restores_training_mode(tmp_path):
-    model = tiny("fcn_r50").train()
+    model = build_tiny("fcn_r50").train()
     export(model, tmp_path / "m.pt", format="torchscript", example_size=(32, 32))
     assert model.training
 
@@ -251,7 +243,7 @@ def test_scaled_length_rounds_like_python():
 
 def test_exported_fusion_runs_the_models_crf(tmp_path):
     """fuse_panoptic(..., image=) applies the CRF the artefact's model ran in predict (seed 002's recipe)."""
-    model = tiny("panoptic_cascade_x101_dcn")
+    model = build_tiny("panoptic_cascade_x101_dcn", **PANOPTIC_OVERRIDES).eval()
     exported = load_exported(export(model, tmp_path / "c.pt", format="torchscript", example_size=(64, 64)))
     assert exported.metadata["crf"] == {}
     image = (torch.rand(3, 64, 80, generator=torch.Generator().manual_seed(5)) * 255).to(torch.uint8)

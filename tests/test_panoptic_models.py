@@ -6,6 +6,7 @@ import warnings
 
 import pytest
 import torch
+from conftest import build_tiny
 
 import segzoo
 from segzoo.data import SyntheticPanoptic
@@ -16,12 +17,8 @@ from segzoo.models.panoptic import PanopticPrediction
 PANOPTIC = segzoo.list_models(task="panoptic")
 TINY = dict(backbone="tiny", fpn_channels=32, box_channels=64, mask_channels=32, rpn_top_n=(60, 30), detections_per_img=10)
 SYNTH = SyntheticPanoptic(4, size=(64, 80), seed=0)
-
-
-def build_tiny_panoptic(name: str, **overrides):
-    args = dict(TINY, num_classes=8, thing_ids=SYNTH.thing_ids, stuff_ids=SYNTH.stuff_ids)
-    args.update(overrides)
-    return segzoo.build(name, **args)
+# build_tiny overrides: TINY, and the classes of the synthetic data
+SYNTH_TINY = dict(TINY, num_classes=8, thing_ids=SYNTH.thing_ids, stuff_ids=SYNTH.stuff_ids)
 
 
 def _batch(indices=(0, 1)):
@@ -39,7 +36,7 @@ def test_expected_recipes_are_registered():
 
 @pytest.mark.parametrize("name", PANOPTIC)
 def test_training_step_gives_finite_losses_and_gradients(name):
-    model = build_tiny_panoptic(name).train()
+    model = build_tiny(name, **SYNTH_TINY).train()
     images, targets = _batch()
     losses = model(images, targets)
     assert {"loss_objectness", "loss_rpn_box_reg", "loss_mask", "loss_semantic"} <= set(losses)
@@ -51,7 +48,7 @@ def test_training_step_gives_finite_losses_and_gradients(name):
 
 
 def test_seed000_losses_and_parts():
-    model = build_tiny_panoptic("panoptic_se_r50").train()
+    model = build_tiny("panoptic_se_r50", **SYNTH_TINY).train()
     losses = model(*_batch())
     assert {"loss_proto_mask", "loss_ranking", "loss_uncertainty_reg"} <= set(losses)
     assert model.prototypes is not None and model.ranking is not None and model.info_sharing
@@ -62,7 +59,7 @@ def test_seed000_losses_and_parts():
 
 
 def test_cascade_has_three_stages_and_mask_stage():
-    model = build_tiny_panoptic("panoptic_cascade_x101_dcn").train()
+    model = build_tiny("panoptic_cascade_x101_dcn", **SYNTH_TINY).train()
     assert len(model.roi_heads.stages) == 3 and model.roi_heads.mask_stage == 1
     assert [s.proposal_matcher.high_threshold for s in model.roi_heads.stages] == [0.5, 0.6, 0.7]
     losses = model(*_batch())
@@ -71,7 +68,7 @@ def test_cascade_has_three_stages_and_mask_stage():
 
 @pytest.mark.parametrize("name", PANOPTIC)
 def test_predict_gives_consistent_panoptic_maps(name):
-    model = build_tiny_panoptic(name)
+    model = build_tiny(name, **SYNTH_TINY)
     images = [SYNTH[0][0], SYNTH[1][0][:, :50, :61]]  # uint8, two sizes
     results = model.predict(images)
     assert model.training, "predict restores the mode"
@@ -84,7 +81,7 @@ def test_predict_gives_consistent_panoptic_maps(name):
 
 
 def test_fusers_swap_by_name_on_the_same_model():
-    model = build_tiny_panoptic("panoptic_se_r50").eval()
+    model = build_tiny("panoptic_se_r50", **SYNTH_TINY).eval()
     image = SYNTH[2][0]
     for fuser in ("heuristic", "spatial_ranking", "upsnet"):
         result = model.predict(image, fuser=fuser)
@@ -93,7 +90,7 @@ def test_fusers_swap_by_name_on_the_same_model():
 
 
 def test_robust_targets():
-    model = build_tiny_panoptic("panoptic_fpn_r50").train()
+    model = build_tiny("panoptic_fpn_r50", **SYNTH_TINY).train()
     images, targets = _batch((0, 1))
     empty = dict(targets[0])
     empty.update(boxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long),
@@ -135,7 +132,7 @@ def test_uncertainty_weighting_known_values_and_gradients():
 
 def test_overfitting_a_batch_lowers_the_loss():
     torch.manual_seed(0)
-    model = build_tiny_panoptic("panoptic_se_r50").train()
+    model = build_tiny("panoptic_se_r50", **SYNTH_TINY).train()
     images, targets = _batch((0, 1))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     first = last = None
@@ -169,7 +166,7 @@ def test_real_coco_samples_as_targets(shared_data):
 
 
 def test_no_detections_and_mixed_sizes():
-    model = build_tiny_panoptic("upsnet_r50")
+    model = build_tiny("upsnet_r50", **SYNTH_TINY)
     images, targets = _batch((0, 1))
     small_image, small_target = SyntheticPanoptic(1, size=(48, 56), seed=3)[0]
     images[1] = (small_image.float() / 255 - 0.45) / 0.225

@@ -13,6 +13,7 @@ import stat
 
 import pytest
 import torch
+from conftest import build_tiny
 
 import segzoo
 from segzoo.data import SyntheticSemantic
@@ -20,11 +21,6 @@ from segzoo.engine import Trainer, find_checkpoint, save_checkpoint
 from segzoo.engine.checkpoint import CheckpointError, load_checkpoint
 
 QUIET = dict(progress=False, checkpoint_every=0, batch_size=2)
-
-
-def tiny_fcn(seed=0):
-    torch.manual_seed(seed)
-    return segzoo.build("fcn_r50", backbone="tiny", num_classes=8)
 
 
 def data():
@@ -44,7 +40,9 @@ def scripted(trainer, values, metric="mIoU"):
 
 
 def make(tmp_path, **options):
-    return Trainer(tiny_fcn(), data(), val_data=data(), out_dir=tmp_path, **{**QUIET, **options})
+    return Trainer(
+        build_tiny("fcn_r50", seed=0, num_classes=8), data(), val_data=data(), out_dir=tmp_path, **{**QUIET, **options}
+    )
 
 
 def test_resume_keeps_the_best_record_from_before_the_interruption(tmp_path):
@@ -108,7 +106,10 @@ def test_a_missing_best_metric_is_named(tmp_path):
 
 
 def test_periodic_checkpoints_and_state_contents(tmp_path):
-    trainer = Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=5, progress=False, checkpoint_every=2, batch_size=2)
+    trainer = Trainer(
+        build_tiny("fcn_r50", seed=0, num_classes=8), data(), out_dir=tmp_path, max_iters=5, progress=False,
+        checkpoint_every=2, batch_size=2,
+    )  # fmt: skip
     saved = []
     original = trainer.save
     trainer.save = lambda name="last": saved.append((trainer.step, name)) or original(name)
@@ -120,13 +121,19 @@ def test_periodic_checkpoints_and_state_contents(tmp_path):
 
 
 def test_interrupted_fit_saves_once_at_the_stop(tmp_path):
-    trainer = Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=6, progress=False, checkpoint_every=3, batch_size=2)
+    trainer = Trainer(
+        build_tiny("fcn_r50", seed=0, num_classes=8), data(), out_dir=tmp_path, max_iters=6, progress=False,
+        checkpoint_every=3, batch_size=2,
+    )  # fmt: skip
     saved = []
     original = trainer.save
     trainer.save = lambda name="last": saved.append(trainer.step) or original(name)
     result = trainer.fit(stop_at=3)
     assert result.interrupted and saved == [3]  # the periodic save at 3 is the stop's save
-    resumed = Trainer(tiny_fcn(1), data(), out_dir=tmp_path, max_iters=6, progress=False, checkpoint_every=3, batch_size=2)
+    resumed = Trainer(
+        build_tiny("fcn_r50", seed=1, num_classes=8), data(), out_dir=tmp_path, max_iters=6, progress=False,
+        checkpoint_every=3, batch_size=2,
+    )  # fmt: skip
     assert resumed.resume() and (resumed.step, resumed.epoch, resumed.batch_in_epoch) == (3, 1, 1)
 
 
@@ -134,14 +141,16 @@ def test_checkpoint_goes_into_new_nested_folders_with_ordinary_permissions(tmp_p
     target = tmp_path / "run" / "deep" / "last"
     umask = os.umask(0o027)
     try:
-        save_checkpoint(target, model=tiny_fcn(), state={"step": 7}, metrics={"mIoU": 0.25})
+        save_checkpoint(
+            target, model=build_tiny("fcn_r50", seed=0, num_classes=8), state={"step": 7}, metrics={"mIoU": 0.25}
+        )
         assert os.umask(0o027) == 0o027  # the process umask is left as it was
     finally:
         os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o750  # like a folder made by mkdir, not mkdtemp's 0o700
     assert json.loads((target / "metrics.json").read_text()) == {"mIoU": 0.25}
     assert find_checkpoint(target) == target
-    model = tiny_fcn(seed=5)
+    model = build_tiny("fcn_r50", seed=5, num_classes=8)
     assert load_checkpoint(target, model=model) == {"step": 7}
     source = segzoo.load(target)
     assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), model.state_dict().values()))
@@ -149,34 +158,38 @@ def test_checkpoint_goes_into_new_nested_folders_with_ordinary_permissions(tmp_p
 
 
 def test_checkpoint_without_state_or_ema_is_refused_for_resume(tmp_path):
-    save_checkpoint(tmp_path / "best", model=tiny_fcn())
+    save_checkpoint(tmp_path / "best", model=build_tiny("fcn_r50", seed=0, num_classes=8))
     assert not (tmp_path / "best" / "trainer.pt").exists() and not (tmp_path / "best" / "metrics.json").exists()
     with pytest.raises(CheckpointError, match="no trainer.pt"):
-        load_checkpoint(tmp_path / "best", model=tiny_fcn())
-    save_checkpoint(tmp_path / "last", model=tiny_fcn(), state={"step": 1})
+        load_checkpoint(tmp_path / "best", model=build_tiny("fcn_r50", seed=0, num_classes=8))
+    save_checkpoint(tmp_path / "last", model=build_tiny("fcn_r50", seed=0, num_classes=8), state={"step": 1})
     with pytest.raises(CheckpointError, match="no EMA weights"):
-        load_checkpoint(tmp_path / "last", model=tiny_fcn(), ema_model=tiny_fcn())
+        load_checkpoint(
+            tmp_path / "last",
+            model=build_tiny("fcn_r50", seed=0, num_classes=8),
+            ema_model=build_tiny("fcn_r50", seed=0, num_classes=8),
+        )
     with pytest.raises(CheckpointError, match="No checkpoint"):
-        load_checkpoint(tmp_path / "nothing", model=tiny_fcn())
+        load_checkpoint(tmp_path / "nothing", model=build_tiny("fcn_r50", seed=0, num_classes=8))
 
 
 def test_ema_weights_are_saved_and_loaded_separately(tmp_path):
-    model, ema = tiny_fcn(0), tiny_fcn(1)
+    model, ema = build_tiny("fcn_r50", seed=0, num_classes=8), build_tiny("fcn_r50", seed=1, num_classes=8)
     save_checkpoint(tmp_path / "last", model=model, ema_model=ema, state={"step": 2})
-    got_model, got_ema = tiny_fcn(2), tiny_fcn(3)
+    got_model, got_ema = build_tiny("fcn_r50", seed=2, num_classes=8), build_tiny("fcn_r50", seed=3, num_classes=8)
     load_checkpoint(tmp_path / "last", model=got_model, ema_model=got_ema)
     for a, b in ((model, got_model), (ema, got_ema)):
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
 def test_a_folder_missing_config_or_weights_is_not_a_checkpoint(tmp_path):
-    save_checkpoint(tmp_path / "last", model=tiny_fcn(), state={"step": 1})
+    save_checkpoint(tmp_path / "last", model=build_tiny("fcn_r50", seed=0, num_classes=8), state={"step": 1})
     (tmp_path / "last" / "config.json").unlink()
     assert find_checkpoint(tmp_path / "last") is None
-    save_checkpoint(tmp_path / "b", model=tiny_fcn(), state={"step": 1})
+    save_checkpoint(tmp_path / "b", model=build_tiny("fcn_r50", seed=0, num_classes=8), state={"step": 1})
     (tmp_path / "b" / "model.safetensors").unlink()
     assert find_checkpoint(tmp_path / "b") is None
-    save_checkpoint(tmp_path / ".b.old", model=tiny_fcn(), state={"step": 0})
+    save_checkpoint(tmp_path / ".b.old", model=build_tiny("fcn_r50", seed=0, num_classes=8), state={"step": 0})
     assert find_checkpoint(tmp_path / "b") == tmp_path / ".b.old"
 
 
@@ -185,9 +198,13 @@ class NotAllowed:
 
 
 def test_resume_state_is_read_without_unpickling_code(tmp_path):
-    save_checkpoint(tmp_path / "last", model=tiny_fcn(), state={"step": 1, "payload": NotAllowed()})
+    save_checkpoint(
+        tmp_path / "last",
+        model=build_tiny("fcn_r50", seed=0, num_classes=8),
+        state={"step": 1, "payload": NotAllowed()},
+    )
     with pytest.raises(Exception, match="weights_only|Unsupported global|NotAllowed"):
-        load_checkpoint(tmp_path / "last", model=tiny_fcn())
+        load_checkpoint(tmp_path / "last", model=build_tiny("fcn_r50", seed=0, num_classes=8))
 
 
 def records(path, kind="train"):
@@ -195,20 +212,24 @@ def records(path, kind="train"):
 
 
 def test_fit_without_resume_starts_from_scratch_next_to_a_checkpoint(tmp_path):
-    Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=4, **QUIET).fit(stop_at=2)
-    again = Trainer(tiny_fcn(), data(), out_dir=tmp_path / "other", max_iters=4, **QUIET)
+    Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), data(), out_dir=tmp_path, max_iters=4, **QUIET).fit(stop_at=2)
+    again = Trainer(
+        build_tiny("fcn_r50", seed=0, num_classes=8), data(), out_dir=tmp_path / "other", max_iters=4, **QUIET
+    )
     assert again.fit(stop_at=1).step == 1
-    fresh = Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=4, **QUIET)
+    fresh = Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), data(), out_dir=tmp_path, max_iters=4, **QUIET)
     assert fresh.fit(stop_at=1).step == 1  # resume=False by default: the checkpoint is not read
 
 
 def test_logging_every_n_steps_and_at_the_last_one(tmp_path):
-    Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=4, log_every=3, **QUIET).fit()
+    Trainer(
+        build_tiny("fcn_r50", seed=0, num_classes=8), data(), out_dir=tmp_path, max_iters=4, log_every=3, **QUIET
+    ).fit()
     assert [r["step"] for r in records(tmp_path)] == [3, 4]
 
 
 def test_logged_losses_are_means_over_accumulated_batches(tmp_path, monkeypatch):
-    model = tiny_fcn()
+    model = build_tiny("fcn_r50", seed=0, num_classes=8)
 
     def constant_loss(outputs, target):
         zero = outputs.logits.sum() * 0.0
@@ -222,7 +243,7 @@ def test_logged_losses_are_means_over_accumulated_batches(tmp_path, monkeypatch)
 
 def test_batch_rescaling_is_on_with_any_one_of_its_options(monkeypatch):
     seen = []
-    model = tiny_fcn()
+    model = build_tiny("fcn_r50", seed=0, num_classes=8)
     original = model.loss
 
     def recording(outputs, target):
@@ -236,7 +257,7 @@ def test_batch_rescaling_is_on_with_any_one_of_its_options(monkeypatch):
 
 @pytest.mark.parametrize("progress", [False, True])
 def test_progress_bar_only_when_asked(capfd, progress):
-    Trainer(tiny_fcn(), data(), max_iters=1, **{**QUIET, "progress": progress}).fit()
+    Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), data(), max_iters=1, **{**QUIET, "progress": progress}).fit()
     err = capfd.readouterr().err
     assert ("train" in err) == progress
     assert ("loss=" in err) == progress  # the bar shows the running losses
@@ -244,7 +265,7 @@ def test_progress_bar_only_when_asked(capfd, progress):
 
 def test_training_is_reproducible_from_the_config_seed_alone():
     def run(global_seed):
-        model = tiny_fcn(seed=0)
+        model = build_tiny("fcn_r50", seed=0, num_classes=8)
         torch.manual_seed(global_seed)  # whatever the caller's RNG state, the config seed decides
         Trainer(model, data(), max_iters=2, seed=5, **QUIET).fit()
         return model
@@ -254,15 +275,17 @@ def test_training_is_reproducible_from_the_config_seed_alone():
 
 
 def test_resume_without_ema_from_a_run_with_ema(tmp_path):
-    Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=3, ema_decay=0.9, **QUIET).fit(stop_at=1)
-    plain = Trainer(tiny_fcn(), data(), out_dir=tmp_path, max_iters=3, **QUIET)
+    Trainer(
+        build_tiny("fcn_r50", seed=0, num_classes=8), data(), out_dir=tmp_path, max_iters=3, ema_decay=0.9, **QUIET
+    ).fit(stop_at=1)
+    plain = Trainer(build_tiny("fcn_r50", seed=0, num_classes=8), data(), out_dir=tmp_path, max_iters=3, **QUIET)
     assert plain.resume() and plain.step == 1 and plain.ema is None
     assert plain.fit().step == 3
 
 
 def test_a_skipped_step_still_advances_the_schedule(monkeypatch):
     def final_lr(skip):
-        model = tiny_fcn()
+        model = build_tiny("fcn_r50", seed=0, num_classes=8)
         if skip:
             original, calls = model.loss, {"n": 0}
 

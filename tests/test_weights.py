@@ -7,16 +7,12 @@ import os
 
 import pytest
 import torch
+from conftest import build_tiny
 from safetensors.torch import load_file, save_file
 
 import segzoo
 from segzoo.factory import MODELS, WeightsSpec
 from segzoo.weights import read_state_dict, sha256_of
-
-
-def _tiny(**kw):
-    kw.setdefault("num_classes", 5)
-    return segzoo.build("deeplabv3_r50", backbone="tiny", channels=16, **kw)
 
 
 def _randomise_bn(model):
@@ -29,7 +25,7 @@ def _randomise_bn(model):
 
 
 def test_save_load_round_trip(tmp_path):
-    model = _randomise_bn(_tiny(output_stride=16)).eval()
+    model = _randomise_bn(build_tiny("deeplabv3_r50", channels=16, output_stride=16)).eval()
     out = segzoo.save(model, tmp_path / "run")
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
     config = json.loads((out / "config.json").read_text())
@@ -43,19 +39,19 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_build_with_weights_file_and_dir(tmp_path):
-    model = _randomise_bn(_tiny()).eval()
+    model = _randomise_bn(build_tiny("deeplabv3_r50", channels=16)).eval()
     segzoo.save(model, tmp_path)
     x = torch.randn(1, 3, 32, 32)
     for source in (tmp_path, tmp_path / "model.safetensors"):
-        other = _tiny(weights=str(source)).eval()
+        other = build_tiny("deeplabv3_r50", channels=16, weights=str(source)).eval()
         assert torch.equal(other(x), model(x))
 
 
 def test_class_count_change_drops_head_with_warning(tmp_path):
-    model = _randomise_bn(_tiny(num_classes=5))
+    model = _randomise_bn(build_tiny("deeplabv3_r50", channels=16, num_classes=5))
     segzoo.save(model, tmp_path)
     with pytest.warns(UserWarning, match="class count differs") as record:
-        other = _tiny(num_classes=7, weights=str(tmp_path))
+        other = build_tiny("deeplabv3_r50", channels=16, num_classes=7, weights=str(tmp_path))
     message = str(record[0].message)
     assert "decode_head.classifier.weight" in message and "aux_head.classifier.weight" in message
     theirs, ours = model.state_dict(), other.state_dict()
@@ -67,16 +63,16 @@ def test_class_count_change_drops_head_with_warning(tmp_path):
 
 
 def test_in_chans_change_adapts_stem(tmp_path):
-    model = _tiny()
+    model = build_tiny("deeplabv3_r50", channels=16)
     segzoo.save(model, tmp_path)
     with pytest.warns(UserWarning, match="input-channel weights adapted"):
-        gray = _tiny(in_chans=1, weights=str(tmp_path))
+        gray = build_tiny("deeplabv3_r50", channels=16, in_chans=1, weights=str(tmp_path))
     stem = [k for k, v in model.state_dict().items() if v.ndim == 4][0]
     torch.testing.assert_close(gray.state_dict()[stem], model.state_dict()[stem].sum(1, keepdim=True))
 
 
 def test_strict_errors_name_keys(tmp_path):
-    model = _tiny()
+    model = build_tiny("deeplabv3_r50", channels=16)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     some_key = next(k for k in state if k.startswith("backbone"))
     broken = dict(state)
@@ -87,7 +83,7 @@ def test_strict_errors_name_keys(tmp_path):
     path = tmp_path / "broken.safetensors"
     save_file(broken, str(path))
     with pytest.raises(segzoo.WeightsError) as info:
-        _tiny(weights=str(path))
+        build_tiny("deeplabv3_r50", channels=16, weights=str(path))
     message = str(info.value)
     assert str(path) in message
     assert f"missing keys: {some_key}" in message
@@ -99,12 +95,12 @@ def test_strict_errors_name_keys(tmp_path):
 
 
 def test_truncated_file(tmp_path):
-    segzoo.save(_tiny(), tmp_path)
+    segzoo.save(build_tiny("deeplabv3_r50", channels=16), tmp_path)
     path = tmp_path / "model.safetensors"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(segzoo.WeightsError, match="model.safetensors"):
-        _tiny(weights=str(path))
+        build_tiny("deeplabv3_r50", channels=16, weights=str(path))
     with pytest.raises(segzoo.WeightsError, match="sha256"):
         segzoo.load(tmp_path)
 
@@ -115,20 +111,20 @@ def test_random_bytes_and_pickle_files(tmp_path):
     with pytest.raises(segzoo.WeightsError, match="junk.safetensors"):
         read_state_dict(junk)
     pth = tmp_path / "model.pth"
-    torch.save(_tiny().state_dict(), pth)
+    torch.save(build_tiny("deeplabv3_r50", channels=16).state_dict(), pth)
     with pytest.raises(segzoo.WeightsError, match="convert a PyTorch checkpoint"):
-        _tiny(weights=str(pth))
+        build_tiny("deeplabv3_r50", channels=16, weights=str(pth))
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.safetensors"):
-        _tiny(weights=str(tmp_path / "nope.safetensors"))
+        build_tiny("deeplabv3_r50", channels=16, weights=str(tmp_path / "nope.safetensors"))
     with pytest.raises(FileNotFoundError, match="config.json"):
         segzoo.load(tmp_path)
 
 
 def test_interrupted_save_keeps_previous_files(tmp_path, monkeypatch):
-    model = _tiny()
+    model = build_tiny("deeplabv3_r50", channels=16)
     segzoo.save(model, tmp_path)
     before = (tmp_path / "model.safetensors").read_bytes()
 
@@ -141,7 +137,7 @@ def test_interrupted_save_keeps_previous_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(safetensors.torch, "save_file", crash)
     with pytest.raises(KeyboardInterrupt):
-        segzoo.save(_tiny(), tmp_path)
+        segzoo.save(build_tiny("deeplabv3_r50", channels=16), tmp_path)
     assert (tmp_path / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
 
@@ -149,7 +145,7 @@ def test_interrupted_save_keeps_previous_files(tmp_path, monkeypatch):
 def test_save_refuses_unrecorded_models(tmp_path):
     with pytest.raises(ValueError, match="not built by segzoo.build"):
         segzoo.save(torch.nn.Linear(2, 2), tmp_path)
-    module_backbone = _tiny().backbone
+    module_backbone = build_tiny("deeplabv3_r50", channels=16).backbone
     model = segzoo.build("fcn_r50", backbone=module_backbone, num_classes=3)
     with pytest.raises(ValueError, match="can't be written to config.json"):
         segzoo.save(model, tmp_path)
@@ -158,7 +154,7 @@ def test_save_refuses_unrecorded_models(tmp_path):
 def test_published_weights_by_tag(tmp_path, monkeypatch):
     """The download path (file:// URL here), sha256 check, and num_classes taken from the weights."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    source = _randomise_bn(_tiny(num_classes=3)).eval()
+    source = _randomise_bn(build_tiny("deeplabv3_r50", channels=16, num_classes=3)).eval()
     weights = tmp_path / "tiny_voc.safetensors"
     save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(weights))
 
