@@ -102,12 +102,8 @@ def test_declared_format_matches_eager_at_any_size(name, fmt, tmp_path):
         # a permissive one that keeps the (low-scoring, untrained) detections.
         # (Without the optional CRF after the fusion: test_exported_fusion_runs_the_models_crf covers it.)
         for fuser in (model.fuser, permissive_fuser(model.fuser)):
-            saved, (model.fuser, model.crf) = (model.fuser, model.crf), (fuser, None)
-            try:
-                with torch.no_grad():
-                    reference = model._predict_batch(x)[0]
-            finally:
-                model.fuser, model.crf = saved
+            with torch.no_grad():
+                reference = model.postprocess(model(x), x, fuser=fuser, crf=False)[0]
             seg, info = fuse_panoptic(got, exported.metadata, fuser=fuser, crf=False)
             assert torch.equal(seg, reference.panoptic_seg)
             assert _segments(info) == _segments(reference.segments_info)
@@ -165,7 +161,7 @@ def test_docs_fusion_function_gives_predicts_map(tmp_path):
     x = _image((72, 88))
     seg, info = namespace["fuse_panoptic"](exported(x), exported.metadata)
     with torch.no_grad():
-        reference = model._predict_batch(x)[0]
+        reference = model.postprocess(model(x), x)[0]
     assert torch.equal(seg, reference.panoptic_seg) and _segments(info) == _segments(reference.segments_info)
 
 

@@ -137,20 +137,6 @@ def _device(name: str) -> torch.device:
     return device
 
 
-class _Replay:
-    """Stands in for a model inside its ``_predict_batch``: calling it returns a stored forward
-    output, every other attribute is the model's. Times the post-processing alone."""
-
-    def __init__(self, model: nn.Module, output: Any) -> None:
-        self._model, self._output = model, output
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._output
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-
 def _postprocess_name(model: nn.Module) -> str:
     if getattr(model, "task", None) == "panoptic":
         fuser = getattr(model, "fuser", None)
@@ -228,7 +214,6 @@ def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig
             with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=autocast):
                 return model(x)
 
-    predict_batch = type(model)._predict_batch
     tta = crf_images = None
     if config.tta_scales:
         from ..postprocess import TTA
@@ -246,7 +231,7 @@ def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig
         """One iteration: the forward, then each post-processing stage, each timed on its own."""
         ms, out = timed_call(forward, device)
         with torch.inference_mode():
-            post_ms, results = timed_call(lambda: predict_batch(_Replay(model, out), x), device)
+            post_ms, results = timed_call(lambda: model.postprocess(out, x), device)
             tta_ms = timed_call(lambda: tta(x), device)[0] if tta is not None else None
             crf_ms = timed_call(lambda: _run_crf(model, out, results, crf_images), device)[0] if config.crf else None
         if record:

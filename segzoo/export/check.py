@@ -93,14 +93,12 @@ def _panoptic_check(model, exported: ExportedModel, x: torch.Tensor, check: Size
     check.max_excess = max(excesses)
     meta = {"thing_ids": model.thing_ids, "stuff_ids": model.stuff_ids}
     equal = True
+    with torch.no_grad():
+        raw = model(x)
     for fuser in (model.fuser, permissive_fuser(model.fuser)):
-        saved = model.fuser, getattr(model, "crf", None)
-        model.fuser, model.crf = fuser, None  # the graph and the fusion; the optional CRF after it is the same code
-        try:
-            with torch.no_grad():
-                reference = model._predict_batch(x)[0]  # what predict returns for this normalised image
-        finally:
-            model.fuser, model.crf = saved
+        # what predict returns for this normalised image: the graph and the fusion (the optional CRF after it is the same code)
+        with torch.no_grad():
+            reference = model.postprocess(raw, x, fuser=fuser, crf=False)[0]
         fused = fuse_panoptic(got, meta, fuser=fuser)
         equal &= _same_segments(fused, (reference.panoptic_seg, reference.segments_info))
     check.labels_equal = equal

@@ -288,7 +288,7 @@ class PanopticExportModule(nn.Module):
         return mask_logits
 
     def _rank_scores(self, mask_logits, boxes, channels, h, w) -> torch.Tensor:
-        """OANet ranking scores, as ``PanopticModel._instances`` computes them."""
+        """OANet ranking scores, as ``PanopticModel.instances`` computes them."""
         pasted = paste_mask_logits(mask_logits, boxes, h, w)  # (N, H, W)
         inside = paste_mask_logits(torch.ones_like(mask_logits), boxes, h, w) > 0.5
         masks = torch.sigmoid(pasted) * inside
@@ -336,7 +336,7 @@ class PanopticExportModule(nn.Module):
 @torch.no_grad()
 def eager_panoptic_outputs(model: nn.Module, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The ``PANOPTIC_OUTPUTS`` of one normalised image ``(1, C, H, W)`` computed by the model's own
-    eager path (``PanopticModel.forward`` and ``_instances``), for comparisons with an export."""
+    eager path (``PanopticModel.forward`` and ``instances``), for comparisons with an export."""
     was_training = model.training
     model.eval()
     try:
@@ -346,7 +346,7 @@ def eager_panoptic_outputs(model: nn.Module, image: torch.Tensor) -> tuple[torch
         d = model.size_divisor
         padded = (-(-image.shape[-2] // d) * d, -(-image.shape[-1] // d) * d)
         sem = F.interpolate(raw.sem_logits, size=padded, mode="bilinear", align_corners=False)[..., :h, :w]
-        rank = model._instances(det, (h, w)).get("rank_scores", det["scores"])
+        rank = model.instances(det, (h, w)).get("rank_scores", det["scores"])
     finally:
         model.train(was_training)
     return sem, det["boxes"], det["scores"], det["labels"], det["mask_logits"], rank

@@ -17,7 +17,12 @@ from ..inputs import IMAGENET_MEAN, IMAGENET_STD, default_mean_std, run_predict
 __all__ = ["SegmentationModel", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std", "run_predict"]  # stats: segzoo.inputs
 
 class SegmentationModel(nn.Module):
-    """Owns normalisation and ``predict``; subclasses implement ``forward`` and ``_predict_batch``.
+    """Owns normalisation and ``predict``; subclasses implement ``forward`` (and ``postprocess`` when
+    their results are not per-pixel labels).
+
+    ``predict`` = prepare the images -> ``forward`` -> ``postprocess(raw, images)``: the last step is
+    public and pure (no attribute of the model changes during a call), so benchmarks time it and
+    exports check against it on their own.
 
     Class attributes:
         task: ``"semantic"`` or ``"panoptic"``.
@@ -68,7 +73,7 @@ class SegmentationModel(nn.Module):
         return (images * self.pixel_std + self.pixel_mean).clamp(0, 1).mul(255).round().to(torch.uint8)
 
     @torch.no_grad()
-    def predict(self, images: Any, *, batch_size: int = 8) -> Any:
+    def predict(self, images: Any, *, batch_size: int = 8, **options: Any) -> Any:
         """Run the model on raw images and return post-processed per-image results.
 
         Args:
@@ -76,14 +81,23 @@ class SegmentationModel(nn.Module):
                 ``(C, H, W)`` / ``(B, C, H, W)``, a numpy array or PIL image ``(H, W, C)`` /
                 ``(B, H, W, C)``, or a list of images of different sizes.
             batch_size: images of the same size run together in chunks of this many.
+            **options: options of :meth:`postprocess` (panoptic models: ``fuser``, ``crf``).
 
         Returns:
             One result for one image, a list for a batch or list. Semantic models return
             ``(H, W)`` int64 label maps at each image's original size. Numpy input gives
             numpy results; tensor input gives tensors on the input's device.
         """
-        return run_predict(self, images, self._predict_batch, batch_size=batch_size)
+        options = self.postprocess_options(**options)
+        return run_predict(self, images, lambda x: self.postprocess(self(x), x, **options), batch_size=batch_size)
 
-    def _predict_batch(self, images: torch.Tensor) -> list[Any]:
-        """Per-image results for a normalised batch of same-sized images."""
-        raise NotImplementedError
+    def postprocess_options(self, **options: Any) -> dict[str, Any]:
+        """Check (and resolve once per ``predict`` call) the options of :meth:`postprocess`."""
+        if options:
+            raise TypeError(f"{type(self).__name__}.predict takes no post-processing options, got {sorted(options)}.")
+        return options
+
+    def postprocess(self, raw: Any, images: torch.Tensor) -> list[Any]:
+        """Per-image results of ``forward``'s output for a normalised batch: ``(H, W)`` label maps (the
+        arg-max of the per-pixel scores). Pure: reads the model, changes nothing."""
+        return list(raw.argmax(dim=1).unbind(0))

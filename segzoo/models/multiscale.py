@@ -131,6 +131,3 @@ class MultiScaleModel(SegmentationModel):
     def loss(self, outputs: SemanticOutput, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """The 1 + S weighted losses (``loss_seg`` for the fused output, ``loss_scale_<s>`` per scale)."""
         return self.criterion({"logits": outputs.logits, **outputs.aux}, target)
-
-    def _predict_batch(self, images: torch.Tensor) -> list[torch.Tensor]:
-        return list(self(images).argmax(dim=1).unbind(0))

@@ -117,6 +117,3 @@ class SemanticModel(SegmentationModel):
             target: ``(B, H, W)`` integer labels, ``ignore_index`` for unlabelled pixels.
         """
         return self.criterion({"logits": outputs.logits, **outputs.aux}, target)
-
-    def _predict_batch(self, images: torch.Tensor) -> list[torch.Tensor]:
-        return list(self(images).argmax(dim=1).unbind(0))

@@ -290,8 +290,26 @@ class PanopticModel(SegmentationModel):
         up = F.interpolate(sem_logits, size=image_list.tensors.shape[-2:], mode="bilinear", align_corners=False)
         return up[..., : x.shape[-2], : x.shape[-1]]
 
-    def _predict_batch(self, images: torch.Tensor) -> list[PanopticPrediction]:
-        raw = self(images)
+    def postprocess(
+        self,
+        raw: PanopticRawOutput,
+        images: torch.Tensor,
+        *,
+        fuser: str | nn.Module | None = None,
+        crf: bool | Mapping[str, Any] | None = None,
+    ) -> list[PanopticPrediction]:
+        """Per-image panoptic results of ``forward``'s eval output for the normalised ``images``.
+
+        ``fuser``: another fuser for this call (a name or module; default the model's). ``crf``:
+        ``True``, ``False`` or a dict of ``refine_panoptic`` options for this call (default the
+        model's setting). Pure: nothing on the model changes, so calls with different fusers can
+        run side by side.
+        """
+        if fuser is None:
+            fuser = self.fuser
+        elif isinstance(fuser, str):
+            fuser = create_panoptic_fuser(fuser)
+        crf = self.crf if crf is None else crf_options(crf, in_chans=self.in_chans)
         padded = images.shape[-2:]
         padded = (-(-padded[0] // self.size_divisor) * self.size_divisor, -(-padded[1] // self.size_divisor) * self.size_divisor)
         sem_all = F.interpolate(raw.sem_logits, size=padded, mode="bilinear", align_corners=False)
@@ -299,16 +317,17 @@ class PanopticModel(SegmentationModel):
         for i, (h, w) in enumerate(raw.image_sizes):
             det = raw.detections[i]
             sem = sem_all[i, :, :h, :w]
-            instances = self._instances(det, (h, w))
-            panoptic_seg, segments_info = self.fuser(sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
-            if self.crf is not None:
+            instances = self.instances(det, (h, w))
+            panoptic_seg, segments_info = fuser(sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
+            if crf is not None:
                 rgb = self.denormalize_uint8(images[i : i + 1, :, :h, :w])[0]
-                panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, rgb, **self.crf)
+                panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, rgb, **crf)
             results.append(PanopticPrediction(panoptic_seg, segments_info, sem.argmax(0), instances))
         return results
 
-    def _instances(self, det: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """Masks pasted at image size (probabilities and logits) and, with the ranking module, rank scores."""
+    def instances(self, det: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """One image's detections as the fusers take them: masks pasted at image size (probabilities
+        and logits) and, with the ranking module, OANet's rank scores."""
         boxes, logits = det["boxes"], det["mask_logits"][:, None]
         mask_logits = paste_masks_in_image(logits, boxes, size)[:, 0] if len(boxes) else logits.new_zeros(0, *size)
         inside = paste_masks_in_image(torch.ones_like(logits), boxes, size)[:, 0] > 0.5 if len(boxes) else mask_logits.bool()
@@ -322,6 +341,15 @@ class PanopticModel(SegmentationModel):
             instances["rank_scores"] = rank_scores_from_map(ranking_map, masks > 0.5, det["labels"], thing_ids=self.thing_ids)
         return instances
 
+    def postprocess_options(
+        self, *, fuser: str | nn.Module | None = None, crf: bool | Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``predict``'s ``fuser`` and ``crf`` checked and resolved once for all its batches."""
+        if isinstance(fuser, str):
+            fuser = create_panoptic_fuser(fuser)
+        resolved = self.crf if crf is None else crf_options(crf, in_chans=self.in_chans)
+        return {"fuser": fuser, "crf": resolved if resolved is not None else False}
+
     def predict(
         self,
         images: Any,
@@ -334,16 +362,8 @@ class PanopticModel(SegmentationModel):
 
         ``fuser`` overrides the model's fuser (a name or module); ``crf`` overrides its dense-CRF
         refinement (``True``, ``False`` or a dict of ``refine_panoptic`` options; ``None`` keeps
-        the model's ``crf`` setting)."""
-        saved = self.fuser, self.crf
-        if fuser is not None:
-            self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
-        if crf is not None:
-            self.crf = crf_options(crf, in_chans=self.in_chans)
-        try:
-            return super().predict(images, batch_size=batch_size)
-        finally:
-            self.fuser, self.crf = saved
+        the model's ``crf`` setting). The model itself is not changed (see :meth:`postprocess`)."""
+        return super().predict(images, batch_size=batch_size, fuser=fuser, crf=crf)
 
 
 def crf_options(crf: bool | Mapping[str, Any] | None, *, in_chans: int) -> dict[str, Any] | None:
