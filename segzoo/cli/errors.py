@@ -17,7 +17,7 @@ __all__ = ["CLIError", "user_errors", "ARG_ERRORS", "EXIT_USAGE", "EXIT_INTERRUP
 
 EXIT_USAGE = 2  # a user error (argparse's convention)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
-ARG_ERRORS = (KeyError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError)
+ARG_ERRORS = (KeyError, ValueError, TypeError)  # file errors are OSError, handled on their own
 
 
 class CLIError(Exception):

@@ -10,9 +10,7 @@ from typing import Any, Sequence
 
 from .errors import EXIT_USAGE, CLIError
 
-__all__ = [
-    "Parser","parse_value", "key_values", "floats", "ints", "pair", "writable_dir", "image_files", "IMAGE_EXTENSIONS"]
-
+__all__ = ["Parser", "parse_value", "key_values", "floats", "ints", "pair", "writable_dir", "image_files"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -20,9 +18,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def parse_value(text: str) -> Any:
@@ -86,6 +81,8 @@ def writable_dir(path: str | Path) -> Path:
 
 def image_files(items: Sequence[str]) -> list[Path]:
     """Image files named directly or found (sorted) in the folders named; missing ones are an error."""
+    from ..data import IMAGE_EXTENSIONS  # the readers' list (commands that read images import torch anyway)
+
     files: list[Path] = []
     for item in items:
         path = Path(item)

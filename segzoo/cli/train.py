@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..engine.config import TrainOption, train_options
 from .errors import CLIError, user_errors
 from .models import check_model_name, resolve_device
-from ..engine.config import TrainOption, train_options
 from .options import floats, ints, key_values, pair, writable_dir
 
 __all__ = ["add_parser", "run"]

@@ -42,7 +42,7 @@ Dataset attributes: ``task``, ``classes`` (names in train-id order), ``num_class
 ``load(i)`` (the untransformed sample).
 """
 
-from ._io import read_image
+from ._io import IMAGE_EXTENSIONS, read_image
 from .ade20k import ADE20K, ADE20K_CLASSES
 from .base import SegmentationDataset
 from .cityscapes import CITYSCAPES_CATEGORIES, Cityscapes
@@ -64,6 +64,7 @@ from .transforms import (
 from .voc import VOC_CLASSES, VOCSegmentation
 
 __all__ = [
+    "IMAGE_EXTENSIONS",
     "read_image",
     # datasets
     "SegmentationDataset",
