@@ -25,7 +25,7 @@ def test_contributing_recipe_example_registers_and_builds():
         model = segzoo.build("myhead_r50", backbone="tiny", num_classes=4).eval()
         assert model.decode_head.context.__class__.__name__ == "DualAttention"
         with torch.no_grad():
-            assert model(torch.randn(1, 3, 40, 36)).shape == (1, 4, 40, 36)
+            assert model(torch.randn(1, 3, 40, 36)).logits.shape == (1, 4, 40, 36)
     finally:
         if "myhead_r50" in MODELS:
             MODELS.remove("myhead_r50")

@@ -78,7 +78,7 @@ def test_two_gloo_processes_stay_identical_and_reduce_metrics(tmp_path, capfd):
     torch.set_num_threads(1)
     model = segzoo.load(out_dir / "last")
     _, val = _data()
-    single = evaluate(model, eval_loader(val, task="semantic"))
+    single = evaluate(model, eval_loader(val))
     assert single["mIoU"] == result["metrics"]["mIoU"] and single["aAcc"] == result["metrics"]["aAcc"]
 
 

@@ -12,7 +12,15 @@ from torch import nn
 
 import segzoo
 from segzoo.data import RandomHorizontalFlip, SyntheticPanoptic, SyntheticSemantic
-from segzoo.engine import BatchRescale, LRFactor, ModelEMA, ResumableSampler, build_optimizer, build_scheduler, seed_everything
+from segzoo.engine import (
+    BatchRescale,
+    LRFactor,
+    ModelEMA,
+    ResumableSampler,
+    build_optimizer,
+    build_scheduler,
+    seed_everything,
+)
 from segzoo.engine.loader import SeededSamples, collate_panoptic, collate_semantic, train_loader
 from segzoo.engine.seed import get_rng_state, local_seed, set_rng_state
 
@@ -119,7 +127,7 @@ def test_samples_do_not_depend_on_workers():
     data = SyntheticSemantic(8, size=(16, 16), transforms=RandomHorizontalFlip())
     batches = []
     for workers in (0, 2):
-        loader, sampler = train_loader(data, task="semantic", batch_size=4, seed=3, num_workers=workers)
+        loader, sampler = train_loader(data, batch_size=4, seed=3, num_workers=workers)
         sampler.set_epoch(0)
         batches.append([b for b in loader])
     for (xa, ya), (xb, yb) in zip(*batches):

@@ -91,14 +91,14 @@ def test_nan_loss_is_skipped_reported_and_stops_training(tmp_path, caplog, monke
                       checkpoint_every=2, progress=False)  # fmt: skip
     trainer.fit(stop_at=2)
     good = {k: v.clone() for k, v in model.state_dict().items()}
-    original = model.loss
+    original = model.losses
 
     def broken_loss(outputs, target):
         losses = original(outputs, target)
         losses["loss_aux"] = losses["loss_aux"] * float("nan")
         return losses
 
-    monkeypatch.setattr(model, "loss", broken_loss)
+    monkeypatch.setattr(model, "losses", broken_loss)
     with caplog.at_level(logging.WARNING, logger="segzoo.engine.trainer"):
         with pytest.raises(NonFiniteLossError, match="3 consecutive"):
             trainer.fit()
@@ -116,14 +116,14 @@ def test_nan_loss_is_skipped_reported_and_stops_training(tmp_path, caplog, monke
 def test_a_single_bad_step_does_not_stop_training(tmp_path, monkeypatch):
     model = build_tiny("fcn_r50", seed=0, num_classes=8)
     trainer = Trainer(model, semantic_data(), max_iters=4, batch_size=2, max_bad_steps=2, **QUIET)
-    original, calls = model.loss, {"n": 0}
+    original, calls = model.losses, {"n": 0}
 
     def flaky(outputs, target):
         calls["n"] += 1
         losses = original(outputs, target)
         return {k: v * float("inf") for k, v in losses.items()} if calls["n"] == 2 else losses
 
-    monkeypatch.setattr(model, "loss", flaky)
+    monkeypatch.setattr(model, "losses", flaky)
     assert trainer.fit().step == 4 and trainer.bad_steps == 0
 
 

@@ -162,8 +162,8 @@ def test_registry_and_model_recipes():
     assert isinstance(for_model(danet).loss, OhemCrossEntropyLoss)
     assert for_model(danet).weights == {"logits": 1.0, "position": 1.0, "channel": 1.0, "aux": 0.4}
     x, target = torch.randn(1, 3, 64, 64), torch.randint(0, 4, (1, 64, 64))
-    out = model.forward_train(x)
-    losses = model.loss(out, target)
+    out = model(x)
+    losses = model.losses(out, target)
     assert set(losses) == {"loss_seg", "loss_da", "loss_coarse"}
     expected_da = 0.1 * BoundaryCrossEntropyLoss()(out.aux["da"], target)
     torch.testing.assert_close(losses["loss_da"], expected_da)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import build_tiny
 
 import segzoo
-from conftest import build_tiny
+from segzoo.export import SemanticExportModule
 
 SEMANTIC = segzoo.list_models(task="semantic")
 
@@ -16,10 +17,19 @@ SEMANTIC = segzoo.list_models(task="semantic")
 def test_forward_gives_input_sized_logits(name, size):
     model = build_tiny(name).eval()
     x = torch.randn(2, 3, *size)
-    logits = model(x)
+    raw = model(x)
+    logits = raw.logits
+    assert raw.aux == {}  # eval mode: the auxiliary heads are skipped
     assert logits.shape == (2, 5, *size)
     assert torch.isfinite(logits).all()
-    out = model.forward_train(x)
+    model.train()
+    if hasattr(model, "train_scales"):  # HMSA trains on other scales than it infers on
+        model.train_scales = model.scales
+    for m in model.modules():  # training mode with frozen normalisation: same logits, plus the auxiliary ones
+        if isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.Dropout, torch.nn.Dropout2d)):
+            m.eval()
+    out = model(x)
+    assert type(out) is type(raw)
     torch.testing.assert_close(out.logits, logits)
     for aux in out.aux.values():
         assert aux.shape == (2, 5, *size)
@@ -35,7 +45,7 @@ REAL_BACKBONE_DEFAULT = ("fcn_r50", "ocrnet_hrnet_w18")
 def test_real_backbone_forward(name):
     """The recipe as registered (real backbone) gives logits at an odd input size."""
     model = segzoo.build(name, num_classes=4).eval()
-    logits = model(torch.randn(1, 3, 67, 71))
+    logits = model(torch.randn(1, 3, 67, 71)).logits
     assert logits.shape == (1, 4, 67, 71)
     assert torch.isfinite(logits).all()
 
@@ -46,7 +56,7 @@ def test_backward_reaches_every_parameter(name):
     x = torch.randn(2, 3, 64, 64)
     target = torch.randint(0, 5, (2, 64, 64))
     target[:, :4] = 255  # some ignored pixels
-    losses = model.loss(model.forward_train(x), target)
+    losses = model.losses(model(x), target)
     assert all(torch.isfinite(v) for v in losses.values())
     sum(losses.values()).backward()
     # Reached by the graph. (Blocks initialised as the identity, e.g. DANet's gamma = 0 and the
@@ -63,7 +73,7 @@ def test_batch_of_one_in_train_mode(name):
     # 96 px: the 0.5x stream of multi-scale models still has 2x2 pixels at stride 32 (BatchNorm
     # can't train on one value per channel, in any framework).
     model = build_tiny(name).train()
-    out = model.forward_train(torch.randn(1, 3, 96, 96))
+    out = model(torch.randn(1, 3, 96, 96))
     assert out.logits.shape == (1, 5, 96, 96)
 
 
@@ -77,7 +87,7 @@ def test_predict_on_images_of_different_sizes(name):
     assert all(m.dtype == torch.int64 and 0 <= m.min() and m.max() < 5 for m in maps)
     assert model.training, "predict must restore the training mode"
     # Same answer as running forward by hand on the normalised image.
-    expected = model.eval()(model.normalize(images[1][None].float() / 255)).argmax(1)[0]
+    expected = model.eval()(model.normalize(images[1][None].float() / 255)).logits.argmax(1)[0]
     torch.testing.assert_close(maps[1], expected)
 
 
@@ -86,19 +96,20 @@ def test_predict_on_images_of_different_sizes(name):
 def test_declared_export_formats_work(name):
     model = build_tiny(name).eval()
     x = torch.randn(1, 3, 64, 64)
-    expected = model(x)
+    expected = model(x).logits
+    graph = SemanticExportModule(model)  # what segzoo.export writes: forward's logits
     formats = type(model).export_formats
     assert formats, f"{name} declares no export format"
     if "torchscript" in formats:
-        traced = torch.jit.trace(model, x)
+        traced = torch.jit.trace(graph, x)
         torch.testing.assert_close(traced(x), expected, rtol=1e-4, atol=1e-4)
     if "torch-export" in formats:
-        exported = torch.export.export(model, (x,))
+        exported = torch.export.export(graph, (x,))
         torch.testing.assert_close(exported.module()(x), expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", SEMANTIC)
 def test_in_chans(name):
     model = build_tiny(name, in_chans=4).eval()
-    assert model(torch.randn(1, 4, 48, 48)).shape == (1, 5, 48, 48)
+    assert model(torch.randn(1, 4, 48, 48)).logits.shape == (1, 5, 48, 48)
     assert model.predict(torch.rand(4, 30, 30)).shape == (30, 30)

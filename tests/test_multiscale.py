@@ -22,7 +22,7 @@ def test_one_scale_gives_the_wrapped_models_logits(name):
     base = _base()
     model = MultiScaleModel(model=base, fuser=make_fuser(name, base, num_scales=1, dilations=(2,)), scales=(1.0,)).eval()
     x = torch.randn(2, 3, 45, 61)
-    torch.testing.assert_close(model(x), base(x))
+    torch.testing.assert_close(model(x).logits, base(x).logits)
 
 
 @pytest.mark.parametrize("name", ["avg", "attention_to_scale", "refine_multiscale", "hmsa"])
@@ -64,14 +64,14 @@ def test_hmsa_model_trains_on_a_pair_and_runs_on_other_sets():
     model = segzoo.build("hmsa_deeplabv3p_mobilenetv2", backbone="tiny", num_classes=3)
     assert model.train_scales == (0.5, 1.0) and model.scales == (0.5, 1.0, 2.0)
     x = torch.randn(1, 3, 67, 71)
-    out = model.train().forward_train(x)
+    out = model.train()(x)
     assert set(out.aux) == {"scale_0.5", "scale_1"}
-    losses = model.loss(out, torch.randint(0, 3, (1, 67, 71)))
+    losses = model.losses(out, torch.randint(0, 3, (1, 67, 71)))
     assert set(losses) == {"loss_seg", "loss_scale_0.5", "loss_scale_1"}
     model.eval()
     for scales in [(0.5, 1.0, 2.0), (1.0, 1.5), (0.25, 0.5, 1.0, 2.0)]:
         model.scales = scales
-        assert model(x).shape == (1, 3, 67, 71)
+        assert model(x).logits.shape == (1, 3, 67, 71)
         fused, streams = model.fuse(x)
         assert [s.scale for s in streams] == list(scales)
 
@@ -86,7 +86,7 @@ def test_fixed_scale_fusers_refuse_other_scale_counts():
 def test_refine_multiscale_gradients_reach_both_branches():
     model = segzoo.build("msrefine_largefov_vgg16", backbone="tiny", num_classes=3).train()
     x, target = torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64))
-    losses = model.loss(model.forward_train(x), target)
+    losses = model.losses(model(x), target)
     assert set(losses) == {"loss_seg", "loss_scale_0.5", "loss_scale_1"}
     sum(losses.values()).backward()
     fuser = model.fuser
@@ -100,8 +100,8 @@ def test_refine_multiscale_gradients_reach_both_branches():
 def test_tta_identity_flip_and_seven_scales():
     base = _base()
     x = torch.randn(2, 3, 37, 43)
-    torch.testing.assert_close(TTA(base, scales=(1.0,), flip=False)(x), torch.softmax(base(x), dim=1))
-    flipped = (torch.softmax(base(x), 1) + torch.softmax(base(x.flip(-1)), 1).flip(-1)) / 2
+    torch.testing.assert_close(TTA(base, scales=(1.0,), flip=False)(x), torch.softmax(base(x).logits, dim=1))
+    flipped = (torch.softmax(base(x).logits, 1) + torch.softmax(base(x.flip(-1)).logits, 1).flip(-1)) / 2
     torch.testing.assert_close(TTA(base, scales=(1.0,), flip=True)(x), flipped)
     probs = TTA(base, scales=AINNOSEG_SCALES, flip=True)(x)
     assert probs.shape == (2, 4, 37, 43)
@@ -114,7 +114,7 @@ def test_tta_identity_flip_and_seven_scales():
 def test_sliding_window(blend):
     base = _base()
     x = torch.randn(1, 3, 47, 53)
-    torch.testing.assert_close(sliding_window_inference(base, x, window=(64, 64), blend=blend), base(x))
+    torch.testing.assert_close(sliding_window_inference(base, x, window=(64, 64), blend=blend), base(x).logits)
     pointwise = torch.nn.Conv2d(3, 5, 1)  # translation-equivariant per pixel: windows must not matter
     with torch.no_grad():
         out = sliding_window_inference(pointwise, x, window=(20, 24), stride=(13, 11), blend=blend, chunk=3)

@@ -21,6 +21,11 @@ SYNTH = SyntheticPanoptic(4, size=(64, 80), seed=0)
 SYNTH_TINY = dict(TINY, num_classes=8, thing_ids=SYNTH.thing_ids, stuff_ids=SYNTH.stuff_ids)
 
 
+def _losses(model, images, targets):
+    """One training-mode pass through the model contract: ``losses(forward(images, targets), targets)``."""
+    return model.losses(model(images, targets), targets)
+
+
 def _batch(indices=(0, 1)):
     images, targets = [], []
     for i in indices:
@@ -38,7 +43,7 @@ def test_expected_recipes_are_registered():
 def test_training_step_gives_finite_losses_and_gradients(name):
     model = build_tiny(name, **SYNTH_TINY).train()
     images, targets = _batch()
-    losses = model(images, targets)
+    losses = _losses(model, images, targets)
     assert {"loss_objectness", "loss_rpn_box_reg", "loss_mask", "loss_semantic"} <= set(losses)
     assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values()), losses
     sum(losses.values()).backward()
@@ -49,7 +54,7 @@ def test_training_step_gives_finite_losses_and_gradients(name):
 
 def test_seed000_losses_and_parts():
     model = build_tiny("panoptic_se_r50", **SYNTH_TINY).train()
-    losses = model(*_batch())
+    losses = _losses(model, *_batch())
     assert {"loss_proto_mask", "loss_ranking", "loss_uncertainty_reg"} <= set(losses)
     assert model.prototypes is not None and model.ranking is not None and model.info_sharing
     sum(losses.values()).backward()
@@ -62,7 +67,7 @@ def test_cascade_has_three_stages_and_mask_stage():
     model = build_tiny("panoptic_cascade_x101_dcn", **SYNTH_TINY).train()
     assert len(model.roi_heads.stages) == 3 and model.roi_heads.mask_stage == 1
     assert [s.proposal_matcher.high_threshold for s in model.roi_heads.stages] == [0.5, 0.6, 0.7]
-    losses = model(*_batch())
+    losses = _losses(model, *_batch())
     assert {f"loss_classifier_s{i}" for i in range(3)} <= set(losses)
 
 
@@ -101,11 +106,11 @@ def test_robust_targets():
     boxes[1] = torch.tensor([0.0, 0.0, 1.0, 1.0])  # 1x1 box at the border
     odd["boxes"] = boxes
     with pytest.warns(UserWarning, match="zero-area"):
-        losses = model(images, [empty, odd])
+        losses = _losses(model, images, [empty, odd])
     assert all(torch.isfinite(v) for v in losses.values())
     crowd = dict(targets[0])
     crowd["iscrowd"] = torch.ones_like(crowd["iscrowd"])
-    losses = model(images, [crowd, crowd])
+    losses = _losses(model, images, [crowd, crowd])
     assert all(torch.isfinite(v) for v in losses.values())
     bad = dict(targets[0])
     bad["labels"] = torch.full_like(bad["labels"], 5)  # a stuff id
@@ -137,7 +142,7 @@ def test_overfitting_a_batch_lowers_the_loss():
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     first = last = None
     for _ in range(12):
-        losses = model(images, targets)
+        losses = _losses(model, images, targets)
         total = sum(losses.values())
         opt.zero_grad()
         total.backward()
@@ -157,7 +162,7 @@ def test_real_coco_samples_as_targets(shared_data):
     images = [(s[0].float() / 255 - 0.45) / 0.225 for s in samples]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        losses = model(images, [s[1] for s in samples])
+        losses = _losses(model, images, [s[1] for s in samples])
     assert all(torch.isfinite(v) for v in losses.values())
     sum(losses.values()).backward()
     result = model.eval().predict(samples[0][0])
@@ -171,7 +176,7 @@ def test_no_detections_and_mixed_sizes():
     small_image, small_target = SyntheticPanoptic(1, size=(48, 56), seed=3)[0]
     images[1] = (small_image.float() / 255 - 0.45) / 0.225
     targets[1] = small_target
-    losses = model.train()(images, targets)  # a batch mixing 64x80 and 48x56
+    losses = _losses(model.train(), images, targets)  # a batch mixing 64x80 and 48x56
     assert all(torch.isfinite(v) for v in losses.values())
     model.eval()
     model.roi_heads.score_thresh = 1.1  # every detection suppressed

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 import torch
-
 from conftest import build_tiny
 
 
@@ -18,13 +17,13 @@ def test_semantic_postprocess_is_the_argmax_and_predict_uses_it():
         raw = model(x)
         labels = model.postprocess(raw, x)
     assert [tuple(lab.shape) for lab in labels] == [(40, 48), (40, 48)]
-    assert torch.equal(torch.stack(labels), raw.argmax(1))
+    assert torch.equal(torch.stack(labels), raw.logits.argmax(1))
     image = torch.randint(0, 255, (3, 40, 48), dtype=torch.uint8)
     xi = model.normalize(image[None].float() / 255)
     with torch.no_grad():
         expected = model.postprocess(model(xi), xi)[0]
     assert torch.equal(model.predict(image), expected)
-    with pytest.raises(TypeError, match="takes no post-processing options"):
+    with pytest.raises(TypeError, match="post-processing option crf only"):
         model.predict(image, fuser="heuristic")
 
 

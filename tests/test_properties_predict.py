@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import build_tiny
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-
-from conftest import build_tiny
 
 NUM_CLASSES = 5
 MAX_SIDE = 48
@@ -255,7 +254,7 @@ def check_predict(model: torch.nn.Module, images: Any, batch_size: int) -> None:
         # The label is the argmax of forward on the 0-1 image (a batched forward may differ in
         # the last bits, so ties within 1e-4 may go either way).
         with torch.no_grad():
-            logits = model(model.normalize(image[None]))[0]  # (K, H, W)
+            logits = model(model.normalize(image[None])).logits[0]  # (K, H, W)
         chosen = logits.gather(0, labels[None])[0]
         best = logits.max(dim=0).values
         finite = torch.isfinite(best)

@@ -109,7 +109,7 @@ def test_third_party_recipe_registration_and_build():
         assert "my_test_recipe" in segzoo.list_models("my_*")
         assert segzoo.model_info("my_test_recipe")["description"] == "A test recipe."
         model = segzoo.build("my_test_recipe", num_classes=7)
-        assert model(torch.randn(1, 3, 32, 32)).shape == (1, 7, 32, 32)
+        assert model(torch.randn(1, 3, 32, 32)).logits.shape == (1, 7, 32, 32)
         assert model.segzoo_config == {"name": "my_test_recipe", "overrides": {"num_classes": 7}}
     finally:
         MODELS.remove("my_test_recipe")

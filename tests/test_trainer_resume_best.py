@@ -235,7 +235,7 @@ def test_logged_losses_are_means_over_accumulated_batches(tmp_path, monkeypatch)
         zero = outputs.logits.sum() * 0.0
         return {"loss_a": zero + 2.0, "loss_b": zero + 0.5}
 
-    monkeypatch.setattr(model, "loss", constant_loss)
+    monkeypatch.setattr(model, "losses", constant_loss)
     Trainer(model, data(), out_dir=tmp_path, max_iters=2, accumulate=2, **QUIET).fit()
     for r in records(tmp_path):
         assert (r["loss_a"], r["loss_b"], r["loss"]) == pytest.approx((2.0, 0.5, 2.5))
@@ -244,13 +244,13 @@ def test_logged_losses_are_means_over_accumulated_batches(tmp_path, monkeypatch)
 def test_batch_rescaling_is_on_with_any_one_of_its_options(monkeypatch):
     seen = []
     model = build_tiny("fcn_r50", seed=0, num_classes=8)
-    original = model.loss
+    original = model.losses
 
     def recording(outputs, target):
         seen.append((tuple(outputs.logits.shape[-2:]), tuple(target.shape[-2:])))
         return original(outputs, target)
 
-    monkeypatch.setattr(model, "loss", recording)
+    monkeypatch.setattr(model, "losses", recording)
     Trainer(model, data(), max_iters=1, batch_scales=[0.5], size_divisor=1, **QUIET).fit()
     assert seen == [((8, 8), (8, 8))]  # 16 x 16 images and labels at scale 0.5
 
@@ -287,14 +287,14 @@ def test_a_skipped_step_still_advances_the_schedule(monkeypatch):
     def final_lr(skip):
         model = build_tiny("fcn_r50", seed=0, num_classes=8)
         if skip:
-            original, calls = model.loss, {"n": 0}
+            original, calls = model.losses, {"n": 0}
 
             def flaky(outputs, target):
                 calls["n"] += 1
                 losses = original(outputs, target)
                 return {k: v * float("nan") for k, v in losses.items()} if calls["n"] == 2 else losses
 
-            monkeypatch.setattr(model, "loss", flaky)
+            monkeypatch.setattr(model, "losses", flaky)
         trainer = Trainer(model, data(), max_iters=4, schedule="poly", **QUIET)
         trainer.fit(stop_at=3)
         return trainer.optimizer.param_groups[0]["lr"], trainer.bad_steps

@@ -97,8 +97,9 @@ def _panoptic_samples(n: int, size: int, seed: int):
 # ---- training --------------------------------------------------------------------------------
 
 
-def _fit(model: nn.Module, batch_loss: Callable[[], torch.Tensor], *, iters: int, lr: float, weight_decay: float) -> float:
-    """AdamW + poly decay for ``iters`` steps of ``batch_loss()``; returns the mean loss of the last 10%."""
+def train(model: nn.Module, batches: Callable[[], tuple[Any, Any]], *, iters: int, lr: float, weight_decay: float) -> float:
+    """AdamW + poly decay for ``iters`` steps through the model contract
+    (``model.losses(model(images, targets), targets)`` on ``batches()``); returns the mean loss of the last 10%."""
     from ..engine.optim import PolyLR
 
     model.train()
@@ -106,7 +107,8 @@ def _fit(model: nn.Module, batch_loss: Callable[[], torch.Tensor], *, iters: int
     sched = PolyLR(opt, max_iters=iters)
     tail = []
     for it in range(iters):
-        loss = batch_loss()
+        images, targets = batches()
+        loss = sum(model.losses(model(images, targets), targets).values())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -117,30 +119,29 @@ def _fit(model: nn.Module, batch_loss: Callable[[], torch.Tensor], *, iters: int
     return sum(tail) / max(len(tail), 1)
 
 
-def train_semantic(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, budget: Budget) -> float:
-    """Train in place for ``budget.iters`` iterations (random flips); returns the mean loss of the last 10%."""
+def semantic_batches(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, budget: Budget) -> Callable[[], tuple]:
+    """Seeded random batches of ``budget.batch`` (random flips): ``(normalised images, labels)``."""
     g = torch.Generator().manual_seed(budget.seed)
 
-    def batch_loss() -> torch.Tensor:
+    def draw() -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(len(images), (budget.batch,), generator=g)
         flip = torch.rand(budget.batch, generator=g) < 0.5
         x, y = images[idx].float() / 255, labels[idx].clone()
         x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
-        return sum(model.loss(model.forward_train(model.normalize(x)), y).values())
+        return model.normalize(x), y
 
-    return _fit(model, batch_loss, iters=budget.iters, lr=budget.lr, weight_decay=budget.weight_decay)
+    return draw
 
 
-def train_panoptic(model: nn.Module, samples: list, budget: Budget) -> float:
-    """Panoptic training (``model(images, targets)`` gives the losses); returns the mean loss of the last 10%."""
+def panoptic_batches(model: nn.Module, samples: list, budget: Budget) -> Callable[[], tuple]:
+    """Seeded random batches of ``budget.panoptic_batch`` samples: ``(normalised image list, targets)``."""
     g = torch.Generator().manual_seed(budget.seed)
 
-    def batch_loss() -> torch.Tensor:
+    def draw() -> tuple[list[torch.Tensor], list[dict]]:
         idx = torch.randint(len(samples), (budget.panoptic_batch,), generator=g).tolist()
-        images = [model.normalize(samples[i][0].float()[None] / 255)[0] for i in idx]
-        return sum(model(images, [samples[i][1] for i in idx]).values())
+        return [model.normalize(samples[i][0].float()[None] / 255)[0] for i in idx], [samples[i][1] for i in idx]
 
-    return _fit(model, batch_loss, iters=budget.panoptic_iters, lr=1e-3, weight_decay=budget.weight_decay)
+    return draw
 
 
 @torch.no_grad()
@@ -190,9 +191,9 @@ def run_accuracy(budget: Budget, *, progress: bool = True, log: Callable[[str], 
     Rows: ``{group, model, variant, backbone, params_m, train_s, final_loss, miou, aacc, score}`` or
     with ``pq, sq, rq, pq_th, ..., rq_st`` for panoptic rows.
     """
+    from ..crf import dense_crf
     from ..factory import build
     from ..postprocess import TTA
-    from ..crf import dense_crf
 
     start_all = time.time()
     rows: list[dict[str, Any]] = []
@@ -203,9 +204,10 @@ def run_accuracy(budget: Budget, *, progress: bool = True, log: Callable[[str], 
         torch.manual_seed(budget.seed)
         model = make()
         t0 = time.time()
-        loss = train_semantic(model, tr_x, tr_y, budget)
+        loss = train(model, semantic_batches(model, tr_x, tr_y, budget), iters=budget.iters, lr=budget.lr,
+                     weight_decay=budget.weight_decay)  # fmt: skip
         train_s = time.time() - t0
-        metrics = eval_semantic(lambda x: model(model.normalize(x.float() / 255)), ev_x, ev_y)
+        metrics = eval_semantic(lambda x: model.semantic_logits(model.normalize(x.float() / 255)), ev_x, ev_y)
         row = {"group": group, "model": name, "variant": variant, "backbone": backbone,
                "params_m": sum(p.numel() for p in model.parameters()) / 1e6, "train_s": train_s,
                "final_loss": loss, **metrics}  # fmt: skip
@@ -230,7 +232,7 @@ def run_accuracy(budget: Budget, *, progress: bool = True, log: Callable[[str], 
     tta = TTA(model, scales=(0.75, 1.0, 1.25), flip=True)
 
     def with_crf(x: torch.Tensor) -> torch.Tensor:
-        return dense_crf(model(model.normalize(x.float() / 255)), x, iterations=5)
+        return dense_crf(model.semantic_logits(model.normalize(x.float() / 255)), x, iterations=5)
 
     for variant, fn in (
         ("TTA 0.75/1/1.25 + flip", lambda x: tta(model.normalize(x.float() / 255))),
@@ -256,7 +258,7 @@ def run_accuracy(budget: Budget, *, progress: bool = True, log: Callable[[str], 
     hmsa = semantic_row("multiscale", "msrefine_r34d8", "hmsa (0.5, 1)", "tiny",
                         lambda: build("msrefine_r34d8", fuser="hmsa", scales=(0.5, 1.0), **ms))  # fmt: skip
     hmsa.scales = (0.5, 1.0, 2.0)  # HMSA's point: train on a pair, infer on more scales
-    metrics = eval_semantic(lambda x: hmsa(hmsa.normalize(x.float() / 255)), ev_x, ev_y)
+    metrics = eval_semantic(lambda x: hmsa.semantic_logits(hmsa.normalize(x.float() / 255)), ev_x, ev_y)
     base = rows[-1]
     rows.append({**base, "variant": "hmsa (0.5, 1) -> eval (0.5, 1, 2)", "train_s": 0.0, **metrics})
     log(f"  {'multiscale':>12} {'msrefine_r34d8':<28} {'hmsa eval (0.5, 1, 2)':<26} mIoU {metrics['miou']:5.1f}  aAcc {metrics['aacc']:5.1f}")
@@ -272,7 +274,8 @@ def run_accuracy(budget: Budget, *, progress: bool = True, log: Callable[[str], 
         model = build(name, backbone="tiny", num_classes=len(data.classes), thing_ids=data.thing_ids,
                       stuff_ids=data.stuff_ids, **PANOPTIC_HEADS)  # fmt: skip
         t0 = time.time()
-        loss = train_panoptic(model, tr_p, budget)
+        loss = train(model, panoptic_batches(model, tr_p, budget), iters=budget.panoptic_iters, lr=1e-3,
+                     weight_decay=budget.weight_decay)  # fmt: skip
         train_s = time.time() - t0
         for threshold in SCORE_THRESHOLDS:
             for fuser in fusers:

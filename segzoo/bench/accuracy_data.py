@@ -75,12 +75,12 @@ def run_accuracy_on_data(
         t0 = time.time()
         result = Trainer(model, train_set, val_data=val_set, out_dir=None, config=config).fit()
         metrics = result.metrics or {}
-        keys = PANOPTIC_KEYS if task == "panoptic" else SEMANTIC_KEYS
+        keys = [k for k in SEMANTIC_KEYS + PANOPTIC_KEYS if metrics.get(k) is not None]  # the model's evaluator decides
         row = {"model": name, "task": task, "backbone": str(model_info(name)["defaults"].get("backbone", "")),
                "overrides": {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))},
                "params_m": sum(p.numel() for p in model.parameters()) / 1e6, "train_s": time.time() - t0,
                **{k: 100 * float(metrics[k]) for k in keys if metrics.get(k) is not None}}  # fmt: skip
-        if task == "semantic" and "mIoU" in row and "aAcc" in row:
+        if "mIoU" in row and "aAcc" in row:
             row["score"] = (row["mIoU"] + row["aAcc"]) / 2
         rows.append(row)
         shown = ", ".join(f"{k} {row[k]:.1f}" for k in keys if k in row)

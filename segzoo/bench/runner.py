@@ -137,14 +137,6 @@ def _device(name: str) -> torch.device:
     return device
 
 
-def _postprocess_name(model: nn.Module) -> str:
-    if getattr(model, "task", None) == "panoptic":
-        fuser = getattr(model, "fuser", None)
-        crf = " + dense CRF" if getattr(model, "crf", None) is not None else ""  # seed 002's recipe refines in predict
-        return f"panoptic fusion ({getattr(fuser, 'name', type(fuser).__name__)}){crf}"
-    return "argmax"
-
-
 # ---- one row ---------------------------------------------------------------------------------
 
 
@@ -214,13 +206,11 @@ def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig
             with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=autocast):
                 return model(x)
 
-    tta = crf_images = None
+    tta = None
     if config.tta_scales:
         from ..postprocess import TTA
 
         tta = TTA(model, scales=config.tta_scales, flip=config.tta_flip)
-    if config.crf:
-        crf_images = model.denormalize_uint8(x)
 
     times: list[float] = []
     post_times: list[float] = []
@@ -231,9 +221,11 @@ def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig
         """One iteration: the forward, then each post-processing stage, each timed on its own."""
         ms, out = timed_call(forward, device)
         with torch.inference_mode():
-            post_ms, results = timed_call(lambda: model.postprocess(out, x), device)
+            post_ms, _ = timed_call(lambda: model.postprocess(out, x), device)
             tta_ms = timed_call(lambda: tta(x), device)[0] if tta is not None else None
-            crf_ms = timed_call(lambda: _run_crf(model, out, results, crf_images), device)[0] if config.crf else None
+            crf_ms = None
+            if config.crf:  # the CRF's share: post-processing with it minus without it
+                crf_ms = max(0.0, timed_call(lambda: model.postprocess(out, x, crf=True), device)[0] - post_ms)
         if record:
             times.append(ms)
             post_times.append(post_ms)
@@ -256,7 +248,7 @@ def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig
     )
     row["throughput_ips"] = batch * 1000 / row["latency_mean_ms"]
     row["postprocess_ms"] = statistics.fmean(post_times)
-    row["postprocess"] = _postprocess_name(model)
+    row["postprocess"] = model.describe_postprocess()
     row["tta_ms"] = statistics.fmean(tta_times) if tta_times else None
     row["crf_ms"] = statistics.fmean(crf_times) if crf_times else None
     row["total_ms"] = row["latency_mean_ms"] + row["postprocess_ms"]
@@ -264,16 +256,6 @@ def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig
     row["achieved_gflops_s"] = row["gflops"] / (row["latency_mean_ms"] / 1000)
     row["load_avg_end"] = (load_average() or (None,))[0]
     return row
-
-
-def _run_crf(model: nn.Module, out: Any, results: list[Any], images: torch.Tensor) -> None:
-    from ..crf import dense_crf, refine_panoptic
-
-    if getattr(model, "task", None) == "panoptic":
-        for pred, image in zip(results, images):
-            refine_panoptic(pred.panoptic_seg, pred.segments_info, image)
-    else:
-        dense_crf(main_logits(out).float(), images, iterations=5)
 
 
 # ---- the run ---------------------------------------------------------------------------------

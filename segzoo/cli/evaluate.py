@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         dataset = make_dataset(spec, task=task, train=False, split=args.split, synthetic_size=args.synthetic_size,
                                num_classes=key_values(args.set, "--set").get("num_classes"))  # fmt: skip
         model = load_model(args, dataset).to(device)
-        loader = eval_loader(dataset, task=task, batch_size=args.batch_size)
+        loader = eval_loader(dataset, batch_size=args.batch_size)
     batches = progress(loader, enabled=progress_enabled(args.no_progress), total=len(loader), desc="eval", unit="batch")
     with user_errors(setup=False):  # an unreadable image or label found on the way
         metrics = evaluate(model, batches, amp=args.amp, tta_scales=args.tta_scales, flip=args.flip)

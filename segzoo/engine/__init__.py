@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .distributed import DistInfo, cleanup, dist_info, init_distributed, is_main_process
     from .ema import ModelEMA
     from .evaluation import evaluate
-    from .loader import ResumableSampler, collate_panoptic, collate_semantic, eval_loader, train_loader
+    from .loader import ResumableSampler, collate, collate_panoptic, collate_semantic, eval_loader, train_loader
     from .multiscale import BatchRescale
     from .optim import PolyLR, build_optimizer, param_groups, poly_lambda
     from .schedules import LRFactor, build_scheduler
@@ -39,6 +39,7 @@ _LAZY = {
     "ModelEMA": ".ema",
     "evaluate": ".evaluation",
     "ResumableSampler": ".loader",
+    "collate": ".loader",
     "collate_panoptic": ".loader",
     "collate_semantic": ".loader",
     "eval_loader": ".loader",
@@ -77,6 +78,7 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "cleanup",
+    "collate",
     "collate_panoptic",
     "collate_semantic",
     "dist_info",

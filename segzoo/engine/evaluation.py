@@ -1,4 +1,4 @@
-"""Evaluation loops: mIoU and friends for semantic models, PQ / SQ / RQ (+ mIoU) for panoptic ones.
+"""The evaluation loop: ``predict`` on every batch, the model's own metrics (mIoU and friends, PQ / SQ / RQ).
 
 Metrics are those of :mod:`segzoo.metrics`: the confusion-matrix metrics of FCN
 (arXiv:1411.4038) and panoptic quality (Kirillov et al., arXiv:1801.00868). Under
@@ -18,7 +18,6 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import nn
 
-from ..metrics import PanopticQuality, SemanticMetrics
 from ..postprocess.tta import TTA
 from .distributed import unwrap
 
@@ -65,53 +64,29 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate ``model`` on batches from ``loader`` (``segzoo.engine.eval_loader``'s format).
 
-    Semantic models: ``{"mIoU", "aAcc", "mAcc", "fwIoU", "mDice", "score", "IoU": [...], ...}``.
-    Panoptic models: ``{"PQ", "SQ", "RQ", "PQ_th", ..., "PQ_st", ..., "mIoU"}`` (mIoU of the
+    Each batch goes through ``model.predict`` and the model's own ``evaluator()``: semantic
+    models give ``{"mIoU", "aAcc", "mAcc", "fwIoU", "mDice", "score", "IoU": [...], ...}``,
+    panoptic ones ``{"PQ", "SQ", "RQ", "PQ_th", ..., "PQ_st", ..., "mIoU"}`` (mIoU of the
     semantic branch's arg-max, PQ over the model's train ids as categories).
     Values are in [0, 1]. The model's train/eval mode is restored afterwards. ``tta_scales`` /
-    ``flip``: test-time augmentation (:class:`segzoo.postprocess.TTA`) for semantic models.
+    ``flip``: test-time augmentation (:class:`segzoo.postprocess.TTA`) for models whose
+    results are label maps.
     """
     model = unwrap(model)
-    predict_logits = model
+    predictor = model
     if tta_scales or flip:
-        if model.task != "semantic":
-            raise ValueError("Test-time augmentation in evaluate() is for semantic models.")
-        predict_logits = TTA(model, scales=tta_scales or (1.0,), flip=flip)
+        predictor = TTA(model, scales=tta_scales or (1.0,), flip=flip)
+        predictor.check_predict()
     device = model.device
     was_training = model.training
     model.eval()
-    semantic = SemanticMetrics(model.num_classes, ignore_index=ignore_index)
-    panoptic = None
-    if model.task == "panoptic":
-        panoptic = PanopticQuality({**{t: 1 for t in model.thing_ids}, **{s: 0 for s in model.stuff_ids}})
+    metrics = model.evaluator(ignore_index=ignore_index)
     try:
         for images, targets in loader:
-            if panoptic is None:
-                x = model.normalize(to_unit_float(images.to(device)))
-                with _autocast(device, amp):
-                    logits = predict_logits(x)
-                semantic.update(logits.argmax(1), targets.to(device))
-                continue
+            images = [to_unit_float(im) for im in images] if isinstance(images, (list, tuple)) else to_unit_float(images)
             with _autocast(device, amp):
-                predictions = model.predict([to_unit_float(im) for im in images])
-            for pred, target in zip(predictions, targets):
-                gt_segments = [
-                    {"id": s["id"], "category_id": s["train_id"], "iscrowd": int(s.get("iscrowd", 0))}
-                    for s in target["segments_info"]
-                ]
-                panoptic.update(
-                    pred.panoptic_seg.cpu(), pred.segments_info, target["panoptic"], gt_segments,
-                    image_id=target.get("image_id"),
-                )  # fmt: skip
-                semantic.update(pred.sem_seg.cpu(), target["sem_seg"])
+                predictions = predictor.predict(images)
+            metrics.update(predictions, targets)
     finally:
         model.train(was_training)
-    out = semantic.compute().as_dict()
-    if panoptic is None:
-        return out
-    pq = panoptic.compute()
-    result: dict[str, Any] = {}
-    for suffix, part in (("", pq.all), ("_th", pq.things), ("_st", pq.stuff)):
-        result.update({f"PQ{suffix}": part["pq"], f"SQ{suffix}": part["sq"], f"RQ{suffix}": part["rq"]})
-    result.update({"mIoU": out["mIoU"], "aAcc": out["aAcc"], "IoU": out["IoU"]})
-    return result
+    return metrics.compute()

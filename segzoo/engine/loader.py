@@ -31,7 +31,7 @@ __all__ = [
     "SeededSamples",
     "collate_semantic",
     "collate_panoptic",
-    "collate_for",
+    "collate",
     "train_loader",
     "eval_loader",
 ]
@@ -157,19 +157,21 @@ def collate_panoptic(batch: Sequence[tuple[torch.Tensor, dict]]) -> tuple[list[t
     return [image for image, _ in batch], [target for _, target in batch]
 
 
-def collate_for(task: str):
-    """The collate function of a model task (``"semantic"`` or ``"panoptic"``)."""
-    if task == "panoptic":
-        return collate_panoptic
-    if task == "semantic":
-        return collate_semantic
-    raise ValueError(f"Unknown task {task!r}; expected 'semantic' or 'panoptic'.")
+PANOPTIC_TARGET_KEYS = ("masks", "boxes", "segments_info", "panoptic")
+
+
+def collate(batch: Sequence[tuple[torch.Tensor, Any]]) -> tuple[Any, Any]:
+    """Collate by the targets' format: label maps (or ``{"sem_seg"}`` dicts) -> :func:`collate_semantic`
+    (one padded batch); panoptic targets (dicts with instances) -> :func:`collate_panoptic` (lists,
+    images may differ in size)."""
+    if batch and isinstance(batch[0][1], dict) and any(k in batch[0][1] for k in PANOPTIC_TARGET_KEYS):
+        return collate_panoptic(batch)
+    return collate_semantic(batch)
 
 
 def train_loader(
     dataset: Dataset,
     *,
-    task: str,
     batch_size: int,
     seed: int = 0,
     num_workers: int = 0,
@@ -194,7 +196,7 @@ def train_loader(
         batch_size=batch_size,
         sampler=sampler,
         num_workers=num_workers,
-        collate_fn=collate_for(task),
+        collate_fn=collate,
         worker_init_fn=worker_init_fn,
         generator=torch.Generator().manual_seed(seed),  # the workers' base seed; keeps the global RNG untouched
         drop_last=True,
@@ -204,7 +206,7 @@ def train_loader(
 
 
 def eval_loader(
-    dataset: Dataset, *, task: str, batch_size: int = 1, num_workers: int = 0, rank: int = 0, world_size: int = 1
+    dataset: Dataset, *, batch_size: int = 1, num_workers: int = 0, rank: int = 0, world_size: int = 1
 ) -> DataLoader:
     """An evaluation loader over this rank's shard of ``dataset``, in order."""
     return DataLoader(
@@ -212,7 +214,7 @@ def eval_loader(
         batch_size=batch_size,
         sampler=ShardSampler(len(dataset), rank=rank, world_size=world_size),
         num_workers=num_workers,
-        collate_fn=collate_for(task),
+        collate_fn=collate,
         worker_init_fn=worker_init_fn,
         generator=torch.Generator().manual_seed(0),
     )

@@ -5,10 +5,10 @@ The iteration-based loop of semantic-segmentation toolboxes (MMSegmentation, Det
 poly/step/cosine schedules with warm-up, mixed precision (``torch.autocast``; fp16 with a
 ``GradScaler``, Micikevicius et al., arXiv:1710.03740), gradient clipping and accumulation,
 an EMA of the weights, DistributedDataParallel, periodic evaluation keeping the best
-checkpoint, and exact resumption. The model's own loss recipe is used as it is:
+checkpoint, and exact resumption. The model's own loss recipe is used as it is, through the
+model contract of every task (``segzoo.models.SegmentationModel``)::
 
-- semantic / multi-scale: ``losses = model.loss(model.forward_train(x), sem_seg)``;
-- panoptic: ``losses = model(images, targets)`` in training mode;
+    losses = model.losses(model(images, targets), targets)
 
 and the objective is the sum of the returned dict. A non-finite loss skips the step (with
 a warning naming the loss and iteration); ``max_bad_steps`` in a row stop training.
@@ -79,9 +79,7 @@ class _TrainStep(nn.Module):
         self.model = model
 
     def forward(self, images: Any, targets: Any) -> dict[str, torch.Tensor]:
-        if self.model.task == "panoptic":
-            return self.model(images, targets)
-        return self.model.loss(self.model.forward_train(images), targets)
+        return self.model.losses(self.model(images, targets), targets)
 
 
 def _to_device(target: Any, device: torch.device) -> Any:
@@ -89,6 +87,8 @@ def _to_device(target: Any, device: torch.device) -> Any:
         return target.to(device, non_blocking=True)
     if isinstance(target, dict):
         return {k: _to_device(v, device) for k, v in target.items()}
+    if isinstance(target, (list, tuple)):
+        return type(target)(_to_device(v, device) for v in target)
     return target
 
 
@@ -118,7 +118,7 @@ class Trainer:
         if config is not None and options:
             raise TypeError(f"Pass either config=TrainConfig(...) or keyword options, not both (got {sorted(options)}).")
         self.config = cfg = config if config is not None else TrainConfig.from_dict(options)
-        if getattr(model, "task", None) not in ("semantic", "panoptic") or not hasattr(model, "normalize"):
+        if not all(hasattr(model, name) for name in ("losses", "normalize", "evaluator")):
             raise TypeError(f"Trainer needs a segzoo model (from segzoo.build), got {type(model).__name__}.")
         if isinstance(train_data, DataLoader) or isinstance(val_data, DataLoader):
             raise TypeError(
@@ -133,8 +133,9 @@ class Trainer:
         if cfg.sync_bn:
             model = convert_sync_batchnorm(model, device=self.device)
         self.model = model
-        self.task = model.task
-        find_unused = cfg.find_unused_parameters if cfg.find_unused_parameters is not None else self.task == "panoptic"
+        find_unused = cfg.find_unused_parameters
+        if find_unused is None:
+            find_unused = bool(getattr(model, "ddp_find_unused_parameters", False))
         self.wrapped = wrap_ddp(_TrainStep(model), device=self.device, find_unused_parameters=find_unused)
         self.optimizer = build_optimizer(
             model, name=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay, head_lr_mult=cfg.head_lr_mult,
@@ -153,14 +154,14 @@ class Trainer:
                 size_divisor=cfg.size_divisor, seed=cfg.seed,
             )  # fmt: skip
         self.loader, self.sampler = train_loader(
-            train_data, task=self.task, batch_size=cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers,
+            train_data, batch_size=cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers,
             rank=self.dist.rank, world_size=self.dist.world_size,
         )  # fmt: skip
         self.batches_per_epoch = self.sampler.per_rank // cfg.batch_size
         self.val_data = val_data
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.writer = JsonlWriter(self.out_dir / "metrics.jsonl" if self.out_dir is not None and self.is_main else None)
-        self.best_metric = cfg.best_metric or ("PQ" if self.task == "panoptic" else "mIoU")
+        self.best_metric = cfg.best_metric or model.primary_metric
         self.step, self.epoch, self.batch_in_epoch, self.bad_steps = 0, 0, 0, 0
         self.best_value: float | None = None
         self.best_step: int | None = None
@@ -228,14 +229,12 @@ class Trainer:
 
     def _prepare(self, images: Any, targets: Any) -> tuple[Any, Any]:
         """Float 0-1, per-iteration rescale, device, the model's normalisation."""
-        if self.task == "panoptic":
-            images = [to_unit_float(im) for im in images]
-        else:
-            images = to_unit_float(images)
+        listed = isinstance(images, (list, tuple))  # images of different sizes (panoptic loaders) or a batch
+        images = [to_unit_float(im) for im in images] if listed else to_unit_float(images)
         if self.rescale is not None:
             images, targets = self.rescale(images, targets, self.step)
         targets = _to_device(targets, self.device)
-        if self.task == "panoptic":
+        if listed:
             return [self.model.normalize(im.to(self.device)[None])[0] for im in images], targets
         return self.model.normalize(images.to(self.device)), targets
 
@@ -308,7 +307,7 @@ class Trainer:
         if dataset is None:
             raise ValueError("No validation data: pass val_data to the Trainer or a dataset to evaluate().")
         loader = eval_loader(
-            dataset, task=self.task, batch_size=self.config.val_batch_size, num_workers=self.config.num_workers,
+            dataset, batch_size=self.config.val_batch_size, num_workers=self.config.num_workers,
             rank=self.dist.rank, world_size=self.dist.world_size,
         )  # fmt: skip
         sync_buffers(self.model)  # every rank evaluates rank 0's model

@@ -13,7 +13,15 @@ import sys as _sys
 import types as _types
 
 from .check import SizeCheck, permissive_fuser, verify_export
-from .core import EXPORT_FORMATS, METADATA_KEY, declared_formats, export, export_graph, export_metadata
+from .core import (
+    EXPORT_FORMATS,
+    METADATA_KEY,
+    SemanticExportModule,
+    declared_formats,
+    export,
+    export_graph,
+    export_metadata,
+)
 from .fusion import fuse_panoptic, panoptic_instances
 from .panoptic import PANOPTIC_OUTPUTS, PanopticExportModule, eager_panoptic_outputs, paste_mask_logits
 from .runtime import ExportedModel, detect_format, load_exported
@@ -24,6 +32,7 @@ __all__ = [
     "PANOPTIC_OUTPUTS",
     "ExportedModel",
     "PanopticExportModule",
+    "SemanticExportModule",
     "SizeCheck",
     "declared_formats",
     "detect_format",

@@ -17,8 +17,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .core import export_graph
 from .fusion import fuse_panoptic
-from .panoptic import PANOPTIC_OUTPUTS, eager_panoptic_outputs
+from .panoptic import PANOPTIC_OUTPUTS, PanopticExportModule, eager_panoptic_outputs
 from .runtime import ExportedModel, load_exported
 
 __all__ = ["ATOL", "RTOL", "comparable", "SizeCheck", "verify_export", "permissive_fuser"]
@@ -122,11 +123,12 @@ def verify_export(
             generator = torch.Generator().manual_seed(seed)
             x = torch.randn(1, model.in_chans, *check.size, generator=generator).to(model.pixel_mean.device)
             try:
-                if getattr(model, "task", None) == "panoptic":
+                graph, _ = export_graph(model)
+                if isinstance(graph, PanopticExportModule):
                     _panoptic_check(model, exported, x, check)
                 else:
                     with torch.no_grad():
-                        expected, got = model(x), exported(x)
+                        expected, got = graph(x), exported(x)
                     if tuple(got.shape) != tuple(expected.shape):
                         raise AssertionError(f"logits of shape {tuple(got.shape)}, eager {tuple(expected.shape)}")
                     check.max_abs_diff = float((expected.double() - got.double()).abs().max())

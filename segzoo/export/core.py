@@ -3,7 +3,8 @@
 What is exported is the tensor path, on normalised images (``(x / 255 - mean) / std``, the
 statistics are in the artefact's metadata):
 
-- semantic and multi-scale models: ``forward``, ``image (B, C, H, W) -> logits (B, K, H, W)``;
+- semantic and multi-scale models: :class:`SemanticExportModule`, ``forward``'s logits,
+  ``image (B, C, H, W) -> logits (B, K, H, W)``;
 - panoptic models: :class:`~segzoo.export.panoptic.PanopticExportModule`,
   ``image (1, C, H, W) ->`` the tensors of ``PANOPTIC_OUTPUTS``; the panoptic fusion runs
   after it in Python (:func:`segzoo.export.fuse_panoptic`).
@@ -43,7 +44,7 @@ from torch import nn
 
 from .panoptic import PANOPTIC_OUTPUTS, PanopticExportModule
 
-__all__ = ["EXPORT_FORMATS", "METADATA_KEY", "export", "export_graph", "declared_formats", "export_metadata"]
+__all__ = ["EXPORT_FORMATS", "METADATA_KEY", "SemanticExportModule", "export", "export_graph", "declared_formats", "export_metadata"]
 
 EXPORT_FORMATS = ("onnx", "torchscript", "torch-export")
 METADATA_KEY = "segzoo.json"  # ONNX metadata_props key / TorchScript and .pt2 extra file
@@ -70,15 +71,29 @@ def _require_onnx() -> None:
         )
 
 
+class SemanticExportModule(nn.Module):
+    """A semantic model's tensor path as one graph: ``image -> logits`` (``forward``'s
+    :class:`~segzoo.models.SemanticOutput` holds only them in eval mode). Weights are shared."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model(image).logits
+
+
 def _is_panoptic(model: nn.Module) -> bool:
-    return getattr(model, "task", None) == "panoptic"
+    from ..models.panoptic import PanopticModel
+
+    return isinstance(model, PanopticModel)
 
 
 def export_graph(model: nn.Module) -> tuple[nn.Module, tuple[str, ...]]:
     """The module that is exported for ``model`` and the names of its outputs."""
     if _is_panoptic(model):
         return PanopticExportModule(model), PANOPTIC_OUTPUTS
-    return model, ("logits",)
+    return SemanticExportModule(model), ("logits",)
 
 
 def _fuser_spec(fuser: nn.Module) -> dict[str, Any]:

@@ -29,7 +29,8 @@ __all__ = [
 
 def for_model(model: nn.Module) -> nn.Module:
     """The combined loss a model's recipe declared (its ``criterion``): call it as
-    ``for_model(model)(model.forward_train(x), target)`` to get the named losses."""
+    ``for_model(model)({"logits": raw.logits, **raw.aux}, target)`` on a training-mode ``raw = model(x)``
+    to get the named losses (``model.losses(raw, target)`` does this)."""
     criterion = getattr(model, "criterion", None)
     if criterion is None:
         raise TypeError(f"{type(model).__name__} declares no loss recipe (no `criterion` attribute).")

@@ -1,20 +1,58 @@
-"""The base class every segzoo model derives from: normalisation, ``predict`` and metadata.
+"""The base class every segzoo model derives from: the model contract, normalisation, ``predict``.
 
-``forward`` is the tensor path (normalised float input, compile/export friendly, the same
-output types in train and eval); ``predict`` is the user path (raw images of any size in,
-per-image results out).
+One contract for every task:
+
+- ``forward(images, targets=None) -> raw``: the tensor path (normalised float input, compile
+  and export friendly). ``raw`` is a typed output (:class:`~segzoo.models.SemanticOutput`,
+  :class:`~segzoo.models.PanopticRawOutput`), the same type in train and eval mode; training
+  mode adds what the losses need (auxiliary logits, the detector's sampled losses). Only
+  models whose training forward samples from the ground truth (the panoptic detector) read
+  ``targets``.
+- ``losses(raw, targets) -> dict[str, Tensor]``: the recipe's named, weighted losses of a
+  training-mode ``raw``; their sum is the objective.
+- ``postprocess(raw, images, **options) -> list``: per-image results, a pure function.
+- ``predict(images) = prepare -> forward -> postprocess``: the user path (raw images of any
+  size in, per-image results out).
+
+Generic code (trainer, evaluation, benchmarks, export) uses only these and the class
+attributes below, never the task name.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
 
+from ..crf import dense_crf
 from ..inputs import IMAGENET_MEAN, IMAGENET_STD, default_mean_std, run_predict
+from ..metrics import SemanticEvaluator
 
-__all__ = ["SegmentationModel", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std", "run_predict"]  # stats: segzoo.inputs
+__all__ = ["SegmentationModel", "crf_options", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std", "run_predict"]
+
+
+def crf_options(crf: bool | Mapping[str, Any] | None, *, refine: Callable, in_chans: int) -> dict[str, Any] | None:
+    """Check a ``crf`` setting: ``None`` (no CRF) or keyword arguments of ``refine``
+    (``segzoo.crf.dense_crf`` or ``refine_panoptic``)."""
+    if crf is None or crf is False:
+        return None
+    if crf is True:
+        options: dict[str, Any] = {}
+    elif isinstance(crf, Mapping):
+        options = dict(crf)
+    else:
+        raise TypeError(f"crf must be True, False or a dict of {refine.__name__} options, got {type(crf).__name__}")
+    allowed = [n for n, p in inspect.signature(refine).parameters.items() if p.kind is p.KEYWORD_ONLY and n != "unary"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"unknown crf option(s) {unknown}; {refine.__name__} takes {allowed}")
+    if in_chans != 3:
+        raise ValueError(f"the dense CRF needs RGB images (in_chans=3), this model takes {in_chans} channels; use crf=False")
+    return options
+
 
 class SegmentationModel(nn.Module):
     """Owns normalisation and ``predict``; subclasses implement ``forward`` (and ``postprocess`` when
@@ -25,12 +63,17 @@ class SegmentationModel(nn.Module):
     exports check against it on their own.
 
     Class attributes:
-        task: ``"semantic"`` or ``"panoptic"``.
+        task: ``"semantic"`` or ``"panoptic"`` (metadata for listings and data checks).
+        primary_metric: the metric of :meth:`evaluator` that ranks checkpoints (``"mIoU"``, ``"PQ"``).
+        ddp_find_unused_parameters: whether some parameters can miss a gradient in a training
+            step (branches that see no instance), so DistributedDataParallel must look for them.
         export_formats: the export paths the tests check for this model
             (``"torchscript"`` = ``torch.jit.trace``, ``"torch-export"`` = ``torch.export``).
     """
 
     task: ClassVar[str] = "semantic"
+    primary_metric: ClassVar[str] = "mIoU"
+    ddp_find_unused_parameters: ClassVar[bool] = False
     export_formats: ClassVar[tuple[str, ...]] = ("torchscript", "torch-export")
 
     def __init__(
@@ -72,6 +115,20 @@ class SegmentationModel(nn.Module):
         """The inverse of :meth:`normalize`, rounded to ``uint8`` 0-255 (what a dense CRF's colour kernel reads)."""
         return (images * self.pixel_std + self.pixel_mean).clamp(0, 1).mul(255).round().to(torch.uint8)
 
+    def losses(self, raw: Any, targets: Any) -> dict[str, torch.Tensor]:
+        """The recipe's named losses of a training-mode ``forward`` output (subclasses implement it)."""
+        raise NotImplementedError(f"{type(self).__name__} declares no loss recipe; it can't be trained.")
+
+    def semantic_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Per-pixel class scores ``(B, K, H, W)`` at input size for normalised ``images`` (what
+        test-time augmentation, sliding windows and the dense CRF read)."""
+        return self(images).logits
+
+    def evaluator(self, *, ignore_index: int = 255) -> Any:
+        """A metric accumulator for this model's ``predict`` results: ``update(predictions, targets)``
+        per batch (targets as the data loaders give them), ``compute() -> dict`` at the end."""
+        return SemanticEvaluator(self.num_classes, ignore_index=ignore_index)
+
     @torch.no_grad()
     def predict(self, images: Any, *, batch_size: int = 8, **options: Any) -> Any:
         """Run the model on raw images and return post-processed per-image results.
@@ -81,7 +138,7 @@ class SegmentationModel(nn.Module):
                 ``(C, H, W)`` / ``(B, C, H, W)``, a numpy array or PIL image ``(H, W, C)`` /
                 ``(B, H, W, C)``, or a list of images of different sizes.
             batch_size: images of the same size run together in chunks of this many.
-            **options: options of :meth:`postprocess` (panoptic models: ``fuser``, ``crf``).
+            **options: options of :meth:`postprocess` (``crf``; panoptic models also ``fuser``).
 
         Returns:
             One result for one image, a list for a batch or list. Semantic models return
@@ -91,13 +148,25 @@ class SegmentationModel(nn.Module):
         options = self.postprocess_options(**options)
         return run_predict(self, images, lambda x: self.postprocess(self(x), x, **options), batch_size=batch_size)
 
-    def postprocess_options(self, **options: Any) -> dict[str, Any]:
+    def postprocess_options(self, *, crf: bool | Mapping[str, Any] | None = None, **unknown: Any) -> dict[str, Any]:
         """Check (and resolve once per ``predict`` call) the options of :meth:`postprocess`."""
-        if options:
-            raise TypeError(f"{type(self).__name__}.predict takes no post-processing options, got {sorted(options)}.")
-        return options
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.predict takes the post-processing option crf only, got {sorted(unknown)}.")
+        return {"crf": crf_options(crf, refine=dense_crf, in_chans=self.in_chans)}
 
-    def postprocess(self, raw: Any, images: torch.Tensor) -> list[Any]:
+    def postprocess(self, raw: Any, images: torch.Tensor, *, crf: bool | Mapping[str, Any] | None = None) -> list[Any]:
         """Per-image results of ``forward``'s output for a normalised batch: ``(H, W)`` label maps (the
-        arg-max of the per-pixel scores). Pure: reads the model, changes nothing."""
-        return list(raw.argmax(dim=1).unbind(0))
+        arg-max of ``raw.logits``). Pure: reads the model, changes nothing.
+
+        ``crf``: refine the scores with a dense CRF first (:func:`segzoo.crf.dense_crf` on the
+        de-normalised images): ``True`` for its defaults or a dict of its keyword arguments.
+        """
+        scores = raw.logits
+        options = crf_options(crf, refine=dense_crf, in_chans=self.in_chans)
+        if options is not None:
+            scores = dense_crf(scores.float(), self.denormalize_uint8(images), **options)
+        return list(scores.argmax(dim=1).unbind(0))
+
+    def describe_postprocess(self) -> str:
+        """One line naming what :meth:`postprocess` does (benchmark tables print it)."""
+        return "argmax"

@@ -20,7 +20,7 @@ from torch import nn
 from ..fusers import FusedOutput, ScaleStream
 from ..losses import DeepSupervisionLoss
 from .base import SegmentationModel
-from .semantic import SemanticModel, SemanticOutput, resize_to
+from .semantic import SemanticModel, SemanticOutput, resize_to, semantic_losses
 
 __all__ = ["MultiScaleModel", "scale_name", "scaled_length"]
 
@@ -117,17 +117,13 @@ class MultiScaleModel(SegmentationModel):
         size = (-(-x.shape[-2] // self.fusion_stride), -(-x.shape[-1] // self.fusion_stride))
         return self.fuser(streams, size), streams
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised images -> fused logits ``(B, K, H, W)`` at input size."""
-        fused, _ = self.fuse(x)
-        return resize_to(fused.logits, x)
-
-    def forward_train(self, x: torch.Tensor) -> SemanticOutput:
-        """Fused logits and every scale's logits (``scale_<s>``), all at input size."""
+    def forward(self, x: torch.Tensor, targets: object = None) -> SemanticOutput:
+        """Normalised images -> :class:`SemanticOutput`: the fused logits at input size, and in
+        training mode every scale's logits (``scale_<s>``) too. ``targets`` is not read."""
         fused, streams = self.fuse(x)
-        aux = {scale_name(s.scale): resize_to(s.logits, x) for s in streams}
+        aux = {scale_name(s.scale): resize_to(s.logits, x) for s in streams} if self.training else {}
         return SemanticOutput(logits=resize_to(fused.logits, x), aux=aux)
 
-    def loss(self, outputs: SemanticOutput, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    def losses(self, raw: SemanticOutput, targets: torch.Tensor) -> dict[str, torch.Tensor]:
         """The 1 + S weighted losses (``loss_seg`` for the fused output, ``loss_scale_<s>`` per scale)."""
-        return self.criterion({"logits": outputs.logits, **outputs.aux}, target)
+        return semantic_losses(self.criterion, raw, targets)

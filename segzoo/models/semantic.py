@@ -19,14 +19,16 @@ from torch import nn
 from ..losses import DeepSupervisionLoss, resolve_loss
 from .base import SegmentationModel
 
-__all__ = ["SemanticModel", "SemanticOutput"]
+__all__ = ["SemanticModel", "SemanticOutput", "semantic_losses"]
 
 
 class SemanticOutput(NamedTuple):
-    """What ``forward_train`` returns: final logits and named auxiliary logits, all at input size."""
+    """What a semantic model's ``forward`` returns, in train and eval mode: final logits and named
+    auxiliary logits, all at input size. ``aux`` is filled in training mode only (predictions
+    never read it; the losses do)."""
 
     logits: torch.Tensor  # (B, K, H, W)
-    aux: dict[str, torch.Tensor]  # name -> (B, K, H, W)
+    aux: dict[str, torch.Tensor]  # name -> (B, K, H, W); {} in eval mode
 
 
 def resize_to(logits: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -43,7 +45,7 @@ class SemanticModel(SegmentationModel):
         num_classes: classes the heads predict.
         in_chans: input channels.
         neck: optional module between backbone and heads (list in, list out).
-        aux_head: optional extra head (output ``"aux"``); skipped by ``forward``.
+        aux_head: optional extra head (output ``"aux"``); run in training mode only.
         loss: the pixel loss: a ``segzoo.losses`` name (``"ce"``, ``"ohem"``, ``"boundary"``,
             ``"dice"``, ``"lovasz"``) or a module.
         loss_weights: weight per output name (``"logits"`` is the final output); default
@@ -96,24 +98,35 @@ class SemanticModel(SegmentationModel):
         out = self.decode_head(features)
         return out if self.head_multi_output else {"logits": out}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised images ``(B, C, H, W)`` -> logits ``(B, K, H, W)`` (auxiliary heads skipped)."""
-        return resize_to(self._head_outputs(self.extract_features(x))["logits"], x)
-
-    def forward_train(self, x: torch.Tensor) -> SemanticOutput:
-        """Final and auxiliary logits, all at input size, in train and eval mode alike."""
+    def forward(self, x: torch.Tensor, targets: object = None) -> SemanticOutput:
+        """Normalised images ``(B, C, H, W)`` -> :class:`SemanticOutput` at input size: the logits,
+        and in training mode the auxiliary logits too. ``targets`` is not read (the contract's
+        optional argument; see :class:`~segzoo.models.SegmentationModel`)."""
         features = self.extract_features(x)
+        if not self.training:  # predictions read the final logits only: skip the auxiliary heads
+            return SemanticOutput(logits=resize_to(self._head_outputs(features)["logits"], x), aux={})
         outputs = {name: resize_to(value, x) for name, value in self._head_outputs(features).items()}
         if self.aux_head is not None:
             outputs["aux"] = resize_to(self.aux_head(features), x)
         logits = outputs.pop("logits")
         return SemanticOutput(logits=logits, aux=outputs)
 
-    def loss(self, outputs: SemanticOutput, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The recipe's weighted losses (``loss_seg`` and ``loss_<aux name>``) for ``forward_train``'s outputs.
+    def losses(self, raw: SemanticOutput, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The recipe's weighted losses (``loss_seg`` and ``loss_<aux name>``) of a training-mode ``forward``.
 
         Args:
-            outputs: the result of ``forward_train``.
-            target: ``(B, H, W)`` integer labels, ``ignore_index`` for unlabelled pixels.
+            raw: ``forward``'s output in training mode (``model.train()``).
+            targets: ``(B, H, W)`` integer labels, ``ignore_index`` for unlabelled pixels.
         """
-        return self.criterion({"logits": outputs.logits, **outputs.aux}, target)
+        return semantic_losses(self.criterion, raw, targets)
+
+
+def semantic_losses(criterion: DeepSupervisionLoss, raw: SemanticOutput, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``criterion`` over the final and auxiliary logits of ``raw``, with a clear error for an eval-mode output."""
+    missing = [name for name in criterion.weights if name != "logits" and name not in raw.aux]
+    if missing and not raw.aux:
+        raise ValueError(
+            f"losses() needs the auxiliary outputs {missing}, which forward computes in training mode only; "
+            "call model.train() before model(images)."
+        )
+    return criterion({"logits": raw.logits, **raw.aux}, targets)

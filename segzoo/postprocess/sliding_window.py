@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from .tta import semantic_logits_fn
+
 __all__ = ["sliding_window_inference", "window_starts"]
 
 
@@ -49,7 +51,7 @@ def sliding_window_inference(
     """Logits ``(B, K, H, W)`` of ``model`` on ``images (B, C, H, W)``, window by window.
 
     Args:
-        model: returns logits at its input's size (a segzoo semantic model, or any callable).
+        model: a segzoo model (its ``semantic_logits``) or any callable returning logits at its input's size.
         window: window height and width; a window at least as large as the image runs once
             on the whole image (the result equals plain inference).
         stride: offsets between windows (default: 2/3 of the window).
@@ -65,6 +67,7 @@ def sliding_window_inference(
     if min(win) < 1 or min(step) < 1 or chunk < 1:
         raise ValueError(f"window, stride and chunk must be positive, got {win}, {step}, {chunk}.")
     b, _, h, w = images.shape
+    model = semantic_logits_fn(model)
     if win[0] >= h and win[1] >= w:
         return model(images)
     boxes = [

@@ -20,8 +20,8 @@ AINNOSEG_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 
 
 def semantic_logits_fn(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The function giving a model's semantic logits at input size: ``model.semantic_logits``
-    for panoptic models (their semantic branch), the model itself otherwise."""
+    """The function giving a model's semantic logits at input size: ``model.semantic_logits`` for
+    segzoo models (panoptic ones: their semantic branch), the callable itself otherwise."""
     return getattr(model, "semantic_logits", model)
 
 
@@ -29,8 +29,8 @@ class TTA(nn.Module):
     """Wrap a model: ``forward(x)`` returns averaged probabilities ``(B, K, H, W)``.
 
     Args:
-        model: a semantic model (``model(x)`` gives logits at input size) or a panoptic model
-            with a ``semantic_logits`` method.
+        model: a segzoo model (its ``semantic_logits``: for a panoptic model, the semantic
+            branch's) or any callable giving logits at input size.
         scales: input scales (e.g. ``AINNOSEG_SCALES``).
         flip: also run horizontally flipped copies (in the same batch) and flip them back.
     """
@@ -61,12 +61,23 @@ class TTA(nn.Module):
             total = probs if total is None else total + probs
         return total / (len(self.scales) * (2 if self.flip else 1))
 
-    @torch.no_grad()
-    def predict(self, images, *, batch_size: int = 8):
-        """Like the wrapped model's ``predict`` (raw images in, label maps out), with TTA."""
-        from ..inputs import run_predict
+    def check_predict(self) -> None:
+        """Raise unless :meth:`predict` can stand in for the model's: a segzoo model whose results
+        are label maps (the arg-max of its logits), not panoptic segments."""
         from ..models.base import SegmentationModel
 
         if not isinstance(self.model, SegmentationModel):
             raise TypeError("TTA.predict needs a segzoo model (for its normalisation); call forward on normalised tensors.")
+        if type(self.model).postprocess is not SegmentationModel.postprocess:
+            raise ValueError(
+                f"TTA.predict gives label maps, but {type(self.model).__name__}.predict gives other results "
+                "(panoptic segments); use TTA(model)(x) for its averaged semantic probabilities instead."
+            )
+
+    @torch.no_grad()
+    def predict(self, images, *, batch_size: int = 8):
+        """Like the wrapped model's ``predict`` (raw images in, label maps out), with TTA."""
+        from ..inputs import run_predict
+
+        self.check_predict()
         return run_predict(self.model, images, lambda x: list(self(x).argmax(dim=1).unbind(0)), batch_size=batch_size)

@@ -6,15 +6,17 @@ with prototype masks, OANet's spatial ranking module (arXiv:1903.05027) and Kend
 uncertainty weighting (arXiv:1705.07115); seed 002's Cascade heads, deformable convs and
 UPSNet's panoptic head (arXiv:1901.03784). The panoptic fuser is swappable by name.
 
-``model(images, targets)`` in training mode returns the named losses (their sum is the
-objective); ``model(images)`` in eval mode returns :class:`PanopticRawOutput`;
+``model(images)`` returns :class:`PanopticRawOutput` in both modes; in training mode
+``model(images, targets)`` adds the detector's losses (the RPN and RoI heads sample their
+proposals from the targets) and the mask logits of the ground-truth boxes, and
+``model.losses(raw, targets)`` gives the named losses (their sum is the objective);
 ``model.predict(images)`` returns a :class:`PanopticPrediction` per image.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple, Sequence
 
 import torch
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.detection.roi_heads import paste_masks_in_image, project_masks_on_boxes
 
+from ...crf.panoptic import refine_panoptic
 from ...fusers.panoptic import (
     create_panoptic_fuser,
     masks_to_category_channels,
@@ -32,8 +35,8 @@ from ...fusers.panoptic import (
 )
 from ...heads import PrototypeModule, SpatialRankingModule
 from ...losses import UncertaintyWeighting
-from ...crf.panoptic import refine_panoptic
-from ..base import SegmentationModel
+from ...metrics import PanopticEvaluator
+from ..base import SegmentationModel, crf_options
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
 from .targets import batch_images, detection_targets, semantic_targets
 
@@ -42,12 +45,22 @@ __all__ = ["PanopticModel", "PanopticRawOutput", "PanopticPrediction"]
 INSTANCE_LOSSES = ("loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg", "loss_mask", "loss_proto_mask")
 
 
+_NO_LOSSES: Mapping[str, torch.Tensor] = MappingProxyType({})
+
+
 class PanopticRawOutput(NamedTuple):
-    """Eval-mode output of ``forward``: the tensors the fusers consume."""
+    """What ``forward`` returns, in train and eval mode.
+
+    Eval mode fills ``detections`` (the tensors the fusers consume); training mode fills
+    ``detector_losses`` and ``gt_mask_logits`` instead (torchvision's RPN and RoI heads compute
+    their losses while sampling proposals from the targets, so those come out of ``forward``).
+    """
 
     sem_logits: torch.Tensor  # (B, K, Hp/4, Wp/4) over the padded batch
     detections: list[dict[str, torch.Tensor]]  # boxes, scores, labels (train ids), mask_logits (N, 28, 28)
     image_sizes: list[tuple[int, int]]
+    detector_losses: Mapping[str, torch.Tensor] = _NO_LOSSES  # RPN and RoI head losses (training mode)
+    gt_mask_logits: torch.Tensor | None = None  # (G, 28, 28) mask logits of all GT boxes, when a loss needs them
 
 
 class PanopticPrediction(NamedTuple):
@@ -83,6 +96,8 @@ class PanopticModel(SegmentationModel):
     """
 
     task = "panoptic"
+    primary_metric = "PQ"
+    ddp_find_unused_parameters = True  # the mask branches see no instance in some batches
     # Exported through segzoo.export.PanopticExportModule (tensors out; fusion after it in Python).
     export_formats: tuple[str, ...] = ("onnx", "torchscript", "torch-export")
 
@@ -134,7 +149,7 @@ class PanopticModel(SegmentationModel):
         self.uncertainty = uncertainty or None
         self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
         self.panoptic_loss = panoptic_loss
-        self.crf = crf_options(crf, in_chans=in_chans)
+        self.crf = crf_options(crf, refine=refine_panoptic, in_chans=in_chans)
         self.upsnet_keep_fraction = float(upsnet_keep_fraction)
         self.size_divisor = size_divisor
         self.ignore_index = ignore_index
@@ -155,6 +170,11 @@ class PanopticModel(SegmentationModel):
             roi_features[SEMANTIC_KEY] = sem_features
         return image_list, fpn, roi_features, sem_logits, protos
 
+    def _padded_size(self, sizes: Sequence[tuple[int, int]]) -> tuple[int, int]:
+        """The padded batch size of images of these sizes (``batch_images``' rule)."""
+        d = self.size_divisor
+        return -(-max(h for h, _ in sizes) // d) * d, -(-max(w for _, w in sizes) // d) * d
+
     def mask_logits_for(self, roi_features, boxes: list[torch.Tensor], classes: list[torch.Tensor], image_sizes, protos=None):
         """``(N, 28, 28)`` mask logits of the given boxes for their detector classes (prototype-refined)."""
         heads = self.roi_heads
@@ -172,13 +192,23 @@ class PanopticModel(SegmentationModel):
 
     # ---- forward ------------------------------------------------------------------------------
 
-    def forward(self, images, targets: Sequence[dict[str, torch.Tensor]] | None = None):
-        """Training mode with targets: the loss dict. Eval mode: :class:`PanopticRawOutput`."""
+    def forward(self, images, targets: Sequence[dict[str, torch.Tensor]] | None = None) -> PanopticRawOutput:
+        """Normalised images (a batch or a list) -> :class:`PanopticRawOutput`. In training mode
+        ``targets`` (``segzoo.data``'s panoptic targets) are required: the detector samples from them."""
+        image_list, fpn, roi_features, sem_logits, protos = self._features(images)
+        sizes = list(image_list.image_sizes)
         if self.training:
             if targets is None:
                 raise ValueError("In training mode the panoptic model needs targets: model(images, targets).")
-            return self._losses(images, targets)
-        image_list, fpn, roi_features, sem_logits, protos = self._features(images)
+            det_targets = detection_targets(targets, class_of_train_id=self.class_of_train_id, image_sizes=sizes)
+            proposals, rpn_losses = self.rpn(image_list, fpn, det_targets)  # proposals come back detached
+            _, roi_losses = self.roi_heads(roi_features, proposals, sizes, det_targets)
+            gt_boxes = [t["boxes"] for t in det_targets]
+            needs_gt_masks = self.prototypes is not None or self.ranking is not None or self.panoptic_loss
+            gt_logits = None
+            if needs_gt_masks and sum(len(b) for b in gt_boxes) > 0:  # the mask head on the GT boxes
+                gt_logits = self.mask_logits_for(roi_features, gt_boxes, [t["labels"] for t in det_targets], sizes, protos)
+            return PanopticRawOutput(sem_logits, [], sizes, {**rpn_losses, **roi_losses}, gt_logits)
         proposals, _ = self.rpn(image_list, fpn)
         detections, _ = self.roi_heads(roi_features, proposals, image_list.image_sizes)
         boxes = [d["boxes"] for d in detections]
@@ -189,27 +219,28 @@ class PanopticModel(SegmentationModel):
         out = []
         for d, m in zip(detections, mask_logits.split([len(b) for b in boxes])):
             out.append({"boxes": d["boxes"], "scores": d["scores"], "labels": self.train_id_of_class[d["labels"]], "mask_logits": m})
-        return PanopticRawOutput(sem_logits, out, list(image_list.image_sizes))
+        return PanopticRawOutput(sem_logits, out, sizes)
 
-    def _losses(self, images, targets) -> dict[str, torch.Tensor]:
-        image_list, fpn, roi_features, sem_logits, protos = self._features(images)
-        sizes = list(image_list.image_sizes)
-        padded = tuple(image_list.tensors.shape[-2:])
+    def losses(self, raw: PanopticRawOutput, targets: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """The named losses of a training-mode ``forward(images, targets)``: the detector's, the
+        semantic cross entropy and, with those parts, the prototype, ranking and panoptic losses,
+        weighted by learned uncertainty when the recipe has it."""
+        if not raw.detector_losses:
+            raise ValueError(
+                "losses() needs the detector losses of a training-mode forward: call model.train(), "
+                "then raw = model(images, targets)."
+            )
+        sizes = list(raw.image_sizes)
+        padded = self._padded_size(sizes)
         det_targets = detection_targets(targets, class_of_train_id=self.class_of_train_id, image_sizes=sizes)
-        proposals, rpn_losses = self.rpn(image_list, fpn, det_targets)  # proposals come back detached
-        _, roi_losses = self.roi_heads(roi_features, proposals, sizes, det_targets)
-        losses = {**rpn_losses, **roi_losses}
+        losses = dict(raw.detector_losses)
         sem_target = semantic_targets(targets, padded, ignore_index=self.ignore_index)
-        up = F.interpolate(sem_logits, size=padded, mode="bilinear", align_corners=False)
+        up = F.interpolate(raw.sem_logits, size=padded, mode="bilinear", align_corners=False)
         losses["loss_semantic"] = _safe_ce(up, sem_target, self.ignore_index)
-        gt_boxes = [t["boxes"] for t in det_targets]
-        needs_gt_masks = self.prototypes is not None or self.ranking is not None or self.panoptic_loss
-        gt_logits = None
-        if needs_gt_masks and sum(len(b) for b in gt_boxes) > 0:  # the mask head on the GT boxes
-            gt_logits = self.mask_logits_for(roi_features, gt_boxes, [t["labels"] for t in det_targets], sizes, protos)
+        gt_logits = raw.gt_mask_logits
         if self.prototypes is not None:
             if gt_logits is None:
-                losses["loss_proto_mask"] = sem_logits.sum() * 0.0
+                losses["loss_proto_mask"] = raw.sem_logits.sum() * 0.0
             else:
                 gt = torch.cat([
                     project_masks_on_boxes(t["masks"], t["boxes"], torch.arange(len(t["boxes"]), device=t["boxes"].device), gt_logits.shape[-1])
@@ -219,7 +250,7 @@ class PanopticModel(SegmentationModel):
         if self.ranking is not None:
             losses["loss_ranking"] = self._ranking_loss(gt_logits, det_targets, padded)
         if self.panoptic_loss:
-            losses["loss_panoptic"] = self._panoptic_loss(sem_logits, gt_logits, det_targets, targets, sizes)
+            losses["loss_panoptic"] = self._panoptic_loss(raw.sem_logits, gt_logits, det_targets, targets, sizes)
         if self.uncertainty is not None:
             weights = self.uncertainty.weights()
             for name in losses:
@@ -309,9 +340,8 @@ class PanopticModel(SegmentationModel):
             fuser = self.fuser
         elif isinstance(fuser, str):
             fuser = create_panoptic_fuser(fuser)
-        crf = self.crf if crf is None else crf_options(crf, in_chans=self.in_chans)
-        padded = images.shape[-2:]
-        padded = (-(-padded[0] // self.size_divisor) * self.size_divisor, -(-padded[1] // self.size_divisor) * self.size_divisor)
+        crf = self.crf if crf is None else crf_options(crf, refine=refine_panoptic, in_chans=self.in_chans)
+        padded = self._padded_size([tuple(images.shape[-2:])])
         sem_all = F.interpolate(raw.sem_logits, size=padded, mode="bilinear", align_corners=False)
         results = []
         for i, (h, w) in enumerate(raw.image_sizes):
@@ -341,13 +371,23 @@ class PanopticModel(SegmentationModel):
             instances["rank_scores"] = rank_scores_from_map(ranking_map, masks > 0.5, det["labels"], thing_ids=self.thing_ids)
         return instances
 
+    def evaluator(self, *, ignore_index: int = 255) -> PanopticEvaluator:
+        """PQ / SQ / RQ over the train ids (things and stuff) plus the semantic branch's mIoU."""
+        return PanopticEvaluator(
+            num_classes=self.num_classes, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids, ignore_index=ignore_index
+        )
+
+    def describe_postprocess(self) -> str:
+        crf = " + dense CRF" if self.crf is not None else ""  # seed 002's recipe refines in predict
+        return f"panoptic fusion ({getattr(self.fuser, 'name', type(self.fuser).__name__)}){crf}"
+
     def postprocess_options(
         self, *, fuser: str | nn.Module | None = None, crf: bool | Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """``predict``'s ``fuser`` and ``crf`` checked and resolved once for all its batches."""
         if isinstance(fuser, str):
             fuser = create_panoptic_fuser(fuser)
-        resolved = self.crf if crf is None else crf_options(crf, in_chans=self.in_chans)
+        resolved = self.crf if crf is None else crf_options(crf, refine=refine_panoptic, in_chans=self.in_chans)
         return {"fuser": fuser, "crf": resolved if resolved is not None else False}
 
     def predict(
@@ -364,25 +404,6 @@ class PanopticModel(SegmentationModel):
         refinement (``True``, ``False`` or a dict of ``refine_panoptic`` options; ``None`` keeps
         the model's ``crf`` setting). The model itself is not changed (see :meth:`postprocess`)."""
         return super().predict(images, batch_size=batch_size, fuser=fuser, crf=crf)
-
-
-def crf_options(crf: bool | Mapping[str, Any] | None, *, in_chans: int) -> dict[str, Any] | None:
-    """Check a ``crf`` setting: ``None`` (no CRF) or the ``refine_panoptic`` keyword arguments."""
-    if crf is None or crf is False:
-        return None
-    if crf is True:
-        options: dict[str, Any] = {}
-    elif isinstance(crf, Mapping):
-        options = dict(crf)
-    else:
-        raise TypeError(f"crf must be True, False or a dict of refine_panoptic options, got {type(crf).__name__}")
-    allowed = [n for n, p in inspect.signature(refine_panoptic).parameters.items() if p.kind is p.KEYWORD_ONLY and n != "unary"]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise TypeError(f"unknown crf option(s) {unknown}; refine_panoptic takes {allowed}")
-    if in_chans != 3:
-        raise ValueError(f"the dense CRF needs RGB images (in_chans=3), this model takes {in_chans} channels; use crf=False")
-    return options
 
 
 def _safe_ce(logits: torch.Tensor, target: torch.Tensor, ignore_index: int) -> torch.Tensor:
