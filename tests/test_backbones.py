@@ -274,7 +274,7 @@ def test_missing_weights_file(tmp_path, name):
 def test_wrong_keys_are_listed(tmp_path):
     path = tmp_path / "resnet18.safetensors"
     _save(create_backbone("resnet18").state_dict(), path)
-    with pytest.raises(BackboneWeightsError, match=r"missing: .*layer1\.2\.") as err:
+    with pytest.raises(BackboneWeightsError, match=r"missing keys: .*layer1\.2\.") as err:
         create_backbone("resnet34", weights=path)
     assert "resnet34" in str(err.value) and str(path) in str(err.value)
 
@@ -283,9 +283,9 @@ def test_wrong_keys_are_listed(tmp_path):
     state["stem.0.weight"] = torch.zeros(8, 3, 5, 5)
     bad = tmp_path / "tiny.pth"
     _save(state, bad)
-    with pytest.raises(BackboneWeightsError, match=r"unexpected: stages\.9\.weight") as err:
+    with pytest.raises(BackboneWeightsError, match=r"unexpected keys: stages\.9\.weight") as err:
         create_backbone("tiny", weights=bad)
-    assert "mis-shaped: stem.0.weight" in str(err.value)
+    assert "mis-shaped keys: stem.0.weight" in str(err.value)
 
 
 def test_corrupt_weights_file(tmp_path):

@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import FeatureInfo, register_backbone
 from ..hub import ensure_reachable
+from .base import FeatureInfo, register_backbone
 from .errors import LOCAL_FILE_CLI_FIX, LOCAL_FILE_FIX, download_error
-from .local_weights import load_state, read_state_dict
+from .local_weights import load_backbone_state, read_backbone_file
 
 __all__ = ["TimmBackbone"]
 
@@ -116,10 +116,10 @@ class TimmBackbone(nn.Module):
                 hint = "Set HF_HUB_OFFLINE=1 to fail at once instead of retrying." if "hub" in source else ""
                 raise download_error(self.name, e, source=source, hint=hint) from e
         else:
-            state = read_state_dict(weights) if weights is not None else None  # fail fast, before building
+            state = read_backbone_file(weights) if weights is not None else None  # fail fast, before building
             self.model = timm.create_model(model_name, pretrained=False, **create)
             if state is not None:
-                load_state(
+                load_backbone_state(
                     self.model,
                     state,
                     backbone=self.name,

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .base import FeatureInfo, register_backbone
-from .local_weights import load_local_weights
+from .local_weights import load_backbone_file
 
 __all__ = ["TinyBackbone"]
 
@@ -97,7 +97,7 @@ class TinyBackbone(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         if weights is not None:
-            load_local_weights(self, weights, backbone="tiny", stem_key="stem.0.weight")
+            load_backbone_file(self, weights, backbone="tiny", stem_key="stem.0.weight")
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)

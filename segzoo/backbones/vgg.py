@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .base import FeatureInfo, register_backbone
 from ..hub import ensure_reachable
+from .base import FeatureInfo, register_backbone
 from .errors import LOCAL_FILE_CLI_FIX, LOCAL_FILE_FIX, download_error
-from .local_weights import load_local_weights, load_state
+from .local_weights import load_backbone_file, load_backbone_state
 
 __all__ = ["VGG16LargeFOV"]
 
@@ -100,7 +100,7 @@ class VGG16LargeFOV(nn.Module):
         self._init_weights()
 
         if weights is not None:
-            load_local_weights(self, weights, backbone="vgg16_largefov", stem_key="features.0.weight",
+            load_backbone_file(self, weights, backbone="vgg16_largefov", stem_key="features.0.weight",
                                optional=("fc6.", "fc7."))  # fmt: skip
         elif pretrained:
             from torchvision.models import VGG16_Weights
@@ -117,7 +117,7 @@ class VGG16LargeFOV(nn.Module):
                 state = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
             except Exception as e:  # offline, HTTP error, corrupt cache
                 raise download_error("vgg16_largefov", e, source=source) from e
-            load_state(self, state, backbone="vgg16_largefov", source=f"torchvision weights {source}",
+            load_backbone_state(self, state, backbone="vgg16_largefov", source=f"torchvision weights {source}",
                        stem_key="features.0.weight", optional=("fc6.", "fc7."))  # fmt: skip
 
     def _init_weights(self) -> None:
