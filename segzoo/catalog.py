@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .published import published_tags
+
 __all__ = ["RecipeRecord", "SourceText", "catalog", "find_recipe", "list_recipes", "first_sentence", "UnknownRecipeError"]
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -139,7 +141,8 @@ def _records_of(path: Path, option_classes: dict[str, dict[str, Any]], known: di
             description = str(options.pop("description", ""))
             paper = str(options.pop("paper", base.paper))
             records.append(RecipeRecord(name=str(name), task=base.task, paper=paper, description=description,
-                                        defaults={**base.defaults, **options}, module=module))  # fmt: skip
+                                        defaults={**base.defaults, **options}, module=module,
+                                        weights=tuple(published_tags(str(name)))))  # fmt: skip
             continue
         if not isinstance(node, ast.FunctionDef):
             continue
@@ -160,9 +163,11 @@ def _records_of(path: Path, option_classes: dict[str, dict[str, Any]], known: di
                 if default is not None
             }
             description = _value(options["description"], strings, module) if "description" in options else ""
+            name = str(_value(options["name"], strings, module)) if "name" in options else node.name
+            tags = tuple(published_tags(name)) + tuple(t for t in tags if t not in published_tags(name))
             records.append(
                 RecipeRecord(
-                    name=str(_value(options["name"], strings, module)) if "name" in options else node.name,
+                    name=name,
                     task=str(_value(options["task"], strings, module)) if "task" in options else "semantic",
                     paper=str(_value(options["paper"], strings, module)) if "paper" in options else "",
                     description=str(description) or first_sentence(ast.get_docstring(node) or ""),

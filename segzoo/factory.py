@@ -92,6 +92,7 @@ def build(
         tag, spec = _weights_spec(entry, tag)
         if num_classes is None:
             num_classes = spec.num_classes
+        overrides = {**spec.overrides, **overrides}  # recipe options the weights need (the caller's win)
     recorded = dict(overrides)
     if num_classes is not None:
         recorded["num_classes"] = num_classes
@@ -102,17 +103,24 @@ def build(
     model = entry.fn(**kwargs)
     setattr(model, CONFIG_ATTR, {"name": arch, "overrides": recorded})
     if spec is not None:
-        load_weights_file(model, download_weights(spec, name=f"{arch}.{tag}"), sha256=spec.sha256)
+        path = download_weights(spec, name=f"{arch}.{tag}")
+        load_weights_file(model, path, sha256=spec.sha256, converter=spec.converter)
+        if model.num_classes == spec.num_classes:  # the weights' classes (unless fine-tuning for others)
+            model.class_names, model.category_ids = tuple(spec.class_names), tuple(spec.category_ids)
     elif weights is not None:
         load_weights_file(model, weights)
     return model
 
 
-def list_models(pattern: str = "*", *, task: str | None = None) -> list[str]:
-    """Sorted names of the registered recipes matching an ``fnmatch`` pattern and task."""
+def list_models(pattern: str = "*", *, task: str | None = None, pretrained: bool = False) -> list[str]:
+    """Sorted names of the registered recipes matching an ``fnmatch`` pattern and task; with
+    ``pretrained=True`` the tags with published weights instead (``"fcn_r50.tv_coco"``, timm style)."""
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS} or None, got {task!r}.")
-    return model_registry().names(pattern, task=task)
+    names = model_registry().names(pattern, task=task)
+    if not pretrained:
+        return names
+    return [f"{n}.{t}" for n in names for t in sorted(model_registry().get(n).meta["weights"])]
 
 
 def model_info(name: str) -> dict[str, Any]:
@@ -164,4 +172,7 @@ def load(directory: str | os.PathLike, *, verify: bool = True, map_location: str
             f"{config.get('segzoo_version', '(unknown version)')}; this is segzoo {__version__}."
         ) from err
     load_weights_file(model, directory / WEIGHTS_FILE, sha256=sha256 if verify else None)
+    for key in ("class_names", "category_ids"):
+        if isinstance(config.get(key), list):
+            setattr(model, key, tuple(config[key]))
     return model.to(map_location)

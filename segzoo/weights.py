@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,6 +21,7 @@ from . import state_dicts
 from .errors import WeightsError
 from .files import atomic_write
 from .hub import ensure_reachable
+from .published import WeightsSpec
 from .state_dicts import sha256_of
 from .version import __version__
 
@@ -32,18 +32,16 @@ __all__ = [
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+SAFETENSORS_FIX = (
+    "To use a .pth file of a segzoo model, convert a PyTorch checkpoint with "
+    "safetensors.torch.save_file(torch.load(p, weights_only=True), 'model.safetensors')."
+)
+SAFETENSORS_CLI_FIX = (
+    "Pass a model.safetensors file or a folder written by segzoo.save / segzoo train (e.g. runs/x/best); "
+    "convert a .pth state dict with python -c \"import torch, safetensors.torch as s; "
+    "s.save_file(torch.load('in.pth', weights_only=True), 'model.safetensors')\"."
+)
 CONFIG_ATTR = "segzoo_config"  # the attribute segzoo.build sets: {"name": ..., "overrides": {...}}
-
-
-@dataclass(frozen=True)
-class WeightsSpec:
-    """A published weights file of a recipe, selected by its tag (``name.tag``)."""
-
-    url: str
-    num_classes: int
-    sha256: str | None = None
-    dataset: str = ""
-    description: str = ""
 
 
 def read_state_dict(path: str | os.PathLike, *, sha256: str | None = None) -> dict[str, torch.Tensor]:
@@ -54,11 +52,7 @@ def read_state_dict(path: str | os.PathLike, *, sha256: str | None = None) -> di
         path = path / WEIGHTS_FILE
     return state_dicts.read_state_dict(
         path, sha256=sha256,
-        fix="To use a .pth file, convert a PyTorch checkpoint with "
-        "safetensors.torch.save_file(torch.load(p, weights_only=True), 'model.safetensors').",
-        cli_fix="Pass a model.safetensors file or a folder written by segzoo.save / segzoo train (e.g. runs/x/best); "
-        "convert a .pth state dict with python -c \"import torch, safetensors.torch as s; "
-        "s.save_file(torch.load('in.pth', weights_only=True), 'model.safetensors')\".",
+        fix=SAFETENSORS_FIX, cli_fix=SAFETENSORS_CLI_FIX,
     )  # fmt: skip
 
 
@@ -81,9 +75,42 @@ def load_state_dict_into(model: nn.Module, state: dict[str, torch.Tensor], *, so
     )  # fmt: skip
 
 
-def load_weights_file(model: nn.Module, path: str | os.PathLike, *, sha256: str | None = None) -> nn.Module:
-    """Load a safetensors file (or a ``segzoo.save`` directory) into ``model``; returns the model."""
-    state = read_state_dict(path, sha256=sha256)
+def load_weights_file(
+    model: nn.Module, path: str | os.PathLike, *, sha256: str | None = None, converter: str | None = None
+) -> nn.Module:
+    """Load a weights file into ``model``; returns the model.
+
+    ``path``: segzoo's safetensors (or a ``segzoo.save`` folder), or a checkpoint another project
+    published (e.g. torchvision's ``fcn_resnet50_coco-1167a1af.pth``, read with
+    ``torch.load(weights_only=True)``), converted by ``converter`` (a :mod:`segzoo.convert`
+    name; default: detected from the file's keys). Upstream keys the converter can't place raise
+    :class:`WeightsError`, as do missing, unexpected and mis-shaped keys.
+    """
+    from . import convert
+
+    path = Path(path)
+    own_format = path.is_dir() or path.suffix == ".safetensors"
+    if converter in (None, "segzoo") and own_format:
+        state = read_state_dict(path, sha256=sha256)
+    else:
+        state = convert.read_upstream(path, sha256=sha256)
+    if converter is None:
+        converter = convert.detect_converter(state)
+        if converter is None and not own_format:  # a pickle in segzoo's own layout: segzoo's weights are safetensors
+            raise WeightsError(
+                f"{path}: not a readable safetensors file, and no converter recognises its keys as a published "
+                f"checkpoint ({', '.join(convert.CONVERTERS.names())}); segzoo's own weights are safetensors files.",
+                fix=SAFETENSORS_FIX, cli_fix=SAFETENSORS_CLI_FIX,
+            )  # fmt: skip
+    if converter not in (None, "segzoo"):
+        converted = convert.convert_state(state, converter)
+        if converted.unused:
+            shown = ", ".join(converted.unused[:10]) + (f" ... ({len(converted.unused) - 10} more)" if len(converted.unused) > 10 else "")
+            raise WeightsError(
+                f"{path}: converter {converter!r} found upstream keys with no place in {type(model).__name__}: {shown}.",
+                fix="Pass the upstream checkpoint of the architecture this recipe converts (see docs/pretrained.md).",
+            )
+        state = converted.state
     load_state_dict_into(model, state, source=str(path))
     return model
 
@@ -118,6 +145,7 @@ def save(model: nn.Module, directory: str | os.PathLike) -> Path:
     payload = {
         "name": config["name"],
         "overrides": config["overrides"],
+        **{k: list(getattr(model, k)) for k in ("class_names", "category_ids") if getattr(model, k, None)},
         "segzoo_version": __version__,
         "sha256": sha256_of(weights_path),
     }
@@ -143,11 +171,16 @@ def download_weights(spec: WeightsSpec, *, name: str) -> Path:
         ensure_reachable(spec.url, what=f"the weights of {name!r}", option="weights", fix=local_fix, cli_fix=cli_fix)
         try:
             # Downloads to a temporary file and renames it, so a broken transfer leaves nothing behind.
-            torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=None, progress=True)
+            torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=spec.hash_prefix, progress=True)
         except Exception as err:
             raise WeightsError(
                 f"Could not download the weights of {name!r} from {spec.url} ({type(err).__name__}: {err}).",
                 fix=local_fix,
                 cli_fix=cli_fix,
             ) from err
+    if spec.hash_prefix and not sha256_of(target).startswith(spec.hash_prefix.lower()):
+        raise WeightsError(
+            f"{target}: its sha256 does not start with {spec.hash_prefix}, the hash the upstream published for "
+            f"{spec.url}. The file is corrupt or not the published one; delete it and build again to download it.",
+        )
     return target

@@ -109,7 +109,7 @@ def test_segzoo_cli_bench_subcommand(tmp_path, capsys, monkeypatch):
 
 
 def test_select_models_and_sizes():
-    assert select_models(["fcn_r50", "deeplabv3p_*", "fcn_*"]) == ["fcn_r50", "deeplabv3p_mobilenetv2", "deeplabv3p_r50"]
+    assert select_models(["fcn_r50", "deeplabv3p_*", "fcn_*"]) == ["fcn_r50", "deeplabv3p_mobilenetv2", "deeplabv3p_r50", "fcn_r101"]
     with pytest.raises(ValueError, match="No model matches"):
         select_models(["zzz*"])
     assert parse_size("512x1024") == (512, 1024) and parse_size("96") == (96, 96)

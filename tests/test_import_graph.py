@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "segzoo"
 
 # The floors of DESIGN.md's architecture, bottom first: a module may import its own floor or lower.
 FLOORS = {
-    1: ("registry", "inputs", "weights", "state_dicts", "files", "errors", "hub", "catalog", "version"),
+    1: ("registry", "inputs", "weights", "state_dicts", "published", "convert", "files", "errors", "hub", "catalog", "version"),
     2: ("backbones", "layers", "losses", "metrics", "data", "crf"),
     3: ("necks", "heads", "fusers"),
     4: ("models", "factory"),

@@ -124,6 +124,6 @@ def test_registry_rejects_bad_names():
 
 def test_weights_tag_without_published_weights():
     with pytest.raises(ValueError, match="no published weights"):
-        segzoo.build("fcn_r50.voc", backbone="tiny")
+        segzoo.build("pspnet_r50.voc", backbone="tiny")
     with pytest.raises(ValueError, match="no published weights"):
-        segzoo.build("fcn_r50", backbone="tiny", pretrained=True)
+        segzoo.build("pspnet_r50", backbone="tiny", pretrained=True)

@@ -8,13 +8,13 @@ import sys
 from typing import Sequence
 
 from ..version import __version__
-from . import bench, evaluate, export, info, list_cmd, predict, pseudo_label, train
+from . import bench, convert, evaluate, export, info, list_cmd, predict, pseudo_label, train
 from .errors import EXIT_INTERRUPTED, EXIT_USAGE, CLIError, message_of
 from .options import Parser
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (list_cmd, info, train, evaluate, predict, export, pseudo_label, bench)
+COMMANDS = (list_cmd, info, train, evaluate, predict, export, convert, pseudo_label, bench)
 QUIET_COMMANDS = ("list", "info")  # print only their answer: no logging set-up
 
 

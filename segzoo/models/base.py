@@ -62,6 +62,11 @@ class SegmentationModel(nn.Module):
     public and pure (no attribute of the model changes during a call), so benchmarks time it and
     exports check against it on their own.
 
+    Attributes:
+        class_names, category_ids: the classes in output order and their dataset ids, set when
+            the model is built with published weights (``segzoo.build("fcn_r50.tv_coco")``) and
+            kept by ``segzoo.save`` / ``segzoo.load``; empty otherwise.
+
     Class attributes:
         task: ``"semantic"`` or ``"panoptic"`` (metadata for listings and data checks).
         primary_metric: the metric of :meth:`evaluator` that ranks checkpoints (``"mIoU"``, ``"PQ"``).
@@ -72,6 +77,8 @@ class SegmentationModel(nn.Module):
     """
 
     task: ClassVar[str] = "semantic"
+    class_names: tuple[str, ...] = ()  # the classes in output order, when the weights name them
+    category_ids: tuple[int, ...] = ()  # their dataset ids (COCO category ids for COCO weights)
     primary_metric: ClassVar[str] = "mIoU"
     ddp_find_unused_parameters: ClassVar[bool] = False
     export_formats: ClassVar[tuple[str, ...]] = ("torchscript", "torch-export")

@@ -19,8 +19,8 @@ from typing import Any, Callable, Mapping
 from torch import nn
 
 from ..catalog import first_sentence
+from ..published import WeightsSpec, published_tags
 from ..registry import Registry
-from ..weights import WeightsSpec
 from .options import ModelOptions
 
 __all__ = ["MODELS", "TASKS", "register_model", "register_variant", "check_recipe_signature"]
@@ -95,7 +95,8 @@ def register_model(
         task: ``"semantic"`` (multi-scale models included) or ``"panoptic"``.
         paper: the paper the recipe reproduces (title, arXiv id).
         description: one line for listings and the docs table (default: the docstring's first sentence).
-        weights: published weights by tag, loaded by ``build("name.tag")``.
+        weights: published weights by tag, loaded by ``build("name.tag")`` (added to those
+            :mod:`segzoo.published` lists for the recipe).
         options: the shared options with this recipe's defaults (e.g. ``ModelOptions(backbone="resnet50")``);
             the recipe then takes the options object first and only its own options as keywords.
 
@@ -114,7 +115,7 @@ def register_model(
             task=task,
             paper=paper,
             description=description or first_sentence(inspect.getdoc(f) or ""),
-            weights=dict(weights or {}),
+            weights={**published_tags(name or f.__name__), **dict(weights or {})},
         )
         return f
 
@@ -144,5 +145,5 @@ def register_variant(base: str, name: str, *, description: str, paper: str | Non
     check_recipe_signature(variant)
     MODELS.add(
         name, variant, task=entry.meta["task"], paper=paper if paper is not None else entry.meta["paper"],
-        description=description, weights={},
+        description=description, weights=published_tags(name),
     )  # fmt: skip

@@ -39,6 +39,12 @@ def fcn_r50(o: ModelOptions, *, output_stride: int = 8, aux: bool = True, loss: 
     )
 
 
+register_variant(
+    "fcn_r50", "fcn_r101", backbone="resnet101",
+    description="FCN head on a dilated ResNet-101 (output stride 8), as torchvision's fcn_resnet101.",
+)  # fmt: skip
+
+
 @register_model(paper="Chen et al., Rethinking Atrous Convolution for Semantic Image Segmentation, arXiv:1706.05587",
                 options=ModelOptions(backbone="resnet50"))  # fmt: skip
 def deeplabv3_r50(
@@ -62,6 +68,12 @@ def deeplabv3_r50(
         backbone=encoder, decode_head=head, aux_head=aux_fcn_head(encoder, o.num_classes, aux), loss=loss,
         **o.model_kwargs(),
     )  # fmt: skip
+
+
+register_variant(
+    "deeplabv3_r50", "deeplabv3_r101", backbone="resnet101",
+    description="DeepLabV3 on a dilated ResNet-101 (output stride 8), as torchvision's deeplabv3_resnet101.",
+)  # fmt: skip
 
 
 @register_model(

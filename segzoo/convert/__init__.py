@@ -1,0 +1,18 @@
+"""Converters: published checkpoints of other projects -> the state dicts of segzoo recipes.
+
+A converter maps an upstream file's keys onto a segzoo recipe's, folding or reshaping where the
+architectures differ only in a way that is exact in eval mode (each converter says what), and
+reports the upstream keys it did not use. Loading then goes through :mod:`segzoo.state_dicts`,
+which names every missing, unexpected and mis-shaped key.
+
+- ``torchvision_segmentation``: torchvision's FCN and DeepLabV3 (ResNet-50/101) ->
+  ``fcn_r50/r101``, ``deeplabv3_r50/r101``.
+
+Use ``segzoo.build("fcn_r50", weights="fcn_resnet50_coco-1167a1af.pth")`` (the layout is detected),
+``segzoo.build("fcn_r50.tv_coco")`` (downloaded and converted) or ``segzoo convert SRC --to RECIPE``.
+"""
+
+from . import torchvision_segmentation  # noqa: F401  (registers its converter)
+from .core import CONVERTERS, Converted, convert_state, detect_converter, read_upstream, register_converter
+
+__all__ = ["CONVERTERS", "Converted", "convert_state", "detect_converter", "read_upstream", "register_converter"]
