@@ -7,7 +7,8 @@ layout, the class names and dataset category ids, the preprocessing the weights 
 with, and the metrics the upstream reports (marked as such: they are not measured by segzoo).
 
 Sources: torchvision's segmentation weights (``torchvision.models.segmentation``; trained on the
-COCO train2017 subset with the 20 Pascal VOC categories, evaluated on COCO val2017 with VOC labels).
+COCO train2017 subset with the 20 Pascal VOC categories, evaluated on COCO val2017 with VOC labels)
+and torchvision's Mask R-CNN (the instance branch of ``panoptic_fpn_r50``).
 """
 
 from __future__ import annotations
@@ -96,7 +97,23 @@ def _torchvision(file: str, hash_prefix: str, miou: float, pixel_acc: float, ups
     )
 
 
+TV_MASKRCNN_COCO = WeightsSpec(
+    url="https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
+    num_classes=133,
+    hash_prefix="bf2d0c1e",
+    dataset="COCO train2017 (instances)",
+    description="the instance branch of torchvision's maskrcnn_resnet50_fpn (COCO_V1); the semantic head "
+    "is not in the file and stays untrained: fine-tune it before using panoptic predictions",
+    license=_TV_LICENSE,
+    converter="torchvision_maskrcnn",
+    metrics={"box_AP": 37.9, "mask_AP": 34.6},
+    metrics_protocol="reported by torchvision for the whole Mask R-CNN: COCO val2017 instance AP, shorter side 800, "
+    "longer at most 1333 (torchvision's references/detection)",
+    preprocessing=Preprocessing(resize="shorter side 800, longer at most 1333"),
+)
+
 PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
+    "panoptic_fpn_r50": {"tv_maskrcnn_coco": TV_MASKRCNN_COCO},
     "fcn_r50": {"tv_coco": _torchvision("fcn_resnet50_coco-1167a1af.pth", "1167a1af", 60.5, 91.4, "fcn_resnet50")},
     "fcn_r101": {"tv_coco": _torchvision("fcn_resnet101_coco-7ecb50ca.pth", "7ecb50ca", 63.7, 91.9, "fcn_resnet101")},
     "deeplabv3_r50": {

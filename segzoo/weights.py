@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -56,7 +57,9 @@ def read_state_dict(path: str | os.PathLike, *, sha256: str | None = None) -> di
     )  # fmt: skip
 
 
-def load_state_dict_into(model: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
+def load_state_dict_into(
+    model: nn.Module, state: dict[str, torch.Tensor], *, source: str, optional: tuple[str, ...] = ()
+) -> None:
     """Load ``state`` into ``model``: classifier dropped on a class-count change, stem adapted to
     ``in_chans``, everything else strict (missing, unexpected and mis-shaped keys are named).
 
@@ -67,7 +70,7 @@ def load_state_dict_into(model: nn.Module, state: dict[str, torch.Tensor], *, so
     """
     state_dicts.load_state(
         model, state, source=source, class_heads=tuple(getattr(model, "head_names", ("classifier",))),
-        stem_key=state_dicts.AUTO_STEM,
+        stem_key=state_dicts.AUTO_STEM, optional=optional,
         fix="Build the model with the same recipe and options as the weights (segzoo.load(dir) reads them "
         "from config.json).",
         cli_fix="Pass the --model and --set options the weights were trained with, or give --weights the "
@@ -102,8 +105,12 @@ def load_weights_file(
                 f"checkpoint ({', '.join(convert.CONVERTERS.names())}); segzoo's own weights are safetensors files.",
                 fix=SAFETENSORS_FIX, cli_fix=SAFETENSORS_CLI_FIX,
             )  # fmt: skip
+    optional: tuple[str, ...] = ()
     if converter not in (None, "segzoo"):
-        converted = convert.convert_state(state, converter)
+        try:
+            converted = convert.convert_state(state, converter, model.state_dict())
+        except (ValueError, KeyError) as err:  # a layout the converter can't map onto this model
+            raise WeightsError(f"{path}: {err}") from err
         if converted.unused:
             shown = ", ".join(converted.unused[:10]) + (f" ... ({len(converted.unused) - 10} more)" if len(converted.unused) > 10 else "")
             raise WeightsError(
@@ -111,7 +118,15 @@ def load_weights_file(
                 fix="Pass the upstream checkpoint of the architecture this recipe converts (see docs/pretrained.md).",
             )
         state = converted.state
-    load_state_dict_into(model, state, source=str(path))
+        optional = tuple(converted.initialised)
+        if optional:
+            roots = sorted({k.split(".")[0] for k in optional})
+            warnings.warn(
+                f"{path}: the {converter} checkpoint has no {', '.join(roots)}; those {len(optional)} tensors keep their "
+                "initial values. Train them (e.g. fine-tune the model) before using its predictions.",
+                stacklevel=2,
+            )
+    load_state_dict_into(model, state, source=str(path), optional=optional)
     return model
 
 

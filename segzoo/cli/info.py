@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  weights:  {', '.join(f'{record.name}.{t}' for t in record.weights) if record.weights else 'none published yet'}")
     for tag, spec in published_tags(record.name).items():
         metrics = ", ".join(f"{k} {v}" for k, v in spec.metrics.items())
-        print(f"    {record.name}.{tag}: {spec.description}")
-        print(f"      source {spec.url} (converter {spec.converter}); licence {spec.license}")
-        print(f"      {spec.num_classes} classes ({spec.dataset}); reported upstream: {metrics or 'none'}")
+        print(f"  - {record.name}.{tag}: {spec.description}")
+        print(f"    source {spec.url} (converter {spec.converter}); licence {spec.license}")
+        print(f"    {spec.num_classes} classes ({spec.dataset}); reported upstream: {metrics or 'none'}")
     print("  options (defaults; change with --set KEY=VALUE or segzoo.build(name, KEY=VALUE)):")
     width = max(len(k) for k in record.defaults)
     for key, value in record.defaults.items():

@@ -7,12 +7,14 @@ which names every missing, unexpected and mis-shaped key.
 
 - ``torchvision_segmentation``: torchvision's FCN and DeepLabV3 (ResNet-50/101) ->
   ``fcn_r50/r101``, ``deeplabv3_r50/r101``.
+- ``torchvision_maskrcnn``: torchvision's Mask R-CNN (ResNet-50 FPN, v1) -> the instance branch
+  (backbone, FPN, RPN, box and mask heads) of the panoptic recipes.
 
 Use ``segzoo.build("fcn_r50", weights="fcn_resnet50_coco-1167a1af.pth")`` (the layout is detected),
 ``segzoo.build("fcn_r50.tv_coco")`` (downloaded and converted) or ``segzoo convert SRC --to RECIPE``.
 """
 
-from . import torchvision_segmentation  # noqa: F401  (registers its converter)
+from . import torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
 from .core import CONVERTERS, Converted, convert_state, detect_converter, read_upstream, register_converter
 
 __all__ = ["CONVERTERS", "Converted", "convert_state", "detect_converter", "read_upstream", "register_converter"]

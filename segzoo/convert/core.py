@@ -25,13 +25,18 @@ class Converted:
     state: dict[str, torch.Tensor]
     unused: list[str] = field(default_factory=list)  # upstream keys with no segzoo counterpart (not loaded)
     notes: list[str] = field(default_factory=list)  # folds and reshapes, one line each
+    initialised: list[str] = field(default_factory=list)  # segzoo keys the upstream has no part for (left as built)
+
+
+Converter = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], Converted]
 
 
 def register_converter(name: str, *, detect: Callable[[Mapping[str, torch.Tensor]], bool], source: str):
-    """Register ``fn(state) -> Converted`` under ``name``; ``detect(state)`` says whether a state dict
-    has this converter's upstream layout (used when a local file's converter is not named)."""
+    """Register ``fn(state, target) -> Converted`` under ``name`` (``target``: the segzoo model's own
+    state dict, for shapes and the parts the upstream lacks); ``detect(state)`` says whether a state
+    dict has this converter's upstream layout (used when a local file's converter is not named)."""
 
-    def decorator(fn: Callable[[Mapping[str, torch.Tensor]], Converted]) -> Callable[[Mapping[str, torch.Tensor]], Converted]:
+    def decorator(fn: Converter) -> Converter:
         CONVERTERS.add(name, fn, detect=detect, source=source)
         return fn
 
@@ -44,9 +49,9 @@ def detect_converter(state: Mapping[str, torch.Tensor]) -> str | None:
     return found[0] if found else None
 
 
-def convert_state(state: Mapping[str, torch.Tensor], converter: str) -> Converted:
-    """Convert an upstream state dict with the named converter."""
-    return CONVERTERS.get(converter).fn(state)
+def convert_state(state: Mapping[str, torch.Tensor], converter: str, target: Mapping[str, torch.Tensor]) -> Converted:
+    """Convert an upstream state dict with the named converter for a model whose state dict is ``target``."""
+    return CONVERTERS.get(converter).fn(state, target)
 
 
 def read_upstream(path: str | os.PathLike, *, sha256: str | None = None) -> dict[str, torch.Tensor]:

@@ -50,7 +50,7 @@ def _rename(key: str, table: Mapping[str, str]) -> str | None:
 
 
 @register_converter("torchvision_segmentation", detect=_detect, source="torchvision.models.segmentation")
-def convert_torchvision_segmentation(state: Mapping[str, torch.Tensor]) -> Converted:
+def convert_torchvision_segmentation(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
     """``fcn_resnet*`` / ``deeplabv3_resnet*`` state dict -> the matching segzoo recipe's."""
     deeplab = f"{POOL}1.weight" in state
     table = {"backbone.": "backbone.model.", **(DEEPLAB_HEAD if deeplab else FCN_HEAD), **AUX_HEAD}

@@ -51,6 +51,8 @@ class SemanticFPNHead(nn.Module):
         if strides[0] != 4:
             raise ValueError(f"The first level must have stride 4, got strides {tuple(strides)}.")
         self.merge = merge
+        self.deformable = deformable
+        self.strides = tuple(int(x) for x in strides)
         self.levels = nn.ModuleList()
         for stride in strides:
             if deformable:  # seed 002: one deformable conv per level, then plain upsampling
@@ -64,9 +66,21 @@ class SemanticFPNHead(nn.Module):
         self.out_channels = channels * (len(strides) if merge == "concat" else 1)
         self.classifier = nn.Conv2d(self.out_channels, num_classes, 1)
 
+    def _level(self, i: int, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """Level ``i`` to stride 4: each conv of a coarser level is followed by a 2x bilinear upsample
+        (the paper's and Detectron2's order); the last resize to ``ref`` is exact when the input size is
+        a multiple of 32 and covers other sizes."""
+        block = self.levels[i]
+        if self.deformable or self.strides[i] == 4:
+            x = block(x)
+        else:
+            for conv in block:
+                x = F.interpolate(conv(x), scale_factor=2.0, mode="bilinear", align_corners=False)
+        return _up_to(x, ref) if i else x
+
     def forward(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         ref = features[0]
-        outs = [_up_to(block(f), ref) if i else block(f) for i, (block, f) in enumerate(zip(self.levels, features))]
+        outs = [self._level(i, f, ref) for i, f in enumerate(features[: len(self.levels)])]
         merged = torch.cat(outs, dim=1) if self.merge == "concat" else torch.stack(outs).sum(0)
         return self.classifier(merged), merged
 

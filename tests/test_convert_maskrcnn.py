@@ -1,0 +1,75 @@
+"""torchvision's Mask R-CNN converts into the instance branch of the panoptic recipes: the same
+detections (boxes, scores, labels, masks) when the class rows are kept, row selection for the
+COCO panoptic layout, and a warning naming the parts the checkpoint does not have."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+import segzoo
+from segzoo.convert.torchvision_maskrcnn import COCO_THING_CATEGORY_IDS
+from segzoo.data.coco_categories import COCO_PANOPTIC_CATEGORIES
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory):
+    torch.manual_seed(0)
+    model = torchvision.models.detection.maskrcnn_resnet50_fpn(
+        weights=None, weights_backbone=None, num_classes=91, min_size=64, max_size=96  # no resize of 64x96 inputs
+    ).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torchvision.ops.FrozenBatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    path = tmp_path_factory.mktemp("maskrcnn") / "maskrcnn_resnet50_fpn_coco-test.pth"
+    torch.save(model.state_dict(), path)  # torchvision's file format
+    return model, path
+
+
+def test_kept_class_rows_give_torchvision_detections(upstream):
+    tv, path = upstream
+    with pytest.warns(UserWarning, match="has no semantic_head"):
+        model = segzoo.build("panoptic_fpn_r50", num_classes=91, thing_ids=tuple(range(90)), stuff_ids=(90,),
+                             weights=str(path)).eval()  # fmt: skip
+    tv.roi_heads.score_thresh = model.roi_heads.score_thresh = 0.0  # random weights: keep every detection
+    image = torch.rand(3, 64, 96, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        images, _ = tv.transform([image])
+        features = tv.backbone(images.tensors)
+        proposals, _ = tv.rpn(images, features)
+        (expected,), _ = tv.roi_heads(features, proposals, images.image_sizes)  # masks before pasting
+        (got,) = model(model.normalize(image[None])).detections
+    assert len(expected["boxes"]) == len(got["boxes"]) == 100
+    torch.testing.assert_close(got["boxes"], expected["boxes"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(got["scores"], expected["scores"], atol=1e-5, rtol=0)
+    assert torch.equal(got["labels"], expected["labels"] - 1)  # train id = torchvision class - 1 here
+    torch.testing.assert_close(torch.sigmoid(got["mask_logits"]), expected["masks"][:, 0], atol=1e-5, rtol=0)
+
+
+def test_coco_panoptic_layout_selects_the_thing_rows(upstream):
+    tv, path = upstream
+    assert COCO_THING_CATEGORY_IDS == tuple(cid for cid, _, isthing in COCO_PANOPTIC_CATEGORIES if isthing)
+    with pytest.warns(UserWarning, match="semantic_head"):
+        model = segzoo.build("panoptic_fpn_r50", weights=str(path))  # 133 classes: 80 things -> 81 rows
+    rows = [0, *COCO_THING_CATEGORY_IDS]
+    head, upstream_head = model.roi_heads.box_predictor, tv.roi_heads.box_predictor
+    assert torch.equal(head.cls_score.weight, upstream_head.cls_score.weight[rows])
+    box_rows = [4 * c + k for c in rows for k in range(4)]
+    assert torch.equal(head.bbox_pred.bias, upstream_head.bbox_pred.bias[box_rows])
+    mask_rows = model.roi_heads.mask_predictor.mask_fcn_logits.weight
+    assert torch.equal(mask_rows, tv.roi_heads.mask_predictor.mask_fcn_logits.weight[rows])
+    assert torch.equal(model.neck.fpn.layer_blocks[0][0].weight, tv.backbone.fpn.layer_blocks[0][0].weight)
+    with pytest.raises(segzoo.WeightsError, match=r"maskrcnn_resnet50_fpn_coco-test\.pth: .*only 91 .* -> 81"):
+        segzoo.build("panoptic_fpn_r50", num_classes=8, thing_ids=(0, 1, 2), stuff_ids=(3, 4, 5, 6, 7), weights=str(path))
+
+
+def test_the_tag_records_what_the_file_holds():
+    assert "panoptic_fpn_r50.tv_maskrcnn_coco" in segzoo.list_models(pretrained=True)
+    spec = segzoo.model_info("panoptic_fpn_r50")["weights"]["tv_maskrcnn_coco"]
+    assert spec["hash_prefix"] == "bf2d0c1e" and spec["converter"] == "torchvision_maskrcnn"
+    assert spec["metrics"] == {"box_AP": 37.9, "mask_AP": 34.6} and "untrained" in spec["description"]
