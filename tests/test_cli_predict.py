@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_PANOPTIC_SET
+from conftest import TINY_PANOPTIC_SET, build_tiny
 from PIL import Image
 
 import segzoo
 from segzoo.cli import main
-from segzoo.cli.predict import resize_rule
+from segzoo.cli.predict import category_table, resize_rule
 from segzoo.cli.progress import progress_enabled
 
 PANOPTIC = TINY_PANOPTIC_SET
@@ -159,3 +159,13 @@ def test_coco_model_writes_coco_category_ids(tmp_path):
     table = category_table(model, None)
     assert len(table) == 133 and table[0]["id"] == 1 and table[0]["name"] == "person"
     assert table[-1]["id"] == 200 and table[-1]["name"] == "rug-merged" and sum(c["isthing"] for c in table) == 80
+
+
+def test_category_table_uses_the_classes_the_weights_name():
+    model = build_tiny("panoptic_fpn_r50")  # 5 classes: things 0-2, stuff 3-4
+    model.class_names = ("cat", "dog", "car", "sky", "road")
+    model.category_ids = (17, 18, 3, 119, 149)
+    table = category_table(model, None)
+    assert [(c["id"], c["name"], c["isthing"], c["train_id"]) for c in table] == [
+        (17, "cat", 1, 0), (18, "dog", 1, 1), (3, "car", 1, 2), (119, "sky", 0, 3), (149, "road", 0, 4)
+    ]

@@ -68,7 +68,8 @@ def category_table(model, path: str | None) -> list[dict[str, Any]]:
     ``path``: a COCO panoptic JSON (its ``categories`` in id order are the train ids, as the
     readers assign them). Without it: COCO panoptic for a 133-class model with COCO's
     80 things first, the synthetic benchmark's categories for its layout, else the train ids
-    themselves (with a warning: pass ``--categories``)."""
+    themselves (with a warning: pass ``--categories``). A model built with published weights
+    that name their classes (``model.class_names``, ``model.category_ids``) uses those."""
     from ..data.coco_categories import coco_panoptic_categories
     from ..data.panoptic_utils import CategoryMap
     from ..data.synthetic import SYNTHETIC_CATEGORIES
@@ -87,6 +88,9 @@ def category_table(model, path: str | None) -> list[dict[str, Any]]:
             raise CLIError(f"--categories {path} lists {len(categories)} categories but the model predicts "
                            f"{model.num_classes} classes; pass the annotation file of the dataset it was trained on.")  # fmt: skip
         return categories
+    names, ids = tuple(getattr(model, "class_names", ())), tuple(getattr(model, "category_ids", ()))
+    if len(names) == len(ids) == model.num_classes:  # the published weights name their classes
+        return [{"id": int(c), "name": n, "isthing": int(i in things), "train_id": i} for i, (n, c) in enumerate(zip(names, ids))]
     for known in (coco_panoptic_categories(), list(SYNTHETIC_CATEGORIES)):
         table = CategoryMap(known).categories
         if len(table) == model.num_classes and [c["train_id"] for c in table if c["isthing"]] == things:
