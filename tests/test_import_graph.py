@@ -4,22 +4,25 @@ that import only downwards (docs/contributing.md lists the floors)."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "segzoo"
 
-# The floors of DESIGN.md's architecture, bottom first: a module may import its own floor or lower.
-FLOORS = {
-    1: ("registry", "inputs", "weights", "state_dicts", "published", "convert", "files", "errors", "hub", "catalog", "version"),
-    2: ("backbones", "layers", "losses", "metrics", "data", "crf"),
-    3: ("necks", "heads", "fusers"),
-    4: ("models", "factory"),
-    5: ("postprocess", "export", "viz"),
-    6: ("engine", "bench"),
-    7: ("cli",),
-}
+
+
+def _layer_stats():
+    """``scripts/layer_stats.py``: the floors of the layering and the cycle finder (one copy for both)."""
+    spec = importlib.util.spec_from_file_location("layer_stats", PACKAGE.parent / "scripts" / "layer_stats.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LAYER_STATS = _layer_stats()
+FLOORS = LAYER_STATS.FLOORS
 FLOOR_OF = {name: floor for floor, names in FLOORS.items() for name in names}
 
 
@@ -80,42 +83,12 @@ def _floor(module: str) -> int | None:
 
 def test_every_top_level_module_has_a_floor():
     top = {m.split(".")[1] for m in MODULES if m.count(".") >= 1}
-    assert top <= set(FLOOR_OF), f"add {sorted(top - set(FLOOR_OF))} to FLOORS (and docs/contributing.md)"
+    assert top <= set(FLOOR_OF), f"add {sorted(top - set(FLOOR_OF))} to FLOORS in scripts/layer_stats.py (and docs/contributing.md)"
 
 
 def test_no_import_cycle():
     """Tarjan's strongly connected components over all imports (function-level ones too)."""
-    graph = _edges()
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                cycles.append(sorted(component))
-
-    for v in graph:
-        if v not in index:
-            visit(v)
+    cycles = LAYER_STATS.cycles(_edges())
     assert not cycles, f"import cycles: {cycles}"
 
 
