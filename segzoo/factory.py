@@ -78,15 +78,20 @@ def build(
         num_classes: classes to predict (default: the recipe's, or the weights' when pretrained).
         in_chans: input channels (the stem is adapted when it is not 3).
         pretrained: load the recipe's published weights (the tag's, or the first known).
-        weights: a local weights file (``model.safetensors``) or a directory written by
-            ``segzoo.save``. A different class count drops the classifier with a warning.
+        weights: a local weights file (``model.safetensors``, or a checkpoint a :mod:`segzoo.convert`
+            converter reads) or a directory written by ``segzoo.save``. With a tag in ``name`` it is a
+            local copy of that tag's file (its converter, options and class names apply). A different
+            class count drops the classifier with a warning.
         **overrides: any other argument of the recipe (see ``segzoo.model_info(name)``).
     """
     arch, tag = _split_tag(name)
     entry = model_registry().get(arch)
     check_overrides(f"Model {arch!r}", entry.fn, {"num_classes": num_classes, "in_chans": in_chans, **overrides})
-    if weights is not None and (pretrained or tag):
-        raise ValueError("Pass either weights=<local file> or pretrained=True / a weights tag, not both.")
+    if weights is not None and pretrained and not tag:
+        raise ValueError(
+            "Pass either weights=<local file> or pretrained=True, not both; for a local copy of published weights "
+            "name their tag: build('recipe.tag', weights=path)."
+        )
     spec = None
     if pretrained or tag:
         tag, spec = _weights_spec(entry, tag)
@@ -102,9 +107,9 @@ def build(
     kwargs.setdefault("in_chans", in_chans)
     model = entry.fn(**kwargs)
     setattr(model, CONFIG_ATTR, {"name": arch, "overrides": recorded})
-    if spec is not None:
-        path = download_weights(spec, name=f"{arch}.{tag}")
-        load_weights_file(model, path, sha256=spec.sha256, converter=spec.converter)
+    if spec is not None:  # the tag's file: downloaded (hash checked), or a local copy given as weights=
+        path = download_weights(spec, name=f"{arch}.{tag}") if weights is None else weights
+        load_weights_file(model, path, sha256=spec.sha256 if weights is None else None, converter=spec.converter)
         if model.num_classes == spec.num_classes:  # the weights' classes (unless fine-tuning for others)
             model.class_names, model.category_ids = tuple(spec.class_names), tuple(spec.category_ids)
     elif weights is not None:

@@ -127,6 +127,9 @@ def load_weights_file(
                 stacklevel=2,
             )
     load_state_dict_into(model, state, source=str(path), optional=optional)
+    config = getattr(model, CONFIG_ATTR, None)
+    if isinstance(config, dict) and converter not in (None, "segzoo"):  # where the weights came from
+        config["converted_from"] = {"file": path.name, "converter": converter}
     return model
 
 
@@ -179,7 +182,7 @@ def download_weights(spec: WeightsSpec, *, name: str) -> Path:
     target = cache / filename
     local_fix = (
         f"Without network access, fetch the file elsewhere and pass it with "
-        f"segzoo.build({name.split('.')[0]!r}, weights='/path/to/{filename}')."
+        f"segzoo.build({name!r}, weights='/path/to/{filename}')."
     )
     cli_fix = f"Without network access, fetch the file elsewhere and pass it with --weights /path/to/{filename}."
     if not target.is_file():

@@ -136,3 +136,15 @@ def _saved_without_aux(tmp_path):
     path = tmp_path / "no_aux.pth"
     torch.save(state, path)
     return path
+
+
+def test_a_local_copy_of_a_tag_keeps_its_metadata_and_records_the_conversion(tmp_path):
+    upstream, path = _saved(tmp_path, "fcn_resnet50")
+    model = segzoo.build("fcn_r50.tv_coco", weights=str(path)).eval()  # offline: the tag's file fetched elsewhere
+    assert model.class_names == VOC_CLASSES and model.num_classes == 21
+    assert model.segzoo_config["converted_from"] == {"file": path.name, "converter": "torchvision_segmentation"}
+    x = torch.randn(1, 3, 40, 48)
+    with torch.no_grad():
+        _assert_same(upstream(x)["out"], model(x).logits)
+    with pytest.raises(ValueError, match="name their tag"):
+        segzoo.build("fcn_r50", pretrained=True, weights=str(path))

@@ -20,7 +20,6 @@ def add_parser(sub) -> None:
     p.add_argument("source", help="the upstream checkpoint file (.pth or .safetensors)")
     p.add_argument("--to", required=True, metavar="RECIPE[.TAG]", help="the segzoo recipe, with the weights tag the file is")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--converter", default=None, help="converter name (default: the tag's, or detected from the file)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe option (repeatable)")
     p.set_defaults(run=run)
 
@@ -35,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.convert import convert_checkpoint
 
     with user_errors():
-        result = convert_checkpoint(args.source, args.to, out, converter=args.converter, **overrides)
+        result = convert_checkpoint(args.source, args.to, out, **overrides)
     print(f"converted {args.source} ({result.converter}) into {result.recipe} -> {result.out_dir}")
     return 0

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..convert import detect_converter, read_upstream
 from ..factory import build, model_registry
 from ..files import atomic_write
 from ..published import WeightsSpec
 from ..state_dicts import sha256_of
-from ..weights import save
+from ..weights import CONFIG_ATTR, save
 
 __all__ = ["convert_checkpoint", "ConversionResult", "model_card"]
 
@@ -35,36 +34,21 @@ class ConversionResult:
     source_sha256: str
 
 
-def convert_checkpoint(
-    source: str | os.PathLike, to: str, out_dir: str | os.PathLike, *, converter: str | None = None, **overrides: Any
-) -> ConversionResult:
+def convert_checkpoint(source: str | os.PathLike, to: str, out_dir: str | os.PathLike, **overrides: Any) -> ConversionResult:
     """Convert ``source`` into recipe ``to`` (``"name"`` or ``"name.tag"``) and write a weights folder.
 
     Args:
         source: the upstream checkpoint (``.pth`` read with ``torch.load(weights_only=True)``, or safetensors).
-        to: the recipe, optionally with the weights tag whose metadata the file matches.
+        to: the recipe, optionally with the weights tag the file is a copy of (its converter, options,
+            classes and metadata apply; without a tag the converter is detected from the keys).
         out_dir: the folder to write (``model.safetensors``, ``config.json``, ``README.md``).
-        converter: a :mod:`segzoo.convert` name (default: the tag's, else detected from the keys).
-        **overrides: recipe options (``num_classes`` defaults to the tag's).
+        **overrides: recipe options.
     """
     source = Path(source)
+    model = build(to, weights=str(source), **overrides)
     arch, _, tag = to.partition(".")
-    spec: WeightsSpec | None = None
-    if tag:
-        known = model_registry().get(arch).meta["weights"]
-        if tag not in known:
-            raise ValueError(f"Model {arch!r} has no weights tagged {tag!r}; known tags: {sorted(known)}.")
-        spec = known[tag]
-        overrides = {"num_classes": spec.num_classes, **spec.overrides, **overrides}
-        converter = converter or spec.converter
-    if converter is None:
-        converter = detect_converter(read_upstream(source)) or "segzoo"
-    model = build(arch, **overrides)
-    from ..weights import load_weights_file
-
-    load_weights_file(model, source, converter=converter)
-    if spec is not None:
-        model.class_names, model.category_ids = tuple(spec.class_names), tuple(spec.category_ids)
+    spec: WeightsSpec | None = model_registry().get(arch).meta["weights"][tag] if tag else None
+    converter = getattr(model, CONFIG_ATTR).get("converted_from", {}).get("converter", "segzoo")
     out = Path(out_dir)
     save(model, out)
     digest = sha256_of(source)
