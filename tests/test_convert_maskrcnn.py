@@ -10,7 +10,7 @@ import torchvision
 
 import segzoo
 from segzoo.convert.torchvision_maskrcnn import COCO_THING_CATEGORY_IDS
-from segzoo.data.coco_categories import COCO_PANOPTIC_CATEGORIES
+from segzoo.coco_categories import COCO_PANOPTIC_CATEGORIES
 
 
 @pytest.fixture(scope="module")

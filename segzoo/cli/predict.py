@@ -70,7 +70,7 @@ def category_table(model, path: str | None) -> list[dict[str, Any]]:
     80 things first, the synthetic benchmark's categories for its layout, else the train ids
     themselves (with a warning: pass ``--categories``). A model built with published weights
     that name their classes (``model.class_names``, ``model.category_ids``) uses those."""
-    from ..data.coco_categories import coco_panoptic_categories
+    from ..coco_categories import coco_panoptic_categories
     from ..data.panoptic_utils import CategoryMap
     from ..data.synthetic import SYNTHETIC_CATEGORIES
 

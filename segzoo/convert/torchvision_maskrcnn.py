@@ -25,17 +25,14 @@ from typing import Mapping
 
 import torch
 
-from .core import Converted, register_converter
+from ..coco_categories import COCO_PANOPTIC_CATEGORIES
+from .core import Converted, parts_left_as_built, register_converter
 
 __all__ = ["convert_torchvision_maskrcnn", "COCO_THING_CATEGORY_IDS"]
 
 # The 80 COCO thing category ids in id order (the thing train ids 0..79 of segzoo's COCO panoptic
-# recipes; tests check them against segzoo.data.coco_categories). The other 11 of 1..90 are unused.
-COCO_THING_CATEGORY_IDS = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65,
-    67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
-)
+# recipes). The other 11 of 1..90 are unused.
+COCO_THING_CATEGORY_IDS = tuple(i for i, _, isthing in COCO_PANOPTIC_CATEGORIES if isthing)
 PREFIXES = {"backbone.body.": "backbone.model.", "backbone.fpn.": "neck.fpn.", "rpn.": "rpn.", "roi_heads.": "roi_heads."}
 CLASS_ROWS = {  # key -> rows per class
     "roi_heads.box_predictor.cls_score.weight": 1, "roi_heads.box_predictor.cls_score.bias": 1,
@@ -81,7 +78,7 @@ def convert_torchvision_maskrcnn(state: Mapping[str, torch.Tensor], target: Mapp
         for key, per_class in CLASS_ROWS.items():
             out[key] = _select_rows(out[key], per_class, classes)
         notes.append("selected the class rows of background + the 80 COCO thing category ids (91 -> 81)")
-    initialised = [k for k in target if k not in out]
+    initialised = parts_left_as_built(target, out)
     if initialised:
         roots = sorted({".".join(k.split(".")[:1]) for k in initialised})
         notes.append(f"no upstream part for {', '.join(roots)}: left as built ({len(initialised)} tensors)")
