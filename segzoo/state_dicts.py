@@ -29,7 +29,7 @@ from torch import nn
 
 from .errors import WeightsError
 
-__all__ = ["read_state_dict", "load_state", "LoadReport", "sha256_of", "AUTO_STEM"]
+__all__ = ["read_state_dict", "as_state_dict", "load_state", "LoadReport", "sha256_of", "file_digest", "AUTO_STEM"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,12 @@ _SHOW = 10  # keys listed per kind in error messages
 
 def sha256_of(path: str | os.PathLike) -> str:
     """Hex sha256 of a file."""
-    digest = hashlib.sha256()
+    return file_digest(path, "sha256")
+
+
+def file_digest(path: str | os.PathLike, algorithm: str) -> str:
+    """Hex digest of a file with a ``hashlib`` algorithm (``"sha256"``, or ``"md5"`` for Detectron2's file names)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
@@ -96,11 +101,12 @@ def read_state_dict(
             fix=fix,
             cli_fix=cli_fix,
         ) from err
-    return _as_state_dict(obj, file, error)
+    return as_state_dict(obj, file, error)
 
 
-def _as_state_dict(obj: object, file: Path, error: type[WeightsError]) -> dict[str, torch.Tensor]:
-    # Training checkpoints often wrap the weights: {"state_dict": {...}, "epoch": ...}.
+def as_state_dict(obj: object, file: Path, error: type[WeightsError] = WeightsError) -> dict[str, torch.Tensor]:
+    """A loaded checkpoint's ``{name: tensor}`` dict, unwrapped from ``{"state_dict": ...}`` or
+    ``{"model": ...}`` (training checkpoints, Detectron2's files); anything else raises ``error``."""
     if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("state_dict", "model"):
             if isinstance(obj.get(key), Mapping):

@@ -23,7 +23,7 @@ from .errors import WeightsError
 from .files import atomic_write
 from .hub import ensure_reachable
 from .published import WeightsSpec
-from .state_dicts import sha256_of
+from .state_dicts import file_digest, sha256_of
 from .version import __version__
 
 __all__ = [
@@ -189,16 +189,17 @@ def download_weights(spec: WeightsSpec, *, name: str) -> Path:
         ensure_reachable(spec.url, what=f"the weights of {name!r}", option="weights", fix=local_fix, cli_fix=cli_fix)
         try:
             # Downloads to a temporary file and renames it, so a broken transfer leaves nothing behind.
-            torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=spec.hash_prefix, progress=True)
+            sha_prefix = spec.hash_prefix if spec.hash_algorithm == "sha256" else None  # torch.hub checks sha256 only
+            torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=sha_prefix, progress=True)
         except Exception as err:
             raise WeightsError(
                 f"Could not download the weights of {name!r} from {spec.url} ({type(err).__name__}: {err}).",
                 fix=local_fix,
                 cli_fix=cli_fix,
             ) from err
-    if spec.hash_prefix and not sha256_of(target).startswith(spec.hash_prefix.lower()):
+    if spec.hash_prefix and not file_digest(target, spec.hash_algorithm).startswith(spec.hash_prefix.lower()):
         raise WeightsError(
-            f"{target}: its sha256 does not start with {spec.hash_prefix}, the hash the upstream published for "
+            f"{target}: its {spec.hash_algorithm} does not start with {spec.hash_prefix}, the hash the upstream published for "
             f"{spec.url}. The file is corrupt or not the published one; delete it and build again to download it.",
         )
     return target

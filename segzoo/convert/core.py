@@ -11,9 +11,10 @@ import torch
 
 from ..errors import WeightsError
 from ..registry import Registry
-from ..state_dicts import read_state_dict
+from ..state_dicts import as_state_dict, read_state_dict
+from .array_pickle import read_array_pickle
 
-__all__ = ["CONVERTERS", "Converted", "register_converter", "convert_state", "detect_converter", "read_upstream"]
+__all__ = ["CONVERTERS", "Converted", "parts_left_as_built", "register_converter", "convert_state", "detect_converter", "read_upstream"]
 
 CONVERTERS = Registry("converter", list_hint="segzoo.convert.CONVERTERS.names()")
 
@@ -26,6 +27,14 @@ class Converted:
     unused: list[str] = field(default_factory=list)  # upstream keys with no segzoo counterpart (not loaded)
     notes: list[str] = field(default_factory=list)  # folds and reshapes, one line each
     initialised: list[str] = field(default_factory=list)  # segzoo keys the upstream has no part for (left as built)
+
+
+def parts_left_as_built(target: Mapping[str, torch.Tensor], converted: Mapping[str, torch.Tensor]) -> list[str]:
+    """The target keys of the model's top-level parts (``semantic_head``, ``ranking``, ...) that the
+    upstream has nothing of: those stay as built. A part the upstream has only some keys of is not
+    listed, so loading reports its missing keys."""
+    filled = {k.split(".")[0] for k in converted}
+    return [k for k in target if k not in converted and k.split(".")[0] not in filled]
 
 
 Converter = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], Converted]
@@ -55,9 +64,12 @@ def convert_state(state: Mapping[str, torch.Tensor], converter: str, target: Map
 
 
 def read_upstream(path: str | os.PathLike, *, sha256: str | None = None) -> dict[str, torch.Tensor]:
-    """Read an upstream checkpoint: safetensors, or a PyTorch file with ``torch.load(weights_only=True)``
-    (no code runs while reading); errors name the file."""
+    """Read an upstream checkpoint: safetensors, a PyTorch file with ``torch.load(weights_only=True)`` or
+    a pickle of numpy arrays (``.pkl``, Detectron2) with an allow-list unpickler (no code runs while
+    reading); errors name the file."""
+    if Path(path).suffix == ".pkl":
+        return as_state_dict(read_array_pickle(path, sha256=sha256), Path(path))
     return read_state_dict(
         Path(path), sha256=sha256, allow_pth=True, error=WeightsError,
-        fix="Pass the checkpoint file as its project published it (a .pth state dict or .safetensors).",
+        fix="Pass the checkpoint file as its project published it (a .pth state dict, a Detectron2 .pkl or .safetensors).",
     )  # fmt: skip
