@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.models.detection.roi_heads import RoIHeads
-from torchvision.ops import MultiScaleRoIAlign, nms, roi_align
+from torchvision.ops import nms, roi_align
 
 from ..models.panoptic.cascade import CascadeRoIHeads
 from ..models.panoptic.detector import SemanticInfusedRoIPool, pyramid_dict
@@ -105,14 +105,15 @@ def _rois(boxes: torch.Tensor) -> torch.Tensor:
 
 
 class _LevelRoIAlign(nn.Module):
-    """``MultiScaleRoIAlign`` over fixed FPN strides, without data-dependent shapes."""
+    """``MultiScaleRoIAlign`` (or segzoo's ``LevelRoIAlign``) over fixed FPN strides, without data-dependent shapes."""
 
-    def __init__(self, pool: MultiScaleRoIAlign, strides: list[int]) -> None:
+    def __init__(self, pool: nn.Module, strides: list[int]) -> None:
         super().__init__()
         self.names = list(pool.featmap_names)
         self.strides = [int(s) for s in strides[: len(self.names)]]
         self.output_size = tuple(pool.output_size)
         self.sampling_ratio = int(pool.sampling_ratio)
+        self.aligned = bool(getattr(pool, "aligned", False))  # segzoo's LevelRoIAlign (ROIAlignV2) sets it
         self.canonical_scale = float(pool.canonical_scale)
         self.canonical_level = float(pool.canonical_level)
         self.k_min = self.strides[0].bit_length() - 1
@@ -121,7 +122,7 @@ class _LevelRoIAlign(nn.Module):
     def forward(self, features: dict[str, torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
         rois = _rois(boxes)
         pooled = torch.stack([
-            roi_align(features[name], rois, self.output_size, 1.0 / stride, self.sampling_ratio)
+            roi_align(features[name], rois, self.output_size, 1.0 / stride, self.sampling_ratio, self.aligned)
             for name, stride in zip(self.names, self.strides)
         ])  # fmt: skip  (L, N, C, S, S)
         # torchvision's LevelMapper (FPN paper, Eqn. 1), same operations.

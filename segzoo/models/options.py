@@ -85,8 +85,13 @@ class PanopticOptions(ModelOptions):
         fuser: the panoptic fuser (``heuristic``, ``spatial_ranking``, ``upsnet``) or a module.
         crf: refine the segments' edges with a dense CRF in ``predict``.
         fpn_channels, box_channels, mask_channels: widths of the FPN, box head and mask head.
+        semantic_channels: width of the semantic head's convs (128 in Panoptic FPN).
         rpn_top_n: proposals kept (training, testing) before and after NMS.
         detections_per_img: detections kept per image.
+        exact_anchors, roi_align, mask_paste: the detector's conventions. segzoo's defaults are
+            torchvision's (whole-pixel anchors, ``"v1"`` RoIAlign, ``"resize"`` mask paste);
+            Detectron2's weights need Detectron2's (``exact_anchors=True``, ``"v2"``: ROIAlignV2,
+            ``"sample"``: bilinear sampling at pixel centres), which its tags set.
     """
 
     num_classes: int = 133
@@ -97,5 +102,9 @@ class PanopticOptions(ModelOptions):
     fpn_channels: int = 256
     box_channels: int = 1024
     mask_channels: int = 256
+    semantic_channels: int = 128
     rpn_top_n: Sequence[int] = (2000, 1000)
     detections_per_img: int = 100
+    exact_anchors: bool = False
+    roi_align: str = "v1"
+    mask_paste: str = "resize"

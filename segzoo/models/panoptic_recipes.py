@@ -33,10 +33,10 @@ def semantic_head_for(o: PanopticOptions, kind: str) -> nn.Module:
     """A semantic head on P2-P5 by name: ``"fcn"`` (seed 000), ``"fpn"`` (Panoptic FPN, levels summed)
     or ``"fpn_dcn_concat"`` (seed 002: a deformable conv per level, concatenated)."""
     if kind == "fcn":
-        return FCNSemanticHead(o.fpn_channels, num_classes=o.num_classes)
+        return FCNSemanticHead(o.fpn_channels, num_classes=o.num_classes, channels=o.semantic_channels)
     if kind in ("fpn", "fpn_dcn_concat"):
         deform = kind == "fpn_dcn_concat"
-        return SemanticFPNHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES,
+        return SemanticFPNHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES, channels=o.semantic_channels,
                                merge="concat" if deform else "sum", deformable=deform)  # fmt: skip
     raise ValueError(f"semantic_head must be 'fcn', 'fpn', 'fpn_dcn_concat' or a module, got {kind!r}.")
 
@@ -74,17 +74,19 @@ def panoptic_model(
     builders = {"mask_rcnn": build_mask_rcnn_heads, "cascade": build_cascade_heads}
     if roi_heads not in builders:
         raise ValueError(f"roi_heads must be 'mask_rcnn' or 'cascade', got {roi_heads!r}.")
+    if roi_heads == "cascade" and o.roi_align != "v1":
+        raise ValueError(f"roi_align={o.roi_align!r} is available for the Mask R-CNN heads only; the Cascade heads use 'v1'.")
     heads = builders[roi_heads](
         num_thing_classes=len(o.thing_ids), in_channels=o.fpn_channels, box_channels=o.box_channels,
         semantic_channels=sem.out_channels if info_sharing else None, mask_channels=o.mask_channels,
-        detections_per_img=o.detections_per_img,
+        detections_per_img=o.detections_per_img, **({} if roi_heads == "cascade" else {"roi_align": o.roi_align}),
     )  # fmt: skip
     top_n = tuple(int(n) for n in o.rpn_top_n)
     return PanopticModel(
         backbone=encoder,
         neck=neck,
         semantic_head=sem,
-        rpn=build_rpn(in_channels=o.fpn_channels, pre_nms_top_n=top_n, post_nms_top_n=top_n),
+        rpn=build_rpn(in_channels=o.fpn_channels, pre_nms_top_n=top_n, post_nms_top_n=top_n, exact_anchors=o.exact_anchors),
         roi_heads=heads,
         thing_ids=o.thing_ids,
         stuff_ids=o.stuff_ids,
@@ -95,6 +97,7 @@ def panoptic_model(
         fuser=o.fuser,
         panoptic_loss=panoptic_loss,
         crf=o.crf,
+        mask_paste=o.mask_paste,
         **o.model_kwargs(),
     )
 

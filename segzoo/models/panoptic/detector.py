@@ -20,6 +20,9 @@ from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
+from .anchors import ExactAnchorGenerator
+from .poolers import LevelRoIAlign
+
 __all__ = ["SemanticInfusedRoIPool", "build_rpn", "build_mask_rcnn_heads", "pyramid_dict", "LEVEL_NAMES"]
 
 LEVEL_NAMES = ["0", "1", "2", "3"]  # P2..P5 in the feature dicts torchvision's heads read
@@ -66,14 +69,17 @@ def build_rpn(
     anchor_sizes: tuple[int, ...] = (32, 64, 128, 256, 512),
     pre_nms_top_n: tuple[int, int] = (2000, 1000),
     post_nms_top_n: tuple[int, int] = (2000, 1000),
+    exact_anchors: bool = False,
 ) -> RegionProposalNetwork:
     """torchvision's RPN with one anchor size per level (P2..P6) and aspect ratios 0.5, 1, 2.
 
-    ``pre_nms_top_n`` / ``post_nms_top_n`` are ``(training, testing)``.
+    ``pre_nms_top_n`` / ``post_nms_top_n`` are ``(training, testing)``. ``exact_anchors``: unrounded
+    anchor sizes (Detectron2's) instead of torchvision's whole-pixel ones.
     """
     if len(anchor_sizes) != num_levels:
         raise ValueError(f"Need one anchor size per level: {num_levels} levels, anchor_sizes {anchor_sizes}.")
-    anchors = AnchorGenerator(tuple((s,) for s in anchor_sizes), ((0.5, 1.0, 2.0),) * num_levels)
+    generator = ExactAnchorGenerator if exact_anchors else AnchorGenerator
+    anchors = generator(tuple((s,) for s in anchor_sizes), ((0.5, 1.0, 2.0),) * num_levels)
     return RegionProposalNetwork(
         anchors,
         RPNHead(in_channels, anchors.num_anchors_per_location()[0]),
@@ -87,9 +93,22 @@ def build_rpn(
     )
 
 
-def build_mask_pool(*, in_channels: int, semantic_channels: int | None) -> nn.Module:
+ROI_ALIGN = ("v1", "v2")
+
+
+def build_roi_pool(output_size: int, *, roi_align: str = "v1") -> nn.Module:
+    """RoIAlign over P2-P5: ``"v1"`` torchvision's (``aligned=False``, 2 x 2 samples per bin) or
+    ``"v2"`` Detectron2's ``ROIAlignV2`` (``aligned=True``, adaptive sampling)."""
+    if roi_align == "v1":
+        return MultiScaleRoIAlign(featmap_names=LEVEL_NAMES, output_size=output_size, sampling_ratio=2)
+    if roi_align == "v2":
+        return LevelRoIAlign(featmap_names=LEVEL_NAMES, output_size=output_size, sampling_ratio=0, aligned=True)
+    raise ValueError(f"roi_align must be one of {ROI_ALIGN} (torchvision's or Detectron2's ROIAlignV2), got {roi_align!r}.")
+
+
+def build_mask_pool(*, in_channels: int, semantic_channels: int | None, roi_align: str = "v1") -> nn.Module:
     """The mask head's RoI pooling (14 x 14), with the semantic information flow when given its width."""
-    pool = MultiScaleRoIAlign(featmap_names=LEVEL_NAMES, output_size=14, sampling_ratio=2)
+    pool = build_roi_pool(14, roi_align=roi_align)
     if semantic_channels is None:
         return pool
     return SemanticInfusedRoIPool(pool, semantic_channels=semantic_channels, out_channels=in_channels)
@@ -106,10 +125,12 @@ def build_mask_rcnn_heads(
     score_thresh: float = 0.05,
     nms_thresh: float = 0.5,
     detections_per_img: int = 100,
+    roi_align: str = "v1",
 ) -> RoIHeads:
-    """torchvision ``RoIHeads`` for Mask R-CNN: classes are background + ``num_thing_classes``."""
+    """torchvision ``RoIHeads`` for Mask R-CNN: classes are background + ``num_thing_classes``;
+    ``roi_align`` selects the RoI sampling (see :func:`build_roi_pool`)."""
     return RoIHeads(
-        box_roi_pool=MultiScaleRoIAlign(featmap_names=LEVEL_NAMES, output_size=7, sampling_ratio=2),
+        box_roi_pool=build_roi_pool(7, roi_align=roi_align),
         box_head=TwoMLPHead(in_channels * 7 * 7, box_channels),
         box_predictor=FastRCNNPredictor(box_channels, num_thing_classes + 1),
         fg_iou_thresh=0.5,
@@ -120,7 +141,7 @@ def build_mask_rcnn_heads(
         score_thresh=score_thresh,
         nms_thresh=nms_thresh,
         detections_per_img=detections_per_img,
-        mask_roi_pool=build_mask_pool(in_channels=in_channels, semantic_channels=semantic_channels),
+        mask_roi_pool=build_mask_pool(in_channels=in_channels, semantic_channels=semantic_channels, roi_align=roi_align),
         mask_head=MaskRCNNHeads(in_channels, (mask_channels,) * 4, 1),
         mask_predictor=MaskRCNNPredictor(mask_channels, mask_channels, num_thing_classes + 1),
     )

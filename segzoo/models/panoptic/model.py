@@ -38,6 +38,7 @@ from ...losses import UncertaintyWeighting
 from ...metrics import PanopticEvaluator
 from ..base import SegmentationModel, crf_options
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
+from .mask_paste import paste_masks_by_sampling
 from .targets import batch_images, detection_targets, semantic_targets
 
 __all__ = ["PanopticModel", "PanopticRawOutput", "PanopticPrediction"]
@@ -93,6 +94,9 @@ class PanopticModel(SegmentationModel):
             ``False``/``None`` for none.
         upsnet_keep_fraction: share of GT instances kept as instance channels in that loss
             (the dropped ones' pixels are targets of the unknown channel, as in UPSNet).
+        mask_paste: how a detection's 28 x 28 mask goes into the image: ``"resize"`` (torchvision's
+            ``paste_masks_in_image`` of the logits) or ``"sample"`` (Detectron2's: the probabilities
+            sampled bilinearly at pixel centres, :func:`paste_masks_by_sampling`).
     """
 
     task = "panoptic"
@@ -121,6 +125,7 @@ class PanopticModel(SegmentationModel):
         panoptic_loss: bool = False,
         crf: bool | Mapping[str, Any] | None = False,
         upsnet_keep_fraction: float = 0.7,
+        mask_paste: str = "resize",
         size_divisor: int = 32,
         ignore_index: int = 255,
         mean: Sequence[float] | None = None,
@@ -151,6 +156,9 @@ class PanopticModel(SegmentationModel):
         self.panoptic_loss = panoptic_loss
         self.crf = crf_options(crf, refine=refine_panoptic, in_chans=in_chans)
         self.upsnet_keep_fraction = float(upsnet_keep_fraction)
+        if mask_paste not in ("resize", "sample"):
+            raise ValueError(f"mask_paste must be 'resize' (torchvision's) or 'sample' (Detectron2's), got {mask_paste!r}.")
+        self.mask_paste = mask_paste
         self.size_divisor = size_divisor
         self.ignore_index = ignore_index
 
@@ -359,9 +367,13 @@ class PanopticModel(SegmentationModel):
         """One image's detections as the fusers take them: masks pasted at image size (probabilities
         and logits) and, with the ranking module, OANet's rank scores."""
         boxes, logits = det["boxes"], det["mask_logits"][:, None]
-        mask_logits = paste_masks_in_image(logits, boxes, size)[:, 0] if len(boxes) else logits.new_zeros(0, *size)
-        inside = paste_masks_in_image(torch.ones_like(logits), boxes, size)[:, 0] > 0.5 if len(boxes) else mask_logits.bool()
-        masks = torch.sigmoid(mask_logits) * inside  # 0 outside each box
+        if self.mask_paste == "sample":  # Detectron2: probabilities sampled at pixel centres, 0 outside
+            masks = paste_masks_by_sampling(torch.sigmoid(logits[:, 0]), boxes, size)
+            mask_logits = torch.logit(masks.clamp(1e-6, 1 - 1e-6))
+        else:
+            mask_logits = paste_masks_in_image(logits, boxes, size)[:, 0] if len(boxes) else logits.new_zeros(0, *size)
+            inside = paste_masks_in_image(torch.ones_like(logits), boxes, size)[:, 0] > 0.5 if len(boxes) else mask_logits.bool()
+            masks = torch.sigmoid(mask_logits) * inside  # 0 outside each box
         instances = {"boxes": boxes, "scores": det["scores"], "labels": det["labels"], "masks": masks, "mask_logits": mask_logits}
         if self.ranking is not None:
             small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
