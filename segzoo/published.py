@@ -8,13 +8,16 @@ with, and the metrics the upstream reports (marked as such: they are not measure
 
 Sources: torchvision's segmentation weights (``torchvision.models.segmentation``; trained on the
 COCO train2017 subset with the 20 Pascal VOC categories, evaluated on COCO val2017 with VOC labels)
-and torchvision's Mask R-CNN (the instance branch of ``panoptic_fpn_r50``).
+and torchvision's Mask R-CNN (the instance branch of ``panoptic_fpn_r50``); Detectron2's COCO Panoptic
+FPN (``COCO-PanopticSegmentation/panoptic_fpn_R_*``, whole models).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from .coco_categories import COCO_PANOPTIC_CATEGORIES
 
 __all__ = ["WeightsSpec", "Preprocessing", "PUBLISHED", "published_tags", "VOC_CLASSES"]
 
@@ -42,7 +45,9 @@ class WeightsSpec:
         num_classes: the classes of the weights (``build`` uses it unless told otherwise).
         sha256: the full hex digest, checked after download when given.
         hash_prefix: the upstream's published hash prefix (torchvision and Detectron2 put it in
-            the file name: ``fcn_resnet50_coco-1167a1af.pth``), checked on download.
+            the file name: ``fcn_resnet50_coco-1167a1af.pth``), checked on download (and on the
+            cached file) with ``hash_algorithm``: torchvision's is a sha256 prefix, Detectron2's
+            (``model_final_c10459.pkl``) an md5 prefix.
         converter: which converter reads the file (``"segzoo"``: already segzoo's safetensors;
             see ``segzoo.convert``).
         overrides: recipe options the weights need (e.g. ``{"aux": True}``).
@@ -55,6 +60,7 @@ class WeightsSpec:
     num_classes: int
     sha256: str | None = None
     hash_prefix: str | None = None
+    hash_algorithm: str = "sha256"
     dataset: str = ""
     description: str = ""
     license: str = ""
@@ -112,8 +118,59 @@ TV_MASKRCNN_COCO = WeightsSpec(
     preprocessing=Preprocessing(resize="shorter side 800, longer at most 1333"),
 )
 
+_D2_LICENSE = "CC BY-SA 3.0 (Detectron2 model zoo); trained on COCO (CC BY 4.0 annotations)"
+_D2_BASE = "https://dl.fbaipublicfiles.com/detectron2/COCO-PanopticSegmentation"
+# Detectron2's input: BGR, 0-255, mean subtracted, std 1. The converter reverses the stem's input
+# channels, so the segzoo model reads RGB; its normalisation is the same mean in RGB order, in 0-1 units.
+_D2_MEAN_BGR = (103.530, 116.280, 123.675)
+_D2_OVERRIDES = {
+    "exact_anchors": True,
+    "roi_align": "v2",
+    "mask_paste": "sample",
+    "mean": tuple(m / 255.0 for m in reversed(_D2_MEAN_BGR)),
+    "std": (1 / 255.0,) * 3,
+}
+
+
+def _coco_panoptic_classes() -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Names and category ids of COCO panoptic's 133 classes in segzoo's train-id order (things by id, then stuff by id)."""
+    ordered = [c for c in COCO_PANOPTIC_CATEGORIES if c[2]] + [c for c in COCO_PANOPTIC_CATEGORIES if not c[2]]
+    return tuple(name for _, name, _ in ordered), tuple(i for i, _, _ in ordered)
+
+
+def _detectron2(config: str, model_id: int, file: str, backbone: str, box_ap: float, mask_ap: float, pq: float) -> WeightsSpec:
+    names, ids = _coco_panoptic_classes()
+    return WeightsSpec(
+        url=f"{_D2_BASE}/{config}/{model_id}/{file}",
+        num_classes=133,
+        hash_prefix=file.rsplit("_", 1)[-1].split(".")[0],
+        hash_algorithm="md5",
+        dataset="COCO train2017 (panoptic, things and stuff separated)",
+        description=f"Detectron2's {config} (model {model_id}), converted; Detectron2's detector conventions "
+        "(MSRA ResNet, exact anchors, ROIAlignV2, mask paste by sampling)",
+        license=_D2_LICENSE,
+        converter="detectron2_panoptic_fpn",
+        overrides={"backbone": backbone, **_D2_OVERRIDES},
+        class_names=names,
+        category_ids=ids,
+        metrics={"PQ": pq, "box_AP": box_ap, "mask_AP": mask_ap},
+        metrics_protocol="reported by Detectron2 (MODEL_ZOO.md): COCO val2017, shorter side 800, longer at most 1333, "
+        "single scale; PQ of its heuristic combination (overlap 0.5, stuff area 4096, instance score 0.5)",
+        preprocessing=Preprocessing(
+            color="BGR", input_range="0-255", mean=_D2_MEAN_BGR, std=(1.0, 1.0, 1.0), resize="shorter side 800, longer at most 1333"
+        ),
+    )
+
+
 PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
-    "panoptic_fpn_r50": {"tv_maskrcnn_coco": TV_MASKRCNN_COCO},
+    "panoptic_fpn_r50": {
+        "tv_maskrcnn_coco": TV_MASKRCNN_COCO,
+        "d2_coco": _detectron2("panoptic_fpn_R_50_3x", 139514569, "model_final_c10459.pkl", "resnet50_msra", 40.0, 36.5, 41.5),
+        "d2_coco_1x": _detectron2("panoptic_fpn_R_50_1x", 139514544, "model_final_dbfeb4.pkl", "resnet50_msra", 37.6, 34.7, 39.4),
+    },
+    "panoptic_fpn_r101": {
+        "d2_coco": _detectron2("panoptic_fpn_R_101_3x", 139514519, "model_final_cafdb1.pkl", "resnet101_msra", 42.4, 38.5, 43.0),
+    },
     "fcn_r50": {"tv_coco": _torchvision("fcn_resnet50_coco-1167a1af.pth", "1167a1af", 60.5, 91.4, "fcn_resnet50")},
     "fcn_r101": {"tv_coco": _torchvision("fcn_resnet101_coco-7ecb50ca.pth", "7ecb50ca", 63.7, 91.9, "fcn_resnet101")},
     "deeplabv3_r50": {

@@ -9,12 +9,15 @@ which names every missing, unexpected and mis-shaped key.
   ``fcn_r50/r101``, ``deeplabv3_r50/r101``.
 - ``torchvision_maskrcnn``: torchvision's Mask R-CNN (ResNet-50 FPN, v1) -> the instance branch
   (backbone, FPN, RPN, box and mask heads) of the panoptic recipes.
+- ``detectron2_panoptic_fpn``: Detectron2's Panoptic FPN (and Mask R-CNN FPN) ``.pkl`` files, read
+  with an allow-list unpickler (:mod:`.array_pickle`) -> the panoptic recipes built with
+  Detectron2's conventions (the ``d2_coco`` tags).
 
 Use ``segzoo.build("fcn_r50", weights="fcn_resnet50_coco-1167a1af.pth")`` (the layout is detected),
 ``segzoo.build("fcn_r50.tv_coco")`` (downloaded and converted) or ``segzoo convert SRC --to RECIPE``.
 """
 
-from . import torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
+from . import detectron2_panoptic_fpn, torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
 from .core import CONVERTERS, Converted, convert_state, detect_converter, read_upstream, register_converter
 
 __all__ = ["CONVERTERS", "Converted", "convert_state", "detect_converter", "read_upstream", "register_converter"]
