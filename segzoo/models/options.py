@@ -87,6 +87,13 @@ class PanopticOptions(ModelOptions):
         fpn_channels, box_channels, mask_channels: widths of the FPN, box head and mask head.
         rpn_top_n: proposals kept (training, testing) before and after NMS.
         detections_per_img: detections kept per image.
+        fpn_norm, rpn_convs, box_head, head_norm: the detector's layout. Mask R-CNN's (He et al.,
+            arXiv:1703.06870; torchvision's ``maskrcnn_resnet50_fpn``) by default: no norm in the FPN
+            (``None``), one conv in the RPN head, the ``"2fc"`` box head, no norm in the box and mask
+            heads' convs. The improved Mask R-CNN of Li et al., "Benchmarking Detection Transfer
+            Learning with Vision Transformers", arXiv:2111.11429 (torchvision's
+            ``maskrcnn_resnet50_fpn_v2``): ``fpn_norm="bn", rpn_convs=2, box_head="4conv1fc",
+            head_norm="bn"`` (norms: ``"bn"``, ``"gn"``, ``"syncbn"`` for the heads, or ``None``).
     """
 
     num_classes: int = 133
@@ -99,3 +106,7 @@ class PanopticOptions(ModelOptions):
     mask_channels: int = 256
     rpn_top_n: Sequence[int] = (2000, 1000)
     detections_per_img: int = 100
+    fpn_norm: str | None = None
+    rpn_convs: int = 1
+    box_head: str = "2fc"
+    head_norm: str | None = None
