@@ -8,7 +8,7 @@ with, and the metrics the upstream reports (marked as such: they are not measure
 
 Sources: torchvision's segmentation weights (``torchvision.models.segmentation``; trained on the
 COCO train2017 subset with the 20 Pascal VOC categories, evaluated on COCO val2017 with VOC labels)
-and torchvision's Mask R-CNN (the instance branch of ``panoptic_fpn_r50``).
+and torchvision's Mask R-CNN, v1 and v2 (the instance branch of ``panoptic_fpn_r50``).
 """
 
 from __future__ import annotations
@@ -112,8 +112,26 @@ TV_MASKRCNN_COCO = WeightsSpec(
     preprocessing=Preprocessing(resize="shorter side 800, longer at most 1333"),
 )
 
+# The improved Mask R-CNN of Li et al., "Benchmarking Detection Transfer Learning with Vision Transformers",
+# arXiv:2111.11429, as torchvision builds it (maskrcnn_resnet50_fpn_v2; its training recipe: pytorch/vision#5773).
+TV_MASKRCNN_V2_COCO = WeightsSpec(
+    url="https://download.pytorch.org/models/maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth",
+    num_classes=133,
+    hash_prefix="73cbd019",
+    dataset="COCO train2017 (instances)",
+    description="the instance branch of torchvision's maskrcnn_resnet50_fpn_v2 (COCO_V1; the improved Mask R-CNN "
+    "of Li et al., arXiv:2111.11429); the semantic head is not in the file and stays untrained: fine-tune it "
+    "before using panoptic predictions",
+    license=_TV_LICENSE,
+    converter="torchvision_maskrcnn_v2",
+    overrides={"fpn_norm": "bn", "rpn_convs": 2, "box_head": "4conv1fc", "head_norm": "bn"},
+    metrics={"box_AP": 47.4, "mask_AP": 41.8},
+    metrics_protocol=TV_MASKRCNN_COCO.metrics_protocol,
+    preprocessing=Preprocessing(resize="shorter side 800, longer at most 1333"),
+)
+
 PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
-    "panoptic_fpn_r50": {"tv_maskrcnn_coco": TV_MASKRCNN_COCO},
+    "panoptic_fpn_r50": {"tv_maskrcnn_coco": TV_MASKRCNN_COCO, "tv_maskrcnn_v2_coco": TV_MASKRCNN_V2_COCO},
     "fcn_r50": {"tv_coco": _torchvision("fcn_resnet50_coco-1167a1af.pth", "1167a1af", 60.5, 91.4, "fcn_resnet50")},
     "fcn_r101": {"tv_coco": _torchvision("fcn_resnet101_coco-7ecb50ca.pth", "7ecb50ca", 63.7, 91.9, "fcn_resnet101")},
     "deeplabv3_r50": {
