@@ -17,6 +17,9 @@ same names), ``backbone.fpn`` -> ``neck.fpn``, ``rpn`` and ``roi_heads`` unchang
 - v1's backbone uses FrozenBatchNorm2d (no ``num_batches_tracked``): the counters are filled
   with 0 (they are not weights; eval mode does not read them). v2's backbone has BatchNorm2d
   (equal to the frozen one in eval mode) with its counters: nothing to fill.
+- key names of torchvision before 0.13 (``rpn.head.conv.weight``, ``backbone.fpn.inner_blocks.0.weight``,
+  ``roi_heads.mask_head.mask_fcn1.weight``; v1's COCO file predates the change) are renamed to the
+  current ones (``rpn.head.conv.0.0.weight``, ...), as torchvision's own ``load_state_dict`` does.
 - class rows: torchvision's COCO heads have 91 rows (index = COCO category id, 0 = background,
   11 unused ids). A segzoo detector with 91 classes (``thing_ids`` = 90 train ids) keeps them
   as they are, and its detections equal torchvision's. The COCO panoptic recipes have 81 rows
@@ -30,6 +33,7 @@ counterpart: they stay as built and are listed in ``Converted.initialised`` (tra
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import torch
@@ -51,6 +55,15 @@ CLASS_ROWS = {  # key -> rows per class
     "roi_heads.box_predictor.bbox_pred.weight": 4, "roi_heads.box_predictor.bbox_pred.bias": 4,
     "roi_heads.mask_predictor.mask_fcn_logits.weight": 1, "roi_heads.mask_predictor.mask_fcn_logits.bias": 1,
 }  # fmt: skip
+# torchvision < 0.13 key names -> current ones (the renames of its RPNHead, FeaturePyramidNetwork and
+# MaskRCNNHeads ``_load_from_state_dict``: their convs became ``Conv2dNormActivation`` blocks).
+LEGACY_KEYS = (
+    (re.compile(r"rpn\.head\.conv\.(weight|bias)"), lambda m: f"rpn.head.conv.0.0.{m[1]}"),
+    (re.compile(r"backbone\.fpn\.(inner|layer)_blocks\.(\d+)\.(weight|bias)"),
+     lambda m: f"backbone.fpn.{m[1]}_blocks.{m[2]}.0.{m[3]}"),
+    (re.compile(r"roi_heads\.mask_head\.mask_fcn(\d+)\.(weight|bias)"),
+     lambda m: f"roi_heads.mask_head.{int(m[1]) - 1}.0.{m[2]}"),
+)  # fmt: skip
 # The panoptic recipes' detector options (segzoo.models.options.PanopticOptions) of each torchvision layout.
 LAYOUTS: dict[str, dict[str, Any]] = {
     "maskrcnn_resnet50_fpn": {"fpn_norm": None, "rpn_convs": 1, "box_head": "2fc", "head_norm": None},
@@ -68,6 +81,19 @@ def _detect(state: Mapping[str, torch.Tensor]) -> bool:  # v1: two FC layers in 
 
 def _detect_v2(state: Mapping[str, torch.Tensor]) -> bool:  # v2: a conv (+ BatchNorm) first in the box head
     return _is_maskrcnn(state) and "roi_heads.box_head.0.0.weight" in state
+
+
+def _current_keys(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], int]:
+    """``state`` with torchvision's pre-0.13 key names renamed, and how many were."""
+    out, renamed = {}, 0
+    for key, value in state.items():
+        for pattern, new in LEGACY_KEYS:
+            match = pattern.fullmatch(key)
+            if match:
+                key, renamed = new(match), renamed + 1
+                break
+        out[key] = value
+    return out, renamed
 
 
 def _norm(keys: Mapping[str, Any], block: str) -> str | None:
@@ -132,7 +158,10 @@ def convert_torchvision_maskrcnn_v2(state: Mapping[str, torch.Tensor], target: M
 def _convert(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor], upstream: str) -> Converted:
     if "roi_heads.box_predictor.cls_score.weight" not in state:
         raise ValueError(f"no roi_heads.box_predictor.cls_score.weight: not a torchvision {upstream} state dict.")
+    state, renamed = _current_keys(state)
     notes = _check_layout(state, target, upstream)
+    if renamed:
+        notes.append(f"renamed {renamed} keys of torchvision < 0.13 (rpn.head.conv, FPN blocks, mask_fcn1-4)")
     out: dict[str, torch.Tensor] = {}
     unused, counters = [], 0
     for key, value in state.items():
