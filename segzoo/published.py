@@ -8,8 +8,8 @@ with, and the metrics the upstream reports (marked as such: they are not measure
 
 Sources: torchvision's segmentation weights (``torchvision.models.segmentation``; trained on the
 COCO train2017 subset with the 20 Pascal VOC categories, evaluated on COCO val2017 with VOC labels)
-and torchvision's Mask R-CNN (the instance branch of ``panoptic_fpn_r50``); Detectron2's COCO Panoptic
-FPN (``COCO-PanopticSegmentation/panoptic_fpn_R_*``, whole models).
+and torchvision's Mask R-CNN, v1 and v2 (the instance branch of ``panoptic_fpn_r50``); Detectron2's COCO
+Panoptic FPN (``COCO-PanopticSegmentation/panoptic_fpn_R_*``, whole models).
 """
 
 from __future__ import annotations
@@ -118,6 +118,24 @@ TV_MASKRCNN_COCO = WeightsSpec(
     preprocessing=Preprocessing(resize="shorter side 800, longer at most 1333"),
 )
 
+# The improved Mask R-CNN of Li et al., "Benchmarking Detection Transfer Learning with Vision Transformers",
+# arXiv:2111.11429, as torchvision builds it (maskrcnn_resnet50_fpn_v2; its training recipe: pytorch/vision#5773).
+TV_MASKRCNN_V2_COCO = WeightsSpec(
+    url="https://download.pytorch.org/models/maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth",
+    num_classes=133,
+    hash_prefix="73cbd019",
+    dataset="COCO train2017 (instances)",
+    description="the instance branch of torchvision's maskrcnn_resnet50_fpn_v2 (COCO_V1; the improved Mask R-CNN "
+    "of Li et al., arXiv:2111.11429); the semantic head is not in the file and stays untrained: fine-tune it "
+    "before using panoptic predictions",
+    license=_TV_LICENSE,
+    converter="torchvision_maskrcnn_v2",
+    overrides={"fpn_norm": "bn", "rpn_convs": 2, "box_head": "4conv1fc", "head_norm": "bn"},
+    metrics={"box_AP": 47.4, "mask_AP": 41.8},
+    metrics_protocol=TV_MASKRCNN_COCO.metrics_protocol,
+    preprocessing=Preprocessing(resize="shorter side 800, longer at most 1333"),
+)
+
 _D2_LICENSE = "CC BY-SA 3.0 (Detectron2 model zoo); trained on COCO (CC BY 4.0 annotations)"
 _D2_BASE = "https://dl.fbaipublicfiles.com/detectron2/COCO-PanopticSegmentation"
 # Detectron2's input: BGR, 0-255, mean subtracted, std 1. The converter reverses the stem's input
@@ -165,6 +183,7 @@ def _detectron2(config: str, model_id: int, file: str, backbone: str, box_ap: fl
 PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
     "panoptic_fpn_r50": {
         "tv_maskrcnn_coco": TV_MASKRCNN_COCO,
+        "tv_maskrcnn_v2_coco": TV_MASKRCNN_V2_COCO,
         "d2_coco": _detectron2("panoptic_fpn_R_50_3x", 139514569, "model_final_c10459.pkl", "resnet50_msra", 40.0, 36.5, 41.5),
         "d2_coco_1x": _detectron2("panoptic_fpn_R_50_1x", 139514544, "model_final_dbfeb4.pkl", "resnet50_msra", 37.6, 34.7, 39.4),
     },

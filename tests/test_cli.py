@@ -44,7 +44,7 @@ def test_info_prints_a_short_summary(capsys):
     assert lines[0] == "panoptic_fpn_r50  (panoptic)"
     assert any(line.strip().startswith("paper:") and "1901.02446" in line for line in lines)
     weights = next(line.strip() for line in lines if line.strip().startswith("weights:"))
-    assert {"panoptic_fpn_r50.tv_maskrcnn_coco", "panoptic_fpn_r50.d2_coco"} <= set(weights.split(None, 1)[1].split(", "))
+    assert {"panoptic_fpn_r50.tv_maskrcnn_coco", "panoptic_fpn_r50.tv_maskrcnn_v2_coco", "panoptic_fpn_r50.d2_coco"} <= set(weights.split(None, 1)[1].split(", "))
     assert any(line.startswith("  - panoptic_fpn_r50.tv_maskrcnn_coco: ") for line in lines)  # the tag's metadata
     start = next(i for i, line in enumerate(lines) if line.strip().startswith("options (defaults"))
     options = {line.split()[0]: line.split(None, 1)[1] for line in lines[start + 1 :]}

@@ -68,6 +68,27 @@ def test_coco_panoptic_layout_selects_the_thing_rows(upstream):
         segzoo.build("panoptic_fpn_r50", num_classes=8, thing_ids=(0, 1, 2), stuff_ids=(3, 4, 5, 6, 7), weights=str(path))
 
 
+def test_key_names_of_torchvision_before_0_13_are_renamed(upstream, tmp_path):
+    """The published v1 file predates torchvision 0.13's Conv2dNormActivation blocks: rpn.head.conv.weight,
+    backbone.fpn.inner_blocks.0.weight, roi_heads.mask_head.mask_fcn1.weight (torchvision renames them on load)."""
+    tv, _ = upstream
+    old = {"rpn.head.conv.0.0.": "rpn.head.conv.", **{f"roi_heads.mask_head.{i}.0.": f"roi_heads.mask_head.mask_fcn{i + 1}."
+                                                      for i in range(4)}}  # fmt: skip
+    old.update({f"backbone.fpn.{b}_blocks.{i}.0.": f"backbone.fpn.{b}_blocks.{i}." for b in ("inner", "layer") for i in range(4)})
+    state = {}
+    for key, value in tv.state_dict().items():
+        prefix = next((p for p in old if key.startswith(p)), None)
+        state[key if prefix is None else old[prefix] + key[len(prefix) :]] = value
+    assert "roi_heads.mask_head.mask_fcn4.bias" in state and "backbone.fpn.layer_blocks.3.weight" in state
+    torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).load_state_dict(state)
+    torch.save(state, tmp_path / "maskrcnn_resnet50_fpn_coco-old.pth")
+    with pytest.warns(UserWarning, match="semantic_head"):
+        model = segzoo.build("panoptic_fpn_r50", weights=str(tmp_path / "maskrcnn_resnet50_fpn_coco-old.pth"))
+    assert torch.equal(model.rpn.head.conv[0][0].bias, tv.rpn.head.conv[0][0].bias)
+    assert torch.equal(model.neck.fpn.inner_blocks[2][0].weight, tv.backbone.fpn.inner_blocks[2][0].weight)
+    assert torch.equal(model.roi_heads.mask_head[3][0].weight, tv.roi_heads.mask_head[3][0].weight)
+
+
 def test_the_tag_records_what_the_file_holds():
     assert "panoptic_fpn_r50.tv_maskrcnn_coco" in segzoo.list_models(pretrained=True)
     spec = segzoo.model_info("panoptic_fpn_r50")["weights"]["tv_maskrcnn_coco"]

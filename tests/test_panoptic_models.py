@@ -71,6 +71,32 @@ def test_cascade_has_three_stages_and_mask_stage():
     assert {f"loss_classifier_s{i}" for i in range(3)} <= set(losses)
 
 
+@pytest.mark.parametrize("name", ["panoptic_fpn_r50", "panoptic_cascade_x101_dcn"])
+def test_improved_mask_rcnn_layout_builds_and_trains(name):
+    """Li et al. (arXiv:2111.11429), torchvision's maskrcnn_resnet50_fpn_v2: BatchNorm in the FPN and the
+    heads' convs (no conv bias), two convs in the RPN head, a 4conv1fc box head."""
+    from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead
+
+    model = build_tiny(name, **SYNTH_TINY, fpn_norm="bn", rpn_convs=2, box_head="4conv1fc", head_norm="bn").train()
+    assert len(model.rpn.head.conv) == 2
+    assert isinstance(model.neck.fpn.inner_blocks[0][1], torch.nn.BatchNorm2d)
+    heads = model.roi_heads
+    box_heads = [s.box_head for s in heads.stages] if hasattr(heads, "stages") else [heads.box_head]
+    for box_head in box_heads:  # 4 x (conv, BN, ReLU) of the FPN width, flatten, FC of box_channels, ReLU
+        assert isinstance(box_head, FastRCNNConvFCHead) and len(box_head) == 7 and box_head[0][0].bias is None
+        assert isinstance(box_head[3][1], torch.nn.BatchNorm2d)
+        assert box_head[5].out_features == SYNTH_TINY["box_channels"]
+    assert isinstance(heads.mask_head[3][1], torch.nn.BatchNorm2d) and heads.mask_head[3][0].bias is None
+    losses = _losses(model, *_batch())
+    assert all(torch.isfinite(v) for v in losses.values()), losses
+    sum(losses.values()).backward()
+    assert box_heads[0][0][0].weight.grad.abs().sum() > 0 and model.rpn.head.conv[1][0].weight.grad is not None
+    with pytest.raises(ValueError, match="Unknown box head '3fc'.*'2fc', '4conv1fc'"):
+        build_tiny(name, box_head="3fc")
+    with pytest.raises(ValueError, match="Unknown head norm 'ln'"):
+        build_tiny(name, head_norm="ln")
+
+
 @pytest.mark.parametrize("name", PANOPTIC)
 def test_predict_gives_consistent_panoptic_maps(name):
     model = build_tiny(name, **SYNTH_TINY)

@@ -9,6 +9,9 @@ which names every missing, unexpected and mis-shaped key.
   ``fcn_r50/r101``, ``deeplabv3_r50/r101``.
 - ``torchvision_maskrcnn``: torchvision's Mask R-CNN (ResNet-50 FPN, v1) -> the instance branch
   (backbone, FPN, RPN, box and mask heads) of the panoptic recipes.
+- ``torchvision_maskrcnn_v2``: torchvision's improved Mask R-CNN (ResNet-50 FPN v2, Li et al.,
+  arXiv:2111.11429) -> the instance branch of a panoptic recipe built with its layout
+  (``fpn_norm="bn", rpn_convs=2, box_head="4conv1fc", head_norm="bn"``).
 - ``detectron2_panoptic_fpn``: Detectron2's Panoptic FPN (and Mask R-CNN FPN) ``.pkl`` files, read
   with an allow-list unpickler (:mod:`.array_pickle`) -> the panoptic recipes built with
   Detectron2's conventions (the ``d2_coco`` tags).

@@ -88,6 +88,13 @@ class PanopticOptions(ModelOptions):
         semantic_channels: width of the semantic head's convs (128 in Panoptic FPN).
         rpn_top_n: proposals kept (training, testing) before and after NMS.
         detections_per_img: detections kept per image.
+        fpn_norm, rpn_convs, box_head, head_norm: the detector's layout. Mask R-CNN's (He et al.,
+            arXiv:1703.06870; torchvision's ``maskrcnn_resnet50_fpn``) by default: no norm in the FPN
+            (``None``), one conv in the RPN head, the ``"2fc"`` box head, no norm in the box and mask
+            heads' convs. The improved Mask R-CNN of Li et al., "Benchmarking Detection Transfer
+            Learning with Vision Transformers", arXiv:2111.11429 (torchvision's
+            ``maskrcnn_resnet50_fpn_v2``): ``fpn_norm="bn", rpn_convs=2, box_head="4conv1fc",
+            head_norm="bn"`` (norms: ``"bn"``, ``"gn"``, ``"syncbn"`` for the heads, or ``None``).
         exact_anchors, roi_align, mask_paste: the detector's conventions. segzoo's defaults are
             torchvision's (whole-pixel anchors, ``"v1"`` RoIAlign, ``"resize"`` mask paste);
             Detectron2's weights need Detectron2's (``exact_anchors=True``, ``"v2"``: ROIAlignV2,
@@ -105,6 +112,10 @@ class PanopticOptions(ModelOptions):
     semantic_channels: int = 128
     rpn_top_n: Sequence[int] = (2000, 1000)
     detections_per_img: int = 100
+    fpn_norm: str | None = None
+    rpn_convs: int = 1
+    box_head: str = "2fc"
+    head_norm: str | None = None
     exact_anchors: bool = False
     roi_align: str = "v1"
     mask_paste: str = "resize"

@@ -4,7 +4,9 @@ and seed 002 (Cascade + DCN + UPSNet head).
 COCO panoptic defaults: 133 classes, train ids 0-79 things and 80-132 stuff (the ranking
 of the original category ids that ``segzoo.data.COCOPanoptic`` uses). For tiny test or CPU
 variants pass ``backbone="tiny"`` and small ``fpn_channels`` / ``box_channels`` /
-``mask_channels``.
+``mask_channels``. The detector's layout options (``fpn_norm``, ``rpn_convs``, ``box_head``,
+``head_norm``; see :class:`~segzoo.models.options.PanopticOptions`) select Mask R-CNN's layout
+(default) or the improved one of Li et al., arXiv:2111.11429 (torchvision's ``maskrcnn_resnet50_fpn_v2``).
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def panoptic_model(
             f"Panoptic models need a backbone with 4 levels at strides 4, 8, 16, 32 (P2-P5); got strides "
             f"{[f.stride for f in encoder.feature_info]}."
         )
-    neck = FPN(encoder.feature_info, out_channels=o.fpn_channels, p6=True, deformable_levels=(1, 2, 3) if deformable_fpn else ())
+    neck = FPN(encoder.feature_info, out_channels=o.fpn_channels, p6=True, norm=o.fpn_norm,
+               deformable_levels=(1, 2, 3) if deformable_fpn else ())  # fmt: skip
     sem = semantic_head_for(o, semantic_head) if isinstance(semantic_head, str) else semantic_head
     builders = {"mask_rcnn": build_mask_rcnn_heads, "cascade": build_cascade_heads}
     if roi_heads not in builders:
@@ -79,14 +82,16 @@ def panoptic_model(
     heads = builders[roi_heads](
         num_thing_classes=len(o.thing_ids), in_channels=o.fpn_channels, box_channels=o.box_channels,
         semantic_channels=sem.out_channels if info_sharing else None, mask_channels=o.mask_channels,
-        detections_per_img=o.detections_per_img, **({} if roi_heads == "cascade" else {"roi_align": o.roi_align}),
+        detections_per_img=o.detections_per_img, box_head=o.box_head, norm=o.head_norm,
+        **({} if roi_heads == "cascade" else {"roi_align": o.roi_align}),
     )  # fmt: skip
     top_n = tuple(int(n) for n in o.rpn_top_n)
     return PanopticModel(
         backbone=encoder,
         neck=neck,
         semantic_head=sem,
-        rpn=build_rpn(in_channels=o.fpn_channels, pre_nms_top_n=top_n, post_nms_top_n=top_n, exact_anchors=o.exact_anchors),
+        rpn=build_rpn(in_channels=o.fpn_channels, pre_nms_top_n=top_n, post_nms_top_n=top_n, conv_depth=o.rpn_convs,
+                      exact_anchors=o.exact_anchors),
         roi_heads=heads,
         thing_ids=o.thing_ids,
         stuff_ids=o.stuff_ids,

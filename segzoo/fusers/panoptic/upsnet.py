@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from ._common import assemble_panoptic, as_ids, box_masks, check_class_sets, check_instances, thing_channels
+from ._common import as_ids, assemble_panoptic, box_masks, check_class_sets, check_instances, thing_channels
 from .base import PanopticFuser
 
 __all__ = [

@@ -17,13 +17,14 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
 from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss, maskrcnn_inference, maskrcnn_loss
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops import boxes as box_ops
 
 from .detector import LEVEL_NAMES, build_mask_pool
+from .roi_head_layouts import build_box_head, build_mask_head
 
 __all__ = ["CascadeRoIHeads", "build_cascade_heads"]
 
@@ -134,13 +135,16 @@ def build_cascade_heads(
     score_thresh: float = 0.05,
     nms_thresh: float = 0.5,
     detections_per_img: int = 100,
+    box_head: str = "2fc",
+    norm: str | None = None,
 ) -> CascadeRoIHeads:
-    """Cascade heads with a shared box RoI pool, one box head per stage, and a Mask R-CNN mask head."""
+    """Cascade heads with a shared box RoI pool, one box head per stage, and a Mask R-CNN mask head
+    (``box_head`` and ``norm`` as in :func:`~segzoo.models.panoptic.detector.build_mask_rcnn_heads`)."""
     pool = MultiScaleRoIAlign(featmap_names=LEVEL_NAMES, output_size=7, sampling_ratio=2)
     stages = [
         RoIHeads(
             box_roi_pool=pool,
-            box_head=TwoMLPHead(in_channels * 7 * 7, box_channels),
+            box_head=build_box_head(box_head, in_channels=in_channels, channels=box_channels, norm=norm),
             box_predictor=FastRCNNPredictor(box_channels, num_thing_classes + 1),
             fg_iou_thresh=iou,
             bg_iou_thresh=iou,
@@ -156,7 +160,7 @@ def build_cascade_heads(
     return CascadeRoIHeads(
         stages=stages,
         mask_roi_pool=build_mask_pool(in_channels=in_channels, semantic_channels=semantic_channels),
-        mask_head=MaskRCNNHeads(in_channels, (mask_channels,) * 4, 1),
+        mask_head=build_mask_head(in_channels=in_channels, channels=mask_channels, norm=norm),
         mask_predictor=MaskRCNNPredictor(mask_channels, mask_channels, num_thing_classes + 1),
         mask_stage=mask_stage,
     )

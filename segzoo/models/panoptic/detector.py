@@ -14,14 +14,15 @@ from collections import OrderedDict
 import torch
 from torch import nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
 from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
 from .anchors import ExactAnchorGenerator
 from .poolers import LevelRoIAlign
+from .roi_head_layouts import build_box_head, build_mask_head
 
 __all__ = ["SemanticInfusedRoIPool", "build_rpn", "build_mask_rcnn_heads", "pyramid_dict", "LEVEL_NAMES"]
 
@@ -69,12 +70,15 @@ def build_rpn(
     anchor_sizes: tuple[int, ...] = (32, 64, 128, 256, 512),
     pre_nms_top_n: tuple[int, int] = (2000, 1000),
     post_nms_top_n: tuple[int, int] = (2000, 1000),
+    conv_depth: int = 1,
     exact_anchors: bool = False,
 ) -> RegionProposalNetwork:
     """torchvision's RPN with one anchor size per level (P2..P6) and aspect ratios 0.5, 1, 2.
 
-    ``pre_nms_top_n`` / ``post_nms_top_n`` are ``(training, testing)``. ``exact_anchors``: unrounded
-    anchor sizes (Detectron2's) instead of torchvision's whole-pixel ones.
+    ``pre_nms_top_n`` / ``post_nms_top_n`` are ``(training, testing)``. ``conv_depth``: 3x3 convs
+    of the RPN head before its two 1x1 predictors (1 in Mask R-CNN; 2 in the improved Mask R-CNN
+    of Li et al., arXiv:2111.11429, torchvision's ``maskrcnn_resnet50_fpn_v2``). ``exact_anchors``:
+    unrounded anchor sizes (Detectron2's) instead of torchvision's whole-pixel ones.
     """
     if len(anchor_sizes) != num_levels:
         raise ValueError(f"Need one anchor size per level: {num_levels} levels, anchor_sizes {anchor_sizes}.")
@@ -82,7 +86,7 @@ def build_rpn(
     anchors = generator(tuple((s,) for s in anchor_sizes), ((0.5, 1.0, 2.0),) * num_levels)
     return RegionProposalNetwork(
         anchors,
-        RPNHead(in_channels, anchors.num_anchors_per_location()[0]),
+        RPNHead(in_channels, anchors.num_anchors_per_location()[0], conv_depth=conv_depth),
         fg_iou_thresh=0.7,
         bg_iou_thresh=0.3,
         batch_size_per_image=256,
@@ -125,13 +129,19 @@ def build_mask_rcnn_heads(
     score_thresh: float = 0.05,
     nms_thresh: float = 0.5,
     detections_per_img: int = 100,
+    box_head: str = "2fc",
+    norm: str | None = None,
     roi_align: str = "v1",
 ) -> RoIHeads:
-    """torchvision ``RoIHeads`` for Mask R-CNN: classes are background + ``num_thing_classes``;
-    ``roi_align`` selects the RoI sampling (see :func:`build_roi_pool`)."""
+    """torchvision ``RoIHeads`` for Mask R-CNN: classes are background + ``num_thing_classes``.
+
+    ``box_head`` (``"2fc"`` or ``"4conv1fc"``) and ``norm`` (in the box and mask heads' convs) choose
+    Mask R-CNN's layout or the improved one of Li et al., arXiv:2111.11429 (see :mod:`.roi_head_layouts`);
+    ``roi_align`` selects the RoI sampling (see :func:`build_roi_pool`).
+    """
     return RoIHeads(
         box_roi_pool=build_roi_pool(7, roi_align=roi_align),
-        box_head=TwoMLPHead(in_channels * 7 * 7, box_channels),
+        box_head=build_box_head(box_head, in_channels=in_channels, channels=box_channels, norm=norm),
         box_predictor=FastRCNNPredictor(box_channels, num_thing_classes + 1),
         fg_iou_thresh=0.5,
         bg_iou_thresh=0.5,
@@ -142,6 +152,6 @@ def build_mask_rcnn_heads(
         nms_thresh=nms_thresh,
         detections_per_img=detections_per_img,
         mask_roi_pool=build_mask_pool(in_channels=in_channels, semantic_channels=semantic_channels, roi_align=roi_align),
-        mask_head=MaskRCNNHeads(in_channels, (mask_channels,) * 4, 1),
+        mask_head=build_mask_head(in_channels=in_channels, channels=mask_channels, norm=norm),
         mask_predictor=MaskRCNNPredictor(mask_channels, mask_channels, num_thing_classes + 1),
     )
