@@ -14,12 +14,13 @@ from .attention import (
     list_attention,
     resolve_attention,
 )
-from .conv import ConvNormAct, make_norm
+from .conv import ConvNormAct, SeparableConvNormAct, make_norm
 
 __all__ = [
     "ASPP",
     "ChannelAttention",
     "ConvNormAct",
+    "SeparableConvNormAct",
     "DualAttention",
     "NonLocal2d",
     "ObjectContext",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["ConvNormAct", "make_norm"]
+__all__ = ["ConvNormAct", "SeparableConvNormAct", "make_norm"]
 
 
 def make_norm(norm: str | None, channels: int) -> nn.Module:
@@ -59,3 +59,27 @@ class ConvNormAct(nn.Sequential):
         if act:
             layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)
+
+
+class SeparableConvNormAct(nn.Sequential):
+    """Depthwise separable ``k x k`` conv: depthwise conv -> norm -> ReLU, then pointwise 1x1 conv ->
+    norm -> ReLU.
+
+    Chen et al., DeepLabV3+, arXiv:1802.02611, Sec. 3.2: "atrous separable convolution" (the
+    depthwise conv carries the dilation), with batch normalisation and ReLU after each depthwise
+    conv as in MobileNet; about ``k*k / out_channels + 1 / k*k`` of a full conv's multiply-adds.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        dilation: int = 1,
+        norm: str | None = "bn",
+    ) -> None:
+        super().__init__(
+            ConvNormAct(in_channels, in_channels, kernel_size, dilation=dilation, groups=in_channels, norm=norm),
+            ConvNormAct(in_channels, out_channels, 1, norm=norm),
+        )

@@ -86,10 +86,12 @@ def deeplabv3p_r50(
     output_stride: int = 16,
     rates: tuple[int, ...] | None = None,
     channels: int = 256,
+    separable: bool = True,
     aux: bool = True,
     loss: str = "ce",
 ) -> SemanticModel:
-    """DeepLabV3+ on ResNet-50 (output stride 16, decoder with 1/4 low-level features)."""
+    """DeepLabV3+ on ResNet-50 (output stride 16, decoder with 1/4 low-level features); ``separable``:
+    depthwise separable atrous ASPP branches and decoder convs (the paper's; ``False``: full convs)."""
     encoder = o.encoder(output_stride=output_stride)
     if encoder.feature_info[0].stride != 4:
         raise ValueError(
@@ -102,6 +104,7 @@ def deeplabv3p_r50(
         num_classes=o.num_classes,
         channels=channels,
         rates=tuple(rates) if rates else aspp_rates(output_stride),
+        separable=separable,
     )
     return SemanticModel(
         backbone=encoder, decode_head=head, aux_head=aux_fcn_head(encoder, o.num_classes, aux), loss=loss,

@@ -2,7 +2,9 @@
 
 Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation", arXiv:1706.05587.
 A 1x1 conv, three 3x3 atrous convs (rates 6/12/18 at output stride 16, doubled at 8) and an
-image-pooling branch, concatenated and projected by a 1x1 conv.
+image-pooling branch, concatenated and projected by a 1x1 conv. DeepLabV3+ (Chen et al.,
+arXiv:1802.02611, Sec. 3.2) makes the three atrous branches depthwise separable
+(``separable=True``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..conv import ConvNormAct
+from ..conv import ConvNormAct, SeparableConvNormAct
 
 __all__ = ["ASPP", "aspp_rates"]
 
@@ -42,11 +44,13 @@ class ASPP(nn.Module):
         rates: tuple[int, ...] = (6, 12, 18),
         norm: str | None = "bn",
         dropout: float = 0.1,
+        separable: bool = False,
     ) -> None:
         super().__init__()
         self.branches = nn.ModuleList([ConvNormAct(in_channels, channels, 1, norm=norm)])
+        atrous = SeparableConvNormAct if separable else ConvNormAct
         for rate in rates:
-            self.branches.append(ConvNormAct(in_channels, channels, 3, dilation=int(rate), norm=norm))
+            self.branches.append(atrous(in_channels, channels, 3, dilation=int(rate), norm=norm))
         self.image_pool = ConvNormAct(in_channels, channels, 1, norm=None)
         self.project = nn.Sequential(
             ConvNormAct((len(rates) + 2) * channels, channels, 1, norm=norm),
