@@ -5,10 +5,17 @@ recorded tag, and ``segzoo info`` / ``segzoo list --backbones`` show them withou
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from dataclasses import fields
+
 import pytest
 import timm
 
-from segzoo.backbones import BackboneWeightsError, create_backbone, list_backbones
+from segzoo.backbones import BACKBONES, BackboneWeightsError, create_backbone, list_backbones
+from segzoo.catalog import backbone_catalog, first_sentence
+from segzoo.cli import main
 from segzoo.published_backbones import BACKBONE_WEIGHTS, NO_IMAGENET_WEIGHTS, backbone_weights
 
 TIMM = sorted(n for n, s in BACKBONE_WEIGHTS.items() if s.source == "timm")
@@ -80,3 +87,65 @@ def test_pretrained_loads_the_recorded_tag(monkeypatch):
 def test_a_backbone_without_weights_says_so_at_once():
     with pytest.raises(BackboneWeightsError, match="timm publishes no ImageNet weights for seresnet101.*weights="):
         create_backbone("seresnet101", pretrained=True)
+
+
+# --- the torch-free catalogue and the CLI -----------------------------------------------------
+
+
+def test_backbone_catalogue_equals_the_registry():
+    records = backbone_catalog()
+    assert list(records) == list_backbones()
+    for name, record in records.items():
+        entry = BACKBONES.get(name)
+        assert (record.family, record.paper) == (entry.meta["family"], entry.meta["paper"]), name
+        assert record.output_strides == tuple(entry.meta["output_strides"]), name
+        assert record.description == first_sentence(entry.fn.__doc__ or ""), name
+
+
+def test_info_prints_a_backbones_imagenet_weights(capsys):
+    assert main(["info", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "resnet50  (backbone, family resnet)"
+    assert "timm resnet50.a1_in1k" in out and "hub timm/resnet50.a1_in1k" in out and "licence apache-2.0" in out
+    assert "mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225)" in out
+    assert "crop_pct 0.95" in out and "bicubic" in out and "shorter side 235, center crop 224" in out
+    assert "reported upstream: none; timm's package records no accuracy" in out
+    assert main(["info", "resnet50", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "backbone" and data["weights"]["preprocessing"]["crop_pct"] == 0.95
+    assert {f.name for f in fields(type(backbone_weights("resnet50")))} == set(data["weights"])
+    assert main(["info", "seresnet101"]) == 0
+    assert "ImageNet weights: none (timm publishes no ImageNet weights" in capsys.readouterr().out
+
+
+def test_recipe_info_names_its_backbones_weights(capsys):
+    assert main(["info", "deeplabv3_r50"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    line = next(i for i, text in enumerate(lines) if text.startswith("  backbone: "))
+    assert lines[line] == ("  backbone: resnet50, ImageNet weights timm resnet50.a1_in1k with pretrained_backbone=True "
+                           "(segzoo info resnet50)")  # fmt: skip
+    assert lines[line + 1].startswith("  options (defaults")  # just before the options, the rest as it was
+
+
+def test_list_backbones(capsys):
+    assert main(["list", "--backbones", "--pretrained"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list_backbones(pretrained=True)
+    assert any(line.endswith("[imagenet: resnet50.a1_in1k (timm)]") for line in lines)
+    assert main(["list", "--backbones", "seresnet1*"]) == 0
+    assert "[imagenet" not in capsys.readouterr().out
+    assert main(["list", "--backbones", "--task", "semantic"]) == 2
+
+
+def test_backbone_info_and_list_import_no_torch():
+    code = (
+        "import sys\n"
+        "from segzoo.cli import main\n"
+        "for argv in (['info', 'resnet50'], ['info', 'hrnet_w18', '--json'], ['list', '--backbones', '--pretrained'], "
+        "['info', 'deeplabv3_r50']):\n"
+        "    assert main(argv) == 0\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'timm', 'torchvision', 'numpy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "HEAVY []"
