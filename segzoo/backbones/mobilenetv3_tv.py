@@ -20,7 +20,8 @@ With torchvision's weights copied (random, random BatchNorm statistics, a 96x96 
 ``mobilenetv3_large_100`` at output stride 16 differs from torchvision by about 1e-3 of each
 level's largest value from eps alone (``features[0]`` onwards) and by 2.8e-2 at ``features[13]``,
 9.6e-3 at ``features[16]`` from the dilation; with both set as here, every level is bit-for-bit
-equal (``tests/test_convert_torchvision_mobilenet.py``).
+equal (``tests/test_convert_torchvision_mobilenet.py``; ``benchmarks/parity_mobilenetv3_layout.py``
+prints the table).
 
 ``pretrained=True`` loads timm's ImageNet weights of ``mobilenetv3_large_100`` (same keys); they
 were trained with eps 1e-5 and no dilation, so here they are an initialisation for fine-tuning.
