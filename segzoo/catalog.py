@@ -1,4 +1,4 @@
-"""The recipe catalogue read from source: names, tasks, papers, defaults, without importing torch.
+"""The recipe and backbone catalogue read from source: names, tasks, papers, defaults, without importing torch.
 
 ``segzoo list`` and ``segzoo info`` must answer at once, and importing torch alone takes
 seconds. The recipes are plain functions decorated with ``@register_model(...)`` whose
@@ -8,7 +8,9 @@ same records as :func:`segzoo.model_info`. ``tests/test_catalog.py`` checks that
 agree for every recipe, so the catalogue can't drift from the registry.
 
 Only segzoo's own recipe modules are read; recipes a user registers at run time are in
-:func:`segzoo.list_models`, not here.
+:func:`segzoo.list_models`, not here. The backbones (``@register_backbone(...)`` in
+``segzoo/backbones``) are read the same way, with their ImageNet weights from
+:mod:`segzoo.published_backbones` (``tests/test_catalog.py`` compares them with the backbone registry).
 """
 
 from __future__ import annotations
@@ -23,12 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from .published import published_tags
+from .published_backbones import NO_IMAGENET_WEIGHTS, BackboneWeightsSpec, backbone_weights
 
-__all__ = ["RecipeRecord", "SourceText", "catalog", "find_recipe", "list_recipes", "first_sentence", "UnknownRecipeError"]
+__all__ = [
+    "RecipeRecord", "BackboneRecord", "SourceText", "catalog", "backbone_catalog", "find_recipe", "list_recipes",
+    "first_sentence", "UnknownRecipeError",
+]  # fmt: skip
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
+BACKBONES_DIR = Path(__file__).resolve().parent / "backbones"
 _DECORATOR = "register_model"
 _VARIANT = "register_variant"
+_BACKBONE_DECORATOR = "register_backbone"
 
 
 class UnknownRecipeError(KeyError):
@@ -222,3 +230,86 @@ def find_recipe(name: str, *, list_hint: str = "segzoo list") -> RecipeRecord:
     close = difflib.get_close_matches(arch, list(records), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownRecipeError(f"Unknown model {arch!r}.{hint} {len(records)} are available; list them with {list_hint}.")
+
+
+# --- backbones ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackboneRecord:
+    """What the catalogue knows of one registered backbone: its registration (family, paper, output
+    strides), the first sentence of its docstring, and its ImageNet weights (None: see ``no_weights``)."""
+
+    name: str
+    family: str
+    paper: str
+    description: str
+    output_strides: tuple[int, ...] = ()
+    module: str = ""
+
+    @property
+    def weights(self) -> BackboneWeightsSpec | None:
+        return backbone_weights(self.name)
+
+    @property
+    def no_weights(self) -> str:
+        """Why the backbone has no ImageNet weights ("" when it has them)."""
+        return "" if self.weights else NO_IMAGENET_WEIGHTS.get(self.name, "none recorded")
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {
+            "name": self.name, "kind": "backbone", "family": self.family, "paper": self.paper,
+            "description": self.description, "output_strides": list(self.output_strides), "module": self.module,
+            "weights": asdict(self.weights) if self.weights else None, "no_weights": self.no_weights,
+        }  # fmt: skip
+
+
+def _constants(path: Path, seen: frozenset[Path] = frozenset()) -> dict[str, Any]:
+    """Module-level literal constants of a backbone module, and those it imports from sibling modules
+    (``from .timm_backbone import MOBILENETV3``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    out: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            sibling = path.parent / f"{node.module}.py"
+            if sibling.is_file() and sibling not in seen:
+                theirs = _constants(sibling, seen | {path})
+                out.update((a.asname or a.name, theirs[a.name]) for a in node.names if a.name in theirs)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                pass
+    return out
+
+
+@lru_cache(maxsize=1)
+def backbone_catalog() -> dict[str, BackboneRecord]:
+    """Every backbone registered in segzoo's backbone modules, by name (read once per process)."""
+    out: dict[str, BackboneRecord] = {}
+    for path in sorted(BACKBONES_DIR.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if f"@{_BACKBONE_DECORATOR}" not in text:
+            continue
+        constants = _constants(path)
+        module = f"segzoo.backbones.{path.stem}"
+
+        def value(node: ast.expr) -> Any:
+            return constants[node.id] if isinstance(node, ast.Name) and node.id in constants else ast.literal_eval(node)
+
+        for node in ast.parse(text, filename=str(path)).body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for deco in node.decorator_list:
+                if _called(deco) != _BACKBONE_DECORATOR or not isinstance(deco, ast.Call):
+                    continue
+                meta = {kw.arg: value(kw.value) for kw in deco.keywords if kw.arg}
+                name = str(meta.get("name", node.name))
+                out[name] = BackboneRecord(
+                    name=name, family=str(meta.get("family", "")), paper=str(meta.get("paper", "")),
+                    description=first_sentence(ast.get_docstring(node) or ""),
+                    output_strides=tuple(meta.get("output_strides", ())), module=module,
+                )  # fmt: skip
+    return dict(sorted(out.items()))

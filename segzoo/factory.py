@@ -119,7 +119,9 @@ def build(
 
 def list_models(pattern: str = "*", *, task: str | None = None, pretrained: bool = False) -> list[str]:
     """Sorted names of the registered recipes matching an ``fnmatch`` pattern and task; with
-    ``pretrained=True`` the tags with published weights instead (``"fcn_r50.tv_coco"``, timm style)."""
+    ``pretrained=True`` the tags with published weights instead (``"fcn_r50.tv_coco"``, timm style).
+    Every name is one ``build`` accepts; the backbones with ImageNet weights (``pretrained_backbone=True``)
+    are listed by ``segzoo.backbones.list_backbones(pretrained=True)`` (``segzoo list --backbones --pretrained``)."""
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS} or None, got {task!r}.")
     names = model_registry().names(pattern, task=task)

@@ -198,6 +198,11 @@ PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
     "deeplabv3_r101": {
         "tv_coco": _torchvision("deeplabv3_resnet101_coco-586e9e4e.pth", "586e9e4e", 67.4, 92.4, "deeplabv3_resnet101")
     },
+    "deeplabv3_mobilenetv3": {
+        "tv_coco": _torchvision(
+            "deeplabv3_mobilenet_v3_large-fc3c493d.pth", "fc3c493d", 60.3, 91.2, "deeplabv3_mobilenet_v3_large"
+        )
+    },
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..published_backbones import backbone_weights
 from ..registry import Registry
 
 __all__ = ["FeatureInfo", "BACKBONES", "register_backbone", "create_backbone", "list_backbones", "resolve_backbone"]
@@ -54,9 +55,11 @@ def create_backbone(
     return BACKBONES.build(name, output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights)
 
 
-def list_backbones(pattern: str = "*") -> list[str]:
-    """Names of the registered backbones matching an ``fnmatch`` pattern."""
-    return BACKBONES.names(pattern)
+def list_backbones(pattern: str = "*", *, pretrained: bool = False) -> list[str]:
+    """Names of the registered backbones matching an ``fnmatch`` pattern; with ``pretrained=True`` only
+    those with ImageNet weights (their records: :func:`segzoo.published_backbones.backbone_weights`)."""
+    names = BACKBONES.names(pattern)
+    return [n for n in names if backbone_weights(n) is not None] if pretrained else names
 
 
 def resolve_backbone(

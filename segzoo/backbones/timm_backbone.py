@@ -35,8 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..hub import ensure_reachable
+from ..published_backbones import NO_IMAGENET_WEIGHTS, backbone_weights
 from .base import FeatureInfo, register_backbone
-from .errors import LOCAL_FILE_CLI_FIX, LOCAL_FILE_FIX, download_error
+from .errors import LOCAL_FILE_CLI_FIX, LOCAL_FILE_FIX, BackboneWeightsError, download_error
 from .local_weights import load_backbone_state, read_backbone_file
 
 __all__ = ["TimmBackbone"]
@@ -59,7 +60,9 @@ class TimmBackbone(nn.Module):
         out_indices: timm feature indices to return (``(1, 2, 3, 4)``: strides 4..32).
         output_stride: 8, 16 or 32 (dilation); ``None`` keeps the native stride.
         in_chans: input channels.
-        pretrained: download timm's default ImageNet weights (through the Hugging Face hub).
+        pretrained: download the ImageNet weights :mod:`segzoo.published_backbones` records for
+            ``name`` (a timm tag, e.g. ``resnet50.a1_in1k``; timm's default tag for other names),
+            through the Hugging Face hub.
             A failed download raises :class:`~segzoo.backbones.errors.BackboneWeightsError`
             Offline, :class:`~segzoo.errors.BackboneOfflineError` comes within seconds (a reachability
             probe runs first unless the file is in the hub cache).
@@ -107,11 +110,12 @@ class TimmBackbone(nn.Module):
         create = dict(features_only=True, out_indices=tuple(out_indices), in_chans=in_chans, **args)
 
         if weights is None and pretrained:
-            _check_hub_reachable(model_name, self.name)
+            source_name = _pretrained_name(model_name, self.name)
+            _check_hub_reachable(source_name, self.name)
             try:
-                self.model = timm.create_model(model_name, pretrained=True, **create)
+                self.model = timm.create_model(source_name, pretrained=True, **create)
             except Exception as e:  # offline, hub errors, corrupt cache: the reason goes into the message
-                cfg = timm.models.get_pretrained_cfg(model_name)
+                cfg = timm.models.get_pretrained_cfg(source_name)
                 source = f"the Hugging Face hub ({cfg.hf_hub_id})" if cfg and cfg.hf_hub_id else "timm"
                 hint = "Set HF_HUB_OFFLINE=1 to fail at once instead of retrying." if "hub" in source else ""
                 raise download_error(self.name, e, source=source, hint=hint) from e
@@ -143,6 +147,20 @@ class TimmBackbone(nn.Module):
             f[..., : -(-h // info.stride), : -(-w // info.stride)]
             for f, info in zip(self.model(x), self.feature_info)
         ]
+
+
+def _pretrained_name(model_name: str, backbone: str) -> str:
+    """The timm weights ``pretrained=True`` loads: the tag :mod:`segzoo.published_backbones` records for
+    the backbone (``resnet50.a1_in1k``), else timm's default for ``model_name``; a backbone known to
+    have none raises at once (timm would say so only after the download attempt)."""
+    if backbone in NO_IMAGENET_WEIGHTS:
+        raise BackboneWeightsError(
+            f"No ImageNet weights for backbone {backbone!r}: {NO_IMAGENET_WEIGHTS[backbone]}.",
+            fix="Pass a local file with weights=... (backbone_weights=... in segzoo.build), or use pretrained=False.",
+            cli_fix="Pass a local file with --set backbone_weights=PATH, or drop --set pretrained_backbone=true.",
+        )
+    spec = backbone_weights(backbone)
+    return spec.name if spec is not None and spec.source == "timm" else model_name
 
 
 def _check_hub_reachable(model_name: str, backbone: str) -> None:

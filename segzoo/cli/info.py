@@ -1,21 +1,23 @@
-"""``segzoo info NAME``: a recipe's task, paper, description, defaults and weights tags (``--json``: the record)."""
+"""``segzoo info NAME``: a recipe's task, paper, description, defaults and weights tags, or a backbone's
+family, paper, output strides and ImageNet weights (``--json``: the record)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from ..catalog import find_recipe
+from ..catalog import BackboneRecord, backbone_catalog, find_recipe
 from ..published import published_tags
+from ..published_backbones import backbone_weights
 from .errors import CLIError
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("info", help="show a model's defaults, paper and weights",
-                       description="A recipe's task, paper, defaults and weights tags.")  # fmt: skip
-    p.add_argument("name", help="recipe name (segzoo list)")
+    p = sub.add_parser("info", help="show a model's or a backbone's defaults, paper and weights",
+                       description="A recipe's task, paper, defaults and weights tags; or a backbone's ImageNet weights.")  # fmt: skip
+    p.add_argument("name", help="recipe name (segzoo list) or backbone name (segzoo list --backbones)")
     p.add_argument("--json", action="store_true", help="the full record as JSON")
     p.add_argument("--params", action="store_true", help="also build the model (default options) and count its "
                    "parameters; imports torch, so it takes a few seconds")  # fmt: skip
@@ -31,18 +33,35 @@ def _short(value) -> str:
     return repr(value)
 
 
-def _parameter_count(name: str) -> int:
-    from ..factory import build
+def _parameter_count(name: str, *, backbone: bool = False) -> int:
+    if backbone:
+        from ..backbones import create_backbone as build
+    else:
+        from ..factory import build
 
     model = build(name)
     return sum(p.numel() for p in model.parameters())
+
+
+def _backbone_line(backbone: object) -> str | None:
+    """The recipe's default backbone and its ImageNet weights, in one line."""
+    if not isinstance(backbone, str) or backbone not in backbone_catalog():
+        return None
+    spec = backbone_weights(backbone)
+    if spec is None:
+        return f"  backbone: {backbone}, no ImageNet weights ({backbone_catalog()[backbone].no_weights})"
+    return (f"  backbone: {backbone}, ImageNet weights {spec.source} {spec.name} with pretrained_backbone=True "
+            f"(segzoo info {backbone})")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         record = find_recipe(args.name)
     except KeyError as err:
-        raise CLIError(str(err)) from None
+        backbone = backbone_catalog().get(args.name)
+        if backbone is None:
+            raise CLIError(str(err)) from None
+        return _run_backbone(backbone, args)
     params = _parameter_count(record.name) if args.params else None
     if args.json:
         data = record.as_dict()
@@ -62,8 +81,51 @@ def run(args: argparse.Namespace) -> int:
         print(f"  - {record.name}.{tag}: {spec.description}")
         print(f"    source {spec.url} (converter {spec.converter}); licence {spec.license}")
         print(f"    {spec.num_classes} classes ({spec.dataset}); reported upstream: {metrics or 'none'}")
+    line = _backbone_line(record.defaults.get("backbone"))
+    if line:
+        print(line)
     print("  options (defaults; change with --set KEY=VALUE or segzoo.build(name, KEY=VALUE)):")
     width = max(len(k) for k in record.defaults)
     for key, value in record.defaults.items():
         print(f"    {key:<{width}}  {_short(value)}")
+    return 0
+
+
+def _run_backbone(record: BackboneRecord, args: argparse.Namespace) -> int:
+    params = _parameter_count(record.name, backbone=True) if args.params else None
+    if args.json:
+        data = record.as_dict()
+        if params is not None:
+            data["parameters"] = params
+        print(json.dumps(data, default=repr))
+        return 0
+    print(f"{record.name}  (backbone, family {record.family})")
+    print(f"  {record.description}")
+    if record.paper:
+        print(f"  paper:    {record.paper}")
+    if params is not None:
+        print(f"  params:   {params / 1e6:.2f} M")
+    strides = ", ".join(str(s) for s in record.output_strides)
+    print(f"  output_stride: None (native) or {strides}")
+    spec = record.weights
+    if spec is None:
+        print(f"  ImageNet weights: none ({record.no_weights})")
+        return 0
+    pre = spec.preprocessing
+    print(f"  ImageNet weights (pretrained_backbone=True): {spec.source} {spec.name}")
+    print(f"    {spec.description}")
+    hub = f"hub {spec.hf_hub_id}" if spec.hf_hub_id else ""
+    source = "; ".join(s for s in (hub, f"file {spec.url}" if spec.url else "") if s)
+    print(f"    source {source}; licence {spec.license}")
+    if spec.paper:
+        print(f"    training recipe: {spec.paper}")
+    metrics = ", ".join(f"{k} {v}" for k, v in spec.metrics.items())
+    reported = f"{metrics} ({spec.metrics_protocol})" if metrics else f"none; {spec.metrics_protocol}"
+    print(f"    reported upstream: {reported}")
+    print(f"    preprocessing: {pre.color} {pre.input_range}, mean {pre.mean}, std {pre.std}")
+    test = f"; at test time input_size {pre.test_input_size}, crop_pct {pre.test_crop_pct}" if pre.test_input_size else ""
+    print(f"    evaluation: {pre.resize}, {pre.interpolation} (input_size {pre.input_size}, crop_pct {pre.crop_pct}, "
+          f"crop_mode {pre.crop_mode}){test}")  # fmt: skip
+    if spec.notes:
+        print(f"    note: {spec.notes}")
     return 0

@@ -5,8 +5,8 @@ architectures differ only in a way that is exact in eval mode (each converter sa
 reports the upstream keys it did not use. Loading then goes through :mod:`segzoo.state_dicts`,
 which names every missing, unexpected and mis-shaped key.
 
-- ``torchvision_segmentation``: torchvision's FCN and DeepLabV3 (ResNet-50/101) ->
-  ``fcn_r50/r101``, ``deeplabv3_r50/r101``.
+- ``torchvision_segmentation``: torchvision's FCN and DeepLabV3 (ResNet-50/101, MobileNetV3-Large) ->
+  ``fcn_r50/r101``, ``deeplabv3_r50/r101``, ``deeplabv3_mobilenetv3``.
 - ``torchvision_maskrcnn``: torchvision's Mask R-CNN (ResNet-50 FPN, v1) -> the instance branch
   (backbone, FPN, RPN, box and mask heads) of the panoptic recipes.
 - ``torchvision_maskrcnn_v2``: torchvision's improved Mask R-CNN (ResNet-50 FPN v2, Li et al.,

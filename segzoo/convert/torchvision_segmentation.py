@@ -1,8 +1,10 @@
 """torchvision's FCN (Long et al., arXiv:1411.4038) and DeepLabV3 (Chen et al., arXiv:1706.05587)
-checkpoints -> ``fcn_r50/r101`` and ``deeplabv3_r50/r101``.
+checkpoints -> ``fcn_r50/r101``, ``deeplabv3_r50/r101`` and ``deeplabv3_mobilenetv3``.
 
 The architectures are the same (a ResNet with dilated layer3/layer4, output stride 8, the
-heads, an FCN auxiliary head on layer3), so the conversion is a renaming, plus one exact fold:
+heads, an FCN auxiliary head on layer3; or MobileNetV3-Large at output stride 16 with the
+auxiliary head on its 40-channel stride-8 block, whose keys :mod:`.torchvision_mobilenet` renames
+into timm's), so the conversion is a renaming, plus one exact fold:
 torchvision's ASPP image-pooling branch is conv (no bias) -> BatchNorm on a 1x1 map, segzoo's is
 conv with bias and no norm (a BatchNorm on one value per channel can't train with batch 1). In
 eval mode ``BN(conv(x)) = conv'(x)`` with ``w' = w * g / sqrt(v + eps)`` and
@@ -16,11 +18,13 @@ from typing import Mapping
 import torch
 
 from .core import Converted, register_converter
+from .torchvision_mobilenet import mobilenet_v3_large_renames
 
 __all__ = ["convert_torchvision_segmentation", "random_upstream_model", "RECIPE_OF"]
 
 RECIPE_OF = {"fcn_resnet50": "fcn_r50", "fcn_resnet101": "fcn_r101",
-             "deeplabv3_resnet50": "deeplabv3_r50", "deeplabv3_resnet101": "deeplabv3_r101"}  # fmt: skip
+             "deeplabv3_resnet50": "deeplabv3_r50", "deeplabv3_resnet101": "deeplabv3_r101",
+             "deeplabv3_mobilenet_v3_large": "deeplabv3_mobilenetv3"}  # fmt: skip
 
 BN_EPS = 1e-5  # torchvision's BatchNorm2d default
 
@@ -38,8 +42,11 @@ AUX_HEAD = {"aux_classifier.0.": "aux_head.convs.0.0.", "aux_classifier.1.": "au
 POOL = "classifier.0.convs.4."  # ASPPPooling: 0 = AdaptiveAvgPool2d, 1 = conv, 2 = BatchNorm
 
 
+RESNET_STEM, MOBILENET_STEM = "backbone.conv1.weight", "backbone.0.0.weight"
+
+
 def _detect(state: Mapping[str, torch.Tensor]) -> bool:
-    return "backbone.conv1.weight" in state and "classifier.4.weight" in state
+    return (RESNET_STEM in state or MOBILENET_STEM in state) and "classifier.4.weight" in state
 
 
 def _rename(key: str, table: Mapping[str, str]) -> str | None:
@@ -51,16 +58,22 @@ def _rename(key: str, table: Mapping[str, str]) -> str | None:
 
 @register_converter("torchvision_segmentation", detect=_detect, source="torchvision.models.segmentation")
 def convert_torchvision_segmentation(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
-    """``fcn_resnet*`` / ``deeplabv3_resnet*`` state dict -> the matching segzoo recipe's."""
+    """``fcn_resnet*`` / ``deeplabv3_resnet*`` / ``deeplabv3_mobilenet_v3_large`` state dict -> the matching
+    segzoo recipe's."""
     deeplab = f"{POOL}1.weight" in state
-    table = {"backbone.": "backbone.model.", **(DEEPLAB_HEAD if deeplab else FCN_HEAD), **AUX_HEAD}
+    mobilenet = MOBILENET_STEM in state
+    heads = {**(DEEPLAB_HEAD if deeplab else FCN_HEAD), **AUX_HEAD}
+    table = heads if mobilenet else {"backbone.": "backbone.model.", **heads}
+    trunk = {k: f"backbone.model.{v}" for k, v in mobilenet_v3_large_renames(state, "backbone.").items()} if mobilenet else {}
     out: dict[str, torch.Tensor] = {}
     unused: list[str] = []
     notes: list[str] = []
+    if mobilenet:
+        notes.append("renamed torchvision's MobileNetV3 features.<i> into timm's blocks.<stage>.<block>")
     for key, value in state.items():
         if key.startswith(POOL):
             continue  # folded below
-        target = _rename(key, table)
+        target = trunk.get(key) or _rename(key, table)
         if target is None:
             unused.append(key)
         else:

@@ -18,11 +18,11 @@ from .semantic import SemanticModel
 __all__ = ["fcn_r50", "deeplabv3_r50", "deeplabv3p_r50", "pspnet_r50", "largefov_vgg16", "aux_fcn_head"]
 
 
-def aux_fcn_head(encoder: nn.Module, num_classes: int, enabled: bool) -> FCNHead | None:
-    """The auxiliary FCN head on the second-to-last level (ResNet stage 3), as in PSPNet (weight 0.4)."""
+def aux_fcn_head(encoder: nn.Module, num_classes: int, enabled: bool, index: int = -2) -> FCNHead | None:
+    """The auxiliary FCN head on level ``index`` (default the second-to-last: ResNet stage 3), as in PSPNet (weight 0.4)."""
     if not enabled:
         return None
-    return FCNHead(encoder.feature_info[-2].channels, num_classes=num_classes, in_index=-2)
+    return FCNHead(encoder.feature_info[index].channels, num_classes=num_classes, in_index=index)
 
 
 @register_model(paper="Long et al., Fully Convolutional Networks for Semantic Segmentation, arXiv:1411.4038",
@@ -54,9 +54,13 @@ def deeplabv3_r50(
     rates: tuple[int, ...] | None = None,
     channels: int = 256,
     aux: bool = True,
+    aux_index: int = -2,
     loss: str = "ce",
 ) -> SemanticModel:
-    """DeepLabV3: ASPP (rates 12/24/36 at output stride 8) on a dilated ResNet-50."""
+    """DeepLabV3: ASPP (rates 12/24/36 at output stride 8) on a dilated ResNet-50.
+
+    ``aux_index`` is the backbone level the auxiliary FCN head reads (ResNet stage 3 by default).
+    """
     encoder = o.encoder(output_stride=output_stride)
     head = DeepLabV3Head(
         encoder.feature_info[-1].channels,
@@ -65,7 +69,7 @@ def deeplabv3_r50(
         rates=tuple(rates) if rates else aspp_rates(output_stride),
     )
     return SemanticModel(
-        backbone=encoder, decode_head=head, aux_head=aux_fcn_head(encoder, o.num_classes, aux), loss=loss,
+        backbone=encoder, decode_head=head, aux_head=aux_fcn_head(encoder, o.num_classes, aux, aux_index), loss=loss,
         **o.model_kwargs(),
     )  # fmt: skip
 
@@ -73,6 +77,13 @@ def deeplabv3_r50(
 register_variant(
     "deeplabv3_r50", "deeplabv3_r101", backbone="resnet101",
     description="DeepLabV3 on a dilated ResNet-101 (output stride 8), as torchvision's deeplabv3_resnet101.",
+)  # fmt: skip
+
+register_variant(
+    "deeplabv3_r50", "deeplabv3_mobilenetv3", backbone="mobilenetv3_large_100_tv", output_stride=16, rates=(12, 24, 36),
+    aux_index=1,
+    description="DeepLabV3 on MobileNetV3-Large (output stride 16, ASPP rates 12/24/36, auxiliary head on the "
+    "40-channel stride-8 level), as torchvision's deeplabv3_mobilenet_v3_large.",
 )  # fmt: skip
 
 
