@@ -10,8 +10,11 @@ makes the fuser independent of the scale set: trained on (0.5, 1.0), it runs on
 
 Reading chosen: all maps are resized to the fusion size before combining (the authors'
 code resizes to the current accumulator, which ends at the same 1x resolution); the
-attention head reads ``features[in_index]`` (3x3 conv-BN-ReLU twice, then 1x1 conv, as in
-the authors' code).
+attention head reads ``features[in_index]`` of each stream (3x3 conv-BN-ReLU twice, then 1x1
+conv, as in the authors' code): the backbone's last level by default, OCR's augmented
+representation when the model hands it over (the authors' HRNet-OCR, ``MscaleOCR``). The
+streams' auxiliary logits (OCR's soft-region logits) are fused with the same attention, as the
+authors' code fuses ``aux_out`` for its 0.4-weighted auxiliary loss.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ __all__ = ["HierarchicalScaleFuser"]
 class HierarchicalScaleFuser(ScaleFuser):
     """HMSA: works for any number of scales (streams sorted by scale internally)."""
 
+    fuses_aux = True
+
     def __init__(self, in_channels: int, *, channels: int = 256, in_index: int = -1, norm: str | None = "bn") -> None:
         super().__init__()
         self.in_index = in_index
@@ -40,6 +45,7 @@ class HierarchicalScaleFuser(ScaleFuser):
     def fuse(self, streams: list[ScaleStream], size: tuple[int, int]) -> FusedOutput:
         streams = sorted(streams, key=lambda s: s.scale, reverse=True)  # highest first
         fused = resize(streams[0].logits, size)
+        aux = {name: resize(value, size) for name, value in (streams[0].aux or {}).items()}
         remaining = torch.ones_like(fused[:, :1])  # weight still held by the higher scales
         weights = []
         for stream in streams[1:]:  # the lower scale L of each pair
@@ -47,6 +53,9 @@ class HierarchicalScaleFuser(ScaleFuser):
             a = resize(a, stream.logits.shape[-2:])
             a_up = resize(a, size)
             fused = resize(a * stream.logits, size) + (1 - a_up) * fused  # up(a_L P_L) + (1 - up(a_L)) P_H
+            for name, value in (stream.aux or {}).items():  # the same combination of the auxiliary logits
+                if name in aux:
+                    aux[name] = resize(a * resize(value, stream.logits.shape[-2:]), size) + (1 - a_up) * aux[name]
             weights.append(a_up)
         # Effective weight of each scale, ascending scale: lowest a_0; next (1 - a_0) a_1; ...; highest prod(1 - a).
         effective = []
@@ -54,4 +63,4 @@ class HierarchicalScaleFuser(ScaleFuser):
             effective.append(remaining * a)
             remaining = remaining * (1 - a)
         scale_weights = torch.cat(effective + [remaining], dim=1)  # (B, S, h, w), ascending scale
-        return FusedOutput(fused, {"scale_weights": scale_weights})
+        return FusedOutput(fused, {"scale_weights": scale_weights}, aux or None)

@@ -28,10 +28,13 @@ __all__ = ["OCRHead", "AinnoSegHead"]
 
 
 class OCRHead(nn.Module):
-    """Outputs ``{"logits": final, "coarse": soft-region logits}`` at the input level's stride."""
+    """Outputs ``{"logits": final, "coarse": soft-region logits}`` at the input level's stride; with
+    ``with_features=True`` also ``"features"``, the object-contextual representation (``channels``
+    wide) that the final classifier reads (NVIDIA's HMSA computes its scale attention from it)."""
 
     multi_output = True
     aux_names = ("coarse",)
+    provides_features = True
 
     def __init__(
         self,
@@ -50,11 +53,16 @@ class OCRHead(nn.Module):
         self.bottleneck = ConvNormAct(in_channels, channels, 3, norm=norm)
         self.ocr = ObjectContext(channels, channels=channels, key_channels=key_channels, norm=norm)
         self.classifier = nn.Conv2d(channels, num_classes, 1)
+        self.out_channels = channels
 
-    def forward(self, features: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, features: list[torch.Tensor], *, with_features: bool = False) -> dict[str, torch.Tensor]:
         x = features[self.in_index]
         coarse = self.aux_classifier(self.aux_conv(x))
-        return {"logits": self.classifier(self.ocr(self.bottleneck(x), coarse)), "coarse": coarse}
+        context = self.ocr(self.bottleneck(x), coarse)
+        out = {"logits": self.classifier(context), "coarse": coarse}
+        if with_features:
+            out["features"] = context
+        return out
 
 
 class AinnoSegHead(nn.Module):

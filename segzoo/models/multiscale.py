@@ -63,8 +63,16 @@ class MultiScaleModel(SegmentationModel):
             fusers that take any scale set (``hmsa``, ``avg``, ``max``).
         train_scales: scales used in training mode (default: ``scales``).
         fusion_stride: the fusion happens at ``ceil(input / fusion_stride)``.
-        loss_weights: weight per output (``"logits"`` and ``scale_<s>``); default 1 each
-            (the 1 + S losses), with the wrapped model's pixel loss.
+        loss_weights: weight per output (``"logits"``, ``scale_<s>`` and the fused auxiliary
+            outputs); default 1 each for the 1 + S losses and, with ``fuse_aux``, the wrapped
+            model's weight for each auxiliary output; with the wrapped model's pixel loss.
+        attention_on: what the fuser's attention reads: ``"backbone"`` (the backbone's levels)
+            or ``"head"`` (the decode head's representation, for heads that provide one, e.g.
+            OCR's: NVIDIA's HMSA on HRNet-OCR, arXiv:2005.10821).
+        fuse_aux: fuse the head's auxiliary outputs (OCR's soft-region logits) across scales with
+            the same attention and supervise the fused ones, as NVIDIA's HMSA does (needs a fuser
+            with ``fuses_aux``, i.e. ``hmsa``); otherwise the auxiliary outputs are not trained
+            under multi-scale training.
     """
 
     task = "semantic"
@@ -79,6 +87,8 @@ class MultiScaleModel(SegmentationModel):
         train_scales: Sequence[float] | None = None,
         fusion_stride: int = 4,
         loss_weights: Mapping[str, float] | None = None,
+        attention_on: str = "backbone",
+        fuse_aux: bool = False,
     ) -> None:
         super().__init__(
             num_classes=model.num_classes,
@@ -91,7 +101,23 @@ class MultiScaleModel(SegmentationModel):
         self.scales = _check_scales(scales, "scales")
         self.train_scales = _check_scales(train_scales if train_scales is not None else scales, "train_scales")
         self.fusion_stride = int(fusion_stride)
-        weights = loss_weights or {"logits": 1.0, **{scale_name(s): 1.0 for s in self.train_scales}}
+        if attention_on not in ("backbone", "head"):
+            raise ValueError(f"attention_on must be 'backbone' or 'head', got {attention_on!r}.")
+        if attention_on == "head" and not getattr(model.decode_head, "provides_features", False):
+            raise ValueError(
+                f"attention_on='head' needs a decode head that hands over its representation (provides_features, "
+                f"e.g. OCRHead); {type(model.decode_head).__name__} does not. Use attention_on='backbone'."
+            )
+        if fuse_aux and not getattr(fuser, "fuses_aux", False):
+            raise ValueError(f"fuse_aux=True needs a fuser that fuses auxiliary outputs (hmsa); {type(fuser).__name__} does not.")
+        self.attention_on = attention_on
+        self.fuse_aux = bool(fuse_aux)
+        aux_names = list(getattr(model.decode_head, "aux_names", ())) if self.fuse_aux else []
+        weights = loss_weights or {
+            "logits": 1.0,
+            **{scale_name(s): 1.0 for s in self.train_scales},
+            **{name: float(model.criterion.weights.get(name, 0.4)) for name in aux_names},
+        }
         self.criterion = DeepSupervisionLoss(model.criterion.loss, weights=weights)
 
     @property
@@ -107,9 +133,18 @@ class MultiScaleModel(SegmentationModel):
             xs = x if s == 1.0 else F.interpolate(
                 x, size=(scaled_length(h, s), scaled_length(w, s)), mode="bilinear", align_corners=False
             )
-            features = self.model.extract_features(xs)
-            streams.append(ScaleStream(s, self.model._head_outputs(features)["logits"], features))
+            streams.append(self._stream(s, self.model.extract_features(xs)))
         return streams
+
+    def _stream(self, scale: float, features: list[torch.Tensor]) -> ScaleStream:
+        if self.attention_on == "head":  # the fuser reads the head's representation (e.g. OCR's)
+            outputs = dict(self.model.decode_head(features, with_features=True))
+            fuser_features = [outputs.pop("features")]
+        else:
+            outputs = dict(self.model._head_outputs(features))
+            fuser_features = features
+        logits = outputs.pop("logits")
+        return ScaleStream(scale, logits, fuser_features, outputs if self.fuse_aux and self.training else None)
 
     def fuse(self, x: torch.Tensor, scales: Sequence[float] | None = None) -> tuple[FusedOutput, list[ScaleStream]]:
         """Fused output (with the fuser's attention maps) and the streams, for inspection."""
@@ -122,6 +157,8 @@ class MultiScaleModel(SegmentationModel):
         training mode every scale's logits (``scale_<s>``) too. ``targets`` is not read."""
         fused, streams = self.fuse(x)
         aux = {scale_name(s.scale): resize_to(s.logits, x) for s in streams} if self.training else {}
+        if self.training and fused.aux:
+            aux.update({name: resize_to(value, x) for name, value in fused.aux.items()})
         return SemanticOutput(logits=resize_to(fused.logits, x), aux=aux)
 
     def losses(self, raw: SemanticOutput, targets: torch.Tensor) -> dict[str, torch.Tensor]:

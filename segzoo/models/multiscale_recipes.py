@@ -15,7 +15,7 @@ from torch import nn
 from ..fusers import create_fuser
 from ..heads import FCNHead, PSPHead
 from .attention_recipes import ocrnet_hrnet_w18
-from .multiscale import MultiScaleModel
+from .multiscale import MultiScaleModel, scale_name
 from .options import MultiScaleOptions
 from .registry import register_model, register_variant
 from .semantic import SemanticModel
@@ -110,7 +110,21 @@ register_variant(
 )  # fmt: skip
 
 
+# NVIDIA semantic-segmentation's Cityscapes recipe (scripts/train_cityscapes.yml, config.py): the
+# fused prediction (its RMI loss there; segzoo's pixel loss here), OCR's fused auxiliary output at
+# LOSS.OCR_ALPHA = 0.4, each scale's own prediction at supervised_mscale_loss_wt = 0.05.
+
+
 @register_model(paper=HMSA, options=MultiScaleOptions(num_classes=19, backbone="hrnet_w48", scales=(0.5, 1.0, 2.0)))
 def hmsa_ocrnet_hrnet_w48(o: MultiScaleOptions, *, train_scales: Sequence[float] = (0.5, 1.0)) -> MultiScaleModel:
-    """HMSA on HRNet-OCR (W48), the paper's main model: trained on (0.5, 1), run on (0.5, 1, 2)."""
-    return _hmsa(ocrnet_hrnet_w18(o), o.scales, train_scales)
+    """HMSA on HRNet-OCR (W48), the paper's main model: trained on (0.5, 1), run on (0.5, 1, 2).
+
+    As in the authors' ``MscaleOCR``: the scale attention reads OCR's 512-channel representation,
+    OCR's soft-region logits are fused with the same attention and supervised (weight 0.4), and
+    each training scale's own prediction adds a 0.05-weighted loss."""
+    base = ocrnet_hrnet_w18(o)
+    weights = {"logits": 1.0, "coarse": 0.4, **{scale_name(s): 0.05 for s in train_scales}}
+    return MultiScaleModel(
+        model=base, fuser=create_fuser("hmsa", in_channels=base.decode_head.out_channels), scales=o.scales,
+        train_scales=train_scales, attention_on="head", fuse_aux=True, loss_weights=weights,
+    )  # fmt: skip
