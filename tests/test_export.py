@@ -89,7 +89,7 @@ def test_declared_format_matches_eager_at_any_size(name, fmt, tmp_path):
                 expected = model(x).logits
             got = exported(x)
             torch.testing.assert_close(got, expected, atol=ATOL, rtol=RTOL)
-            assert torch.equal(got.argmax(1), expected.argmax(1))
+            _assert_same_labels_where_decided(got, expected)
             continue
         expected = eager_panoptic_outputs(model, x)
         got = exported(x)
@@ -108,6 +108,15 @@ def test_declared_format_matches_eager_at_any_size(name, fmt, tmp_path):
             assert torch.equal(seg, reference.panoptic_seg)
             assert _segments(info) == _segments(reference.segments_info)
         assert any(s["isthing"] for s in info), "the permissive fusion should paste instances"
+
+
+def _assert_same_labels_where_decided(got: torch.Tensor, expected: torch.Tensor) -> None:
+    """Identical argmax wherever eager's top-2 margin exceeds twice the tolerance: random weights give
+    near-tied pixels, where a difference inside the tolerance may legitimately flip the label."""
+    top2 = expected.topk(2, dim=1).values
+    decided = (top2[:, 0] - top2[:, 1]) > 2 * (ATOL + RTOL * top2[:, 0].abs())
+    assert decided.float().mean() > 0.9, "too many near ties to compare labels"
+    assert torch.equal(got.argmax(1)[decided], expected.argmax(1)[decided])
 
 
 @pytest.mark.parametrize(
