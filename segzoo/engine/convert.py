@@ -38,7 +38,8 @@ def convert_checkpoint(source: str | os.PathLike, to: str, out_dir: str | os.Pat
     """Convert ``source`` into recipe ``to`` (``"name"`` or ``"name.tag"``) and write a weights folder.
 
     Args:
-        source: the upstream checkpoint (``.pth`` read with ``torch.load(weights_only=True)``, or safetensors).
+        source: the upstream checkpoint (``.pth`` read with ``torch.load(weights_only=True)``, Detectron2's ``.pkl``
+            read with an allow-list unpickler, or safetensors).
         to: the recipe, optionally with the weights tag the file is a copy of (its converter, options,
             classes and metadata apply; without a tag the converter is detected from the keys).
         out_dir: the folder to write (``model.safetensors``, ``config.json``, ``README.md``).
@@ -76,8 +77,9 @@ def model_card(
         f"- Description: {spec.description}",
         f"- Trained on: {spec.dataset}",
         f"- Licence: {spec.license}",
-        f"- Input: {pre.color}, values {pre.input_range}, mean {list(pre.mean)}, std {list(pre.std)}"
-        + (f"; evaluated with {pre.resize}" if pre.resize else ""),
+        f"- Upstream input: {pre.color}, values {pre.input_range}, mean {list(pre.mean)}, std {list(pre.std)}"
+        + (f"; evaluated with {pre.resize}" if pre.resize else "")
+        + " (the converted model reads RGB; `predict` applies the normalisation in config.json)",
         f"- Classes ({spec.num_classes}): {', '.join(spec.class_names)}",
         "",
         "## Metrics reported upstream (not measured by segzoo)",
