@@ -18,7 +18,7 @@ from pathlib import Path
 # The floors of DESIGN.md's architecture, bottom first: a module may import its own floor or lower
 # (tests/test_import_graph.py enforces them).
 FLOORS = {1: ("registry", "inputs", "weights", "state_dicts", "published", "published_backbones", "convert", "files",
-              "errors", "hub", "catalog", "version", "coco_categories"),
+              "errors", "hub", "catalog", "version", "coco_categories", "dataset_classes"),
           2: ("backbones", "layers", "losses", "metrics", "data", "crf"), 3: ("necks", "heads", "fusers"),
           4: ("models", "factory"), 5: ("postprocess", "export", "viz"), 6: ("engine", "bench"), 7: ("cli",)}  # fmt: skip
 FLOOR_OF = {name: floor for floor, names in FLOORS.items() for name in names}

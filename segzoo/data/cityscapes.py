@@ -20,39 +20,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..dataset_classes import CITYSCAPES_TRAIN_TABLE
 from ._io import check_same_size, pair_by_stem, read_image, read_label, require_layout
 from .base import SegmentationDataset, Transform
 from .panoptic_utils import IGNORE_INDEX, CategoryMap, panoptic_target
 
 __all__ = ["Cityscapes", "CITYSCAPES_CATEGORIES"]
 
-# (label id, train id, name, isthing, color) of the 19 evaluated classes (cityscapesScripts labels.py).
-_TABLE = (
-    (7, 0, "road", 0, (128, 64, 128)),
-    (8, 1, "sidewalk", 0, (244, 35, 232)),
-    (11, 2, "building", 0, (70, 70, 70)),
-    (12, 3, "wall", 0, (102, 102, 156)),
-    (13, 4, "fence", 0, (190, 153, 153)),
-    (17, 5, "pole", 0, (153, 153, 153)),
-    (19, 6, "traffic light", 0, (250, 170, 30)),
-    (20, 7, "traffic sign", 0, (220, 220, 0)),
-    (21, 8, "vegetation", 0, (107, 142, 35)),
-    (22, 9, "terrain", 0, (152, 251, 152)),
-    (23, 10, "sky", 0, (70, 130, 180)),
-    (24, 11, "person", 1, (220, 20, 60)),
-    (25, 12, "rider", 1, (255, 0, 0)),
-    (26, 13, "car", 1, (0, 0, 142)),
-    (27, 14, "truck", 1, (0, 0, 70)),
-    (28, 15, "bus", 1, (0, 60, 100)),
-    (31, 16, "train", 1, (0, 80, 100)),
-    (32, 17, "motorcycle", 1, (0, 0, 230)),
-    (33, 18, "bicycle", 1, (119, 11, 32)),
-)
 CITYSCAPES_CATEGORIES = [
     {"id": label_id, "name": name, "isthing": isthing, "color": list(color)}
-    for label_id, _, name, isthing, color in _TABLE
+    for label_id, _, name, isthing, color in CITYSCAPES_TRAIN_TABLE
 ]
-OFFICIAL_TRAIN_IDS = {label_id: train_id for label_id, train_id, *_ in _TABLE}
+OFFICIAL_TRAIN_IDS = {label_id: train_id for label_id, train_id, *_ in CITYSCAPES_TRAIN_TABLE}
 
 _LAYOUT = """  ROOT/leftImg8bit/{split}/<city>/<city>_<seq>_<frame>_leftImg8bit.png
   ROOT/gtFine/{split}/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png     (semantic)
