@@ -111,6 +111,14 @@ BACKBONE_WEIGHTS: dict[str, BackboneWeightsSpec] = {
     "resnet34": _timm("resnet34", "a1_in1k", url=f"{_HF_GH}/v0.1-rsb-weights/resnet34_a1_0-46f8f793.pth", **_RSB),
     "resnet50": _timm("resnet50", "a1_in1k", url=f"{_GH}/v0.1-rsb-weights/resnet50_a1_0-14fe96d1.pth", **_RSB),
     "resnet101": _timm("resnet101", "a1h_in1k", url=f"{_GH}/v0.1-rsb-weights/resnet101_a1h-36d3f2aa.pth", **_RSB),
+    **{
+        f"resnet{depth}_v1c": _timm(
+            f"resnet{depth}c", "gluon_in1k", license="apache-2.0", crop_pct=0.875, interpolation="bicubic",
+            url=f"https://github.com/rwightman/pytorch-pretrained-gluonresnet/releases/download/v0.1/gluon_resnet{depth}_v1c-{sha}.pth",
+            paper="Bag of Tricks for Image Classification with Convolutional Neural Networks (arXiv:1812.01187)",
+        )
+        for depth, sha in (("50", "48092f55"), ("101", "1f26822a"))
+    },
     "resnext101_64x4d": _timm(
         "resnext101_64x4d", "c1_in1k", url=f"{_GH}/v0.1-tpu-weights/resnext101_64x4d_c-0d0e0cc0.pth", **_RSB
     ),

@@ -239,6 +239,25 @@ def resnet101(*, output_stride=None, in_chans=3, pretrained=False, weights=None)
     return _timm("resnet101", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights)
 
 
+@register_backbone(family="resnet", paper=RESNET, output_strides=DILATABLE)
+def resnet50_v1c(*, output_stride=None, in_chans=3, pretrained=False, weights=None) -> TimmBackbone:
+    """ResNet-50 v1c (deep stem: three 3x3 convs of 32/32/64 channels; Bag of Tricks, arXiv:1812.01187),
+    the trunk of MMSegmentation's R50-D8 models (its ``ResNetV1c``): 256/512/1024/2048 channels."""
+    return TimmBackbone(
+        model_name="resnet50c", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
+        name="resnet50_v1c",
+    )
+
+
+@register_backbone(family="resnet", paper=RESNET, output_strides=DILATABLE)
+def resnet101_v1c(*, output_stride=None, in_chans=3, pretrained=False, weights=None) -> TimmBackbone:
+    """ResNet-101 v1c (deep stem), the trunk of MMSegmentation's R101-D8 models: 256/512/1024/2048 channels."""
+    return TimmBackbone(
+        model_name="resnet101c", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
+        name="resnet101_v1c",
+    )
+
+
 @register_backbone(family="resnext", paper=RESNEXT, output_strides=DILATABLE)
 def resnext101_64x4d(*, output_stride=None, in_chans=3, pretrained=False, weights=None) -> TimmBackbone:
     """ResNeXt-101 64x4d (cardinality 64, width 4): 256/512/1024/2048 channels at strides 4/8/16/32."""
