@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .coco_categories import COCO_PANOPTIC_CATEGORIES
+from .dataset_classes import ADE20K_CLASSES, CITYSCAPES_CLASSES, CITYSCAPES_TRAIN_TABLE
 
 __all__ = ["WeightsSpec", "Preprocessing", "PUBLISHED", "published_tags", "VOC_CLASSES"]
 
@@ -180,7 +181,47 @@ def _detectron2(config: str, model_id: int, file: str, backbone: str, box_ap: fl
     )
 
 
+_MMSEG_BASE = "https://download.openmmlab.com/mmsegmentation/v0.5"
+_MMSEG_LICENSE = "Apache-2.0 (MMSegmentation)"
+_MMSEG_DATASETS = {  # description, class names, dataset ids of the train ids, protocol, resize
+    "ade20k": ("ADE20K train (SceneParsing, 150 classes)", ADE20K_CLASSES, tuple(range(1, 151)),
+               "ADE20K val, shorter side 512 (keep ratio, longer at most 2048), whole image",
+               "shorter side 512, longer at most 2048"),
+    "cityscapes": ("Cityscapes train (fine, 19 classes)", CITYSCAPES_CLASSES, tuple(row[0] for row in CITYSCAPES_TRAIN_TABLE),
+                   "Cityscapes val, 2048 x 1024, whole image", "2048 x 1024 (keep ratio)"),
+}  # fmt: skip
+
+
+def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float) -> WeightsSpec:
+    """An MMSegmentation checkpoint (``configs/<method>/metafile.yaml``); the file name ends in its sha256 prefix."""
+    data, classes, ids, protocol, resize = _MMSEG_DATASETS[dataset]
+    method = name.split("_")[0]
+    return WeightsSpec(
+        url=f"{_MMSEG_BASE}/{method}/{file.rsplit('_', 2)[0]}/{file}",
+        num_classes=len(classes),
+        hash_prefix=file.rsplit("-", 1)[-1].split(".")[0],
+        dataset=data,
+        description=f"MMSegmentation's {name}, converted (ResNetV1c trunk, D8)",
+        license=_MMSEG_LICENSE + f"; {data.split(' ')[0]} annotations under their own terms",
+        converter=f"mmseg_{method}",
+        overrides={"backbone": "resnet50_v1c", "num_classes": len(classes)},
+        class_names=classes,
+        category_ids=ids,
+        metrics={"mIoU": miou, "mIoU_ms_flip": miou_ms},
+        metrics_protocol=f"reported by MMSegmentation (metafile.yaml): {protocol}; mIoU_ms_flip with scales "
+        "0.5-1.75 and flip",
+        preprocessing=Preprocessing(resize=resize),  # RGB, ImageNet mean/std (MMSegmentation's in 0-255 units)
+    )
+
+
 PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
+    "pspnet_r50": {
+        "mmseg_ade20k": _mmseg("pspnet_r50-d8_4xb4-80k_ade20k-512x512",
+                               "pspnet_r50-d8_512x512_80k_ade20k_20200615_014128-15a8b914.pth", "ade20k", 41.13, 41.94),
+        "mmseg_cityscapes": _mmseg("pspnet_r50-d8_4xb2-80k_cityscapes-512x1024",
+                                   "pspnet_r50-d8_512x1024_80k_cityscapes_20200606_112131-2376f12b.pth", "cityscapes",
+                                   78.55, 79.79),
+    },  # fmt: skip
     "panoptic_fpn_r50": {
         "tv_maskrcnn_coco": TV_MASKRCNN_COCO,
         "tv_maskrcnn_v2_coco": TV_MASKRCNN_V2_COCO,

@@ -16,11 +16,14 @@ which names every missing, unexpected and mis-shaped key.
   with an allow-list unpickler (:mod:`.array_pickle`) -> the panoptic recipes built with
   Detectron2's conventions (the ``d2_coco`` tags).
 
+- ``mmseg_pspnet``: MMSegmentation's PSPNet R50/R101-D8 (``.pth`` with ``meta`` and ``state_dict``) ->
+  ``pspnet_r50`` on the ResNetV1c trunk (the ``mmseg_*`` tags).
+
 Use ``segzoo.build("fcn_r50", weights="fcn_resnet50_coco-1167a1af.pth")`` (the layout is detected),
 ``segzoo.build("fcn_r50.tv_coco")`` (downloaded and converted) or ``segzoo convert SRC --to RECIPE``.
 """
 
-from . import detectron2_panoptic_fpn, torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
+from . import detectron2_panoptic_fpn, mmseg_pspnet, torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
 from .core import CONVERTERS, Converted, convert_state, detect_converter, read_upstream, register_converter
 
 __all__ = ["CONVERTERS", "Converted", "convert_state", "detect_converter", "read_upstream", "register_converter"]

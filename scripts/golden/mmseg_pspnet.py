@@ -1,0 +1,131 @@
+"""Golden files for the MMSegmentation PSPNet converter: a *small* PSPNet R50-D8 built by
+MMSegmentation's own code, with random weights, saved in MMSegmentation's checkpoint layout
+(``{"meta": ..., "state_dict": ...}``), and its logits on two fixed images.
+
+MMSegmentation needs mmcv, whose compiled ops can't be built here in reasonable time. The
+models used (ResNetV1c, PSPHead, FCNHead) call none of them, so this script runs with
+``mmcv-lite`` and registers a stand-in for ``mmcv._ext`` whose every function raises if called
+(no op of it runs). In a scratch virtualenv::
+
+    python -m venv /tmp/mmvenv && /tmp/mmvenv/bin/pip install torch torchvision mmengine \
+        "mmcv-lite==2.1.0" mmsegmentation ftfy regex safetensors
+    /tmp/mmvenv/bin/python scripts/golden/mmseg_pspnet.py --out tests/fixtures/mmseg_pspnet
+
+The configuration is MMSegmentation's ``pspnet_r50-d8_4xb4-80k_ade20k-512x512`` (ResNetV1c deep
+stem, dilations 1/1/2/4 with contracted first dilations, PSPHead with pool scales 1/2/3/6, an
+FCN auxiliary head on stage 3) with narrow widths (``base_channels`` 4, stem 16, PSP channels 32,
+auxiliary channels 16), 8 classes and BN instead of SyncBN (one process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import types
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+SIZES = [(64, 80), (72, 56)]
+NUM_CLASSES = 8
+
+
+def stub_compiled_ops() -> None:
+    """``mmcv._ext`` (the compiled ops) as a module whose functions raise when called."""
+    stub = types.ModuleType("mmcv._ext")
+
+    def missing(name: str):
+        def op(*args, **kwargs):
+            raise RuntimeError(f"mmcv's compiled op {name} is not built here")
+
+        return op
+
+    def getattr_(name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return missing(name)
+
+    stub.__getattr__ = getattr_
+    sys.modules["mmcv._ext"] = stub
+
+
+def build(config: str):
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+
+    register_all_modules()
+    import mmseg
+
+    cfg = Config.fromfile(os.path.join(os.path.dirname(mmseg.__file__), ".mim", "configs", "pspnet", config))
+    m = cfg.model
+    m.pop("data_preprocessor", None)
+    m.pop("pretrained", None)
+    bn = dict(type="BN", requires_grad=True)
+    m.backbone.update(norm_cfg=bn, base_channels=4, stem_channels=16)
+    m.decode_head.update(norm_cfg=bn, in_channels=128, channels=32, num_classes=NUM_CLASSES)
+    m.auxiliary_head.update(norm_cfg=bn, in_channels=64, channels=16, num_classes=NUM_CLASSES)
+    return MODELS.build(m).eval(), cfg
+
+
+def randomise(model: torch.nn.Module, generator: torch.Generator) -> None:
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 0.5 + 0.75)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) * 0.5 + 0.75)
+        for head in (model.decode_head, model.auxiliary_head):  # MMSegmentation's std 0.01: near-uniform logits
+            head.conv_seg.weight.copy_(torch.randn(head.conv_seg.weight.shape, generator=generator) * 0.3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="pspnet_r50-d8_4xb4-80k_ade20k-512x512.py")
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args()
+    stub_compiled_ops()
+    import mmseg
+
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    model, cfg = build(args.config)
+    randomise(model, generator)
+    args.out.mkdir(parents=True, exist_ok=True)
+    classes = [f"class{i}" for i in range(cfg.model.decode_head.num_classes)]
+    checkpoint = {
+        "meta": {"mmseg_version": mmseg.__version__, "dataset_meta": {"classes": classes}, "config": cfg.pretty_text},
+        "state_dict": model.state_dict(),
+    }
+    path = args.out / "pspnet_r50-d8_tiny.pth"
+    torch.save(checkpoint, path)
+
+    fresh, _ = build(args.config)  # MMSegmentation reads the file back with its own loader
+    from mmengine.runner import load_checkpoint
+
+    load_checkpoint(fresh, str(path), map_location="cpu", strict=True)
+    fresh.eval()
+    tensors = {}
+    for i, (h, w) in enumerate(SIZES):
+        x = torch.randn(1, 3, h, w, generator=generator)  # normalised RGB, what the data preprocessor outputs
+        meta = [dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w))]
+        with torch.no_grad():
+            logits = fresh.encode_decode(x, meta)  # decode head, resized to the input (align_corners=False)
+            aux = fresh.auxiliary_head.forward(fresh.extract_feat(x))
+        tensors[f"input{i}"], tensors[f"logits{i}"], tensors[f"aux{i}"] = x, logits, aux
+        print(f"image {i}: {(h, w)}, logits {tuple(logits.shape)}, {logits.argmax(1).unique().numel()} labels")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(args.out / "outputs.safetensors"))
+    (args.out / "outputs.json").write_text(json.dumps({
+        "config": args.config, "mmseg_version": mmseg.__version__, "num_classes": cfg.model.decode_head.num_classes,
+        "base_channels": 4, "stem_channels": 16, "psp_channels": 32, "aux_channels": 16,
+        "generated_by": "scripts/golden/mmseg_pspnet.py",
+    }, indent=1) + "\n")  # fmt: skip
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

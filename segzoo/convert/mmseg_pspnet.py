@@ -1,0 +1,86 @@
+"""MMSegmentation's PSPNet R50/R101-D8 (Zhao et al., "Pyramid Scene Parsing Network",
+arXiv:1612.01105; ``configs/pspnet/pspnet_r*-d8_*``) -> segzoo's ``pspnet_r50``/``pspnet_r101`` with
+the ``resnet50_v1c``/``resnet101_v1c`` trunk (the ``mmseg_*`` tags set it).
+
+MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` files (read with
+``torch.load(weights_only=True)``). What is renamed or folded (each exact in eval):
+
+- ``backbone.stem.{0,1,3,4,6,7}`` (ResNetV1c's deep stem: three conv-BN-ReLU) -> timm's
+  ``conv1.{0,1,3,4,6}`` and ``bn1``; the stages' names (``layerN.M.conv*/bn*/downsample``) are
+  timm's already. MMSegmentation's D8 trunk (dilations 2 and 4 with the first block of each
+  contracted to 1 and 2) is timm's ``output_stride=8``.
+- ``decode_head.psp_modules.{i}.1`` (1x1 conv + BN + ReLU per pooling bin) -> segzoo's
+  ``ppm.stages.{i}``. segzoo's bin-1 branch has a biased conv and no BatchNorm (BatchNorm over one
+  value per channel can't train with one image per batch): MMSegmentation's BatchNorm is folded
+  into that conv. ``bottleneck`` -> ``bottleneck``, ``conv_seg`` -> ``classifier``.
+- ``auxiliary_head.convs.0`` / ``conv_seg`` -> segzoo's auxiliary FCN head ``convs.0`` / ``classifier``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+import torch
+
+from .core import Converted, parts_left_as_built, register_converter
+
+__all__ = ["convert_mmseg_pspnet"]
+
+_STEM = {"0": "conv1.0", "1": "conv1.1", "3": "conv1.3", "4": "conv1.4", "6": "conv1.6", "7": "bn1"}
+_CONV_MODULE = {"conv": "0", "bn": "1"}  # MMSegmentation's ConvModule(conv, bn) -> segzoo's ConvNormAct
+
+
+def _detect(state: Mapping[str, torch.Tensor]) -> bool:
+    return "backbone.stem.0.weight" in state and "decode_head.psp_modules.0.1.conv.weight" in state
+
+
+def _rename(key: str) -> str | None:
+    if m := re.fullmatch(r"backbone\.stem\.(\d)\.(.+)", key):
+        return f"backbone.model.{_STEM[m[1]]}.{m[2]}" if m[1] in _STEM else None
+    if m := re.fullmatch(r"backbone\.(layer\d\..+)", key):
+        return f"backbone.model.{m[1]}"
+    if m := re.fullmatch(r"decode_head\.psp_modules\.(\d+)\.1\.(conv|bn)\.(.+)", key):
+        return f"decode_head.ppm.stages.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
+    if m := re.fullmatch(r"decode_head\.bottleneck\.(conv|bn)\.(.+)", key):
+        return f"decode_head.bottleneck.{_CONV_MODULE[m[1]]}.{m[2]}"
+    if m := re.fullmatch(r"auxiliary_head\.convs\.(\d+)\.(conv|bn)\.(.+)", key):
+        return f"aux_head.convs.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
+    if m := re.fullmatch(r"(decode_head|auxiliary_head)\.conv_seg\.(weight|bias)", key):
+        return f"{'aux_head' if m[1] == 'auxiliary_head' else 'decode_head'}.classifier.{m[2]}"
+    return None
+
+
+def _fold_bn(out: dict[str, torch.Tensor], prefix: str, conv: str) -> None:
+    """Fold ``prefix.1`` (BatchNorm) into the bias-free conv ``prefix.0``, giving it a bias (eval mode)."""
+    bn = {k: out.pop(f"{prefix}.1.{k}") for k in ("weight", "bias", "running_mean", "running_var")}
+    out.pop(f"{prefix}.1.num_batches_tracked", None)
+    scale = bn["weight"] / torch.sqrt(bn["running_var"] + 1e-5)
+    weight = out.pop(f"{prefix}.0.weight")
+    out[f"{conv}.weight"] = weight * scale[:, None, None, None]
+    out[f"{conv}.bias"] = bn["bias"] - bn["running_mean"] * scale
+
+
+@register_converter("mmseg_pspnet", detect=_detect, source="MMSegmentation configs/pspnet/pspnet_r*-d8_* (.pth)")
+def convert_mmseg_pspnet(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
+    """An MMSegmentation PSPNet R50/R101-D8 state dict -> ``pspnet_r50``/``pspnet_r101`` on the v1c trunk."""
+    out: dict[str, torch.Tensor] = {}
+    unused: list[str] = []
+    notes: list[str] = []
+    for key, value in state.items():
+        new = _rename(key)
+        if new is None:
+            unused.append(key)
+        else:
+            out[new] = value
+    # segzoo's bin-1 branch: a biased conv, no norm (see segzoo.layers.PyramidPooling).
+    folded = [
+        i for i in range(8)
+        if f"decode_head.ppm.stages.{i}.1.running_var" in out and f"decode_head.ppm.stages.{i}.0.bias" in target
+    ]  # fmt: skip
+    for i in folded:
+        _fold_bn(out, f"decode_head.ppm.stages.{i}", f"decode_head.ppm.stages.{i}.0")
+    if folded:
+        notes.append(f"folded the BatchNorm of pooling branch(es) {folded} into their conv (segzoo's bin-1 branch has none)")
+    initialised = parts_left_as_built(target, out)
+    return Converted(state=out, unused=unused, notes=notes, initialised=initialised)

@@ -1,0 +1,90 @@
+"""MMSegmentation's PSPNet R50-D8 converts into ``pspnet_r50`` on the ResNetV1c trunk and computes what
+MMSegmentation computes.
+
+The golden files under ``tests/fixtures/mmseg_pspnet`` were made by ``scripts/golden/mmseg_pspnet.py``
+running MMSegmentation's own code (``pspnet_r50-d8_4xb4-80k_ade20k-512x512`` with narrow widths and
+random weights): its checkpoint in MMSegmentation's layout (``meta`` + ``state_dict``) and the decode
+and auxiliary heads' logits on two inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import segzoo
+from segzoo.backbones import TimmBackbone
+from segzoo.convert import convert_state, read_upstream
+from segzoo.published import PUBLISHED
+
+GOLDEN = Path(__file__).parent / "fixtures" / "mmseg_pspnet"
+CHECKPOINT = GOLDEN / "pspnet_r50-d8_tiny.pth"
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return json.loads((GOLDEN / "outputs.json").read_text()), load_file(str(GOLDEN / "outputs.safetensors"))
+
+
+def _model(meta: dict, weights: Path | None = CHECKPOINT):
+    """``pspnet_r50`` with the golden widths: timm's resnet50c (ResNetV1c) at output stride 8."""
+    widths = tuple(meta["base_channels"] * 2**i for i in range(4))
+    trunk = TimmBackbone(model_name="resnet50c", output_stride=8,
+                         timm_args={"channels": widths, "stem_width": meta["stem_channels"] // 2})  # fmt: skip
+    return segzoo.build("pspnet_r50", backbone=trunk, num_classes=meta["num_classes"], channels=meta["psp_channels"],
+                        weights=None if weights is None else str(weights)).eval()  # fmt: skip
+
+
+def test_converted_pspnet_computes_what_mmsegmentation_computes(golden):
+    meta, tensors = golden
+    model = _model(meta)
+    for i in range(2):
+        x = tensors[f"input{i}"]
+        with torch.no_grad():
+            logits = model(x).logits
+            aux = model.aux_head(model.extract_features(x))
+        expected = tensors[f"logits{i}"]
+        assert logits.shape == expected.shape
+        assert float((logits - expected).abs().max() / expected.abs().max()) < 1e-5
+        assert torch.equal(logits.argmax(1), expected.argmax(1))
+        torch.testing.assert_close(aux, tensors[f"aux{i}"], rtol=1e-5, atol=1e-6)
+
+
+def test_the_converter_folds_the_bin1_batchnorm_and_uses_every_key(golden):
+    meta, _ = golden
+    target = _model(meta, weights=None).state_dict()
+    state = read_upstream(CHECKPOINT)  # {"meta", "state_dict"} unwrapped
+    converted = convert_state(state, "mmseg_pspnet", target)
+    assert converted.unused == [] and converted.initialised == []
+    assert converted.notes == ["folded the BatchNorm of pooling branch(es) [0] into their conv (segzoo's bin-1 branch has none)"]
+    assert set(converted.state) == set(target)
+
+
+def test_the_tags_record_mmsegmentations_files():
+    ade, cityscapes = PUBLISHED["pspnet_r50"]["mmseg_ade20k"], PUBLISHED["pspnet_r50"]["mmseg_cityscapes"]
+    assert ade.url.endswith("pspnet_r50-d8_512x512_80k_ade20k/pspnet_r50-d8_512x512_80k_ade20k_20200615_014128-15a8b914.pth")
+    assert (ade.hash_prefix, ade.hash_algorithm, ade.converter) == ("15a8b914", "sha256", "mmseg_pspnet")
+    assert ade.overrides == {"backbone": "resnet50_v1c", "num_classes": 150} and ade.class_names[:2] == ("wall", "building")
+    assert ade.category_ids[0] == 1 and ade.metrics == {"mIoU": 41.13, "mIoU_ms_flip": 41.94}
+    assert cityscapes.num_classes == 19 and cityscapes.category_ids[:3] == (7, 8, 11) and cityscapes.metrics["mIoU"] == 78.55
+    assert "reported by MMSegmentation" in ade.metrics_protocol and "Apache-2.0" in ade.license
+
+
+def test_bad_mmseg_files_name_the_file_and_the_key(golden, tmp_path):
+    meta, _ = golden
+    checkpoint = torch.load(CHECKPOINT, weights_only=True)
+    checkpoint["state_dict"]["decode_head.conv_seg.weight"] = torch.zeros(3, 3, 1, 1)
+    shaped = tmp_path / "shaped.pth"
+    torch.save(checkpoint, shaped)
+    with pytest.raises(segzoo.WeightsError, match=r"shaped\.pth .*mis-shaped keys: decode_head\.classifier\.weight"):
+        _model(meta, weights=shaped)
+    checkpoint = torch.load(CHECKPOINT, weights_only=True)
+    checkpoint["state_dict"]["decode_head.extra.weight"] = torch.zeros(1)
+    extra = tmp_path / "extra.pth"
+    torch.save(checkpoint, extra)
+    with pytest.raises(segzoo.WeightsError, match=r"extra\.pth: converter 'mmseg_pspnet' .*decode_head\.extra\.weight"):
+        _model(meta, weights=extra)
