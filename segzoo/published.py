@@ -192,6 +192,13 @@ _MMSEG_DATASETS = {  # description, class names, dataset ids of the train ids, p
 }  # fmt: skip
 
 
+_MMSEG_HEADS = {  # the recipe options of MMSegmentation's head layouts (see segzoo.convert.mmsegmentation)
+    "pspnet": {},
+    "fcn": {"head_convs": 2, "concat_input": True},
+    "deeplabv3": {"head_layout": "mmseg", "channels": 512},
+}
+
+
 def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float) -> WeightsSpec:
     """An MMSegmentation checkpoint (``configs/<method>/metafile.yaml``); the file name ends in its sha256 prefix."""
     data, classes, ids, protocol, resize = _MMSEG_DATASETS[dataset]
@@ -203,8 +210,8 @@ def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float) -> W
         dataset=data,
         description=f"MMSegmentation's {name}, converted (ResNetV1c trunk, D8)",
         license=_MMSEG_LICENSE + f"; {data.split(' ')[0]} annotations under their own terms",
-        converter=f"mmseg_{method}",
-        overrides={"backbone": "resnet50_v1c", "num_classes": len(classes)},
+        converter="mmseg",
+        overrides={"backbone": "resnet50_v1c", "num_classes": len(classes), **_MMSEG_HEADS[method]},
         class_names=classes,
         category_ids=ids,
         metrics={"mIoU": miou, "mIoU_ms_flip": miou_ms},
@@ -231,11 +238,23 @@ PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
     "panoptic_fpn_r101": {
         "d2_coco": _detectron2("panoptic_fpn_R_101_3x", 139514519, "model_final_cafdb1.pkl", "resnet101_msra", 42.4, 38.5, 43.0),
     },
-    "fcn_r50": {"tv_coco": _torchvision("fcn_resnet50_coco-1167a1af.pth", "1167a1af", 60.5, 91.4, "fcn_resnet50")},
+    "fcn_r50": {
+        "tv_coco": _torchvision("fcn_resnet50_coco-1167a1af.pth", "1167a1af", 60.5, 91.4, "fcn_resnet50"),
+        "mmseg_ade20k": _mmseg("fcn_r50-d8_4xb4-80k_ade20k-512x512",
+                               "fcn_r50-d8_512x512_80k_ade20k_20200614_144016-f8ac5082.pth", "ade20k", 35.94, 37.94),
+        "mmseg_cityscapes": _mmseg("fcn_r50-d8_4xb2-80k_cityscapes-512x1024",
+                                   "fcn_r50-d8_512x1024_80k_cityscapes_20200606_113019-03aa804d.pth", "cityscapes",
+                                   73.61, 74.24),
+    },  # fmt: skip
     "fcn_r101": {"tv_coco": _torchvision("fcn_resnet101_coco-7ecb50ca.pth", "7ecb50ca", 63.7, 91.9, "fcn_resnet101")},
     "deeplabv3_r50": {
-        "tv_coco": _torchvision("deeplabv3_resnet50_coco-cd0a2569.pth", "cd0a2569", 66.4, 92.4, "deeplabv3_resnet50")
-    },
+        "tv_coco": _torchvision("deeplabv3_resnet50_coco-cd0a2569.pth", "cd0a2569", 66.4, 92.4, "deeplabv3_resnet50"),
+        "mmseg_ade20k": _mmseg("deeplabv3_r50-d8_4xb4-80k_ade20k-512x512",
+                               "deeplabv3_r50-d8_512x512_80k_ade20k_20200614_185028-0bb3f844.pth", "ade20k", 42.42, 43.28),
+        "mmseg_cityscapes": _mmseg("deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024",
+                                   "deeplabv3_r50-d8_512x1024_80k_cityscapes_20200606_113404-b92cfdd4.pth", "cityscapes",
+                                   79.32, 80.57),
+    },  # fmt: skip
     "deeplabv3_r101": {
         "tv_coco": _torchvision("deeplabv3_resnet101_coco-586e9e4e.pth", "586e9e4e", 67.4, 92.4, "deeplabv3_resnet101")
     },

@@ -70,7 +70,8 @@ def test_model_info_reports_defaults_task_paper():
     assert "1612.01105" in info["paper"]
     assert info["defaults"]["bins"] == (1, 2, 3, 6)
     assert info["defaults"]["output_stride"] == 8
-    assert info["weights"] == {}
+    assert set(info["weights"]) == {"mmseg_ade20k", "mmseg_cityscapes"}  # MMSegmentation's published weights
+    assert segzoo.model_info("danet_r50")["weights"] == {}
     with pytest.raises(KeyError):
         segzoo.model_info("pspnet")
 
@@ -124,6 +125,8 @@ def test_registry_rejects_bad_names():
 
 def test_weights_tag_without_published_weights():
     with pytest.raises(ValueError, match="no published weights"):
-        segzoo.build("pspnet_r50.voc", backbone="tiny")
+        segzoo.build("danet_r50.voc", backbone="tiny")
     with pytest.raises(ValueError, match="no published weights"):
-        segzoo.build("pspnet_r50", backbone="tiny", pretrained=True)
+        segzoo.build("danet_r50", backbone="tiny", pretrained=True)
+    with pytest.raises(ValueError, match=r"no weights tagged 'voc'; known tags: \['mmseg_ade20k', 'mmseg_cityscapes'\]"):
+        segzoo.build("pspnet_r50.voc", backbone="tiny")

@@ -16,14 +16,15 @@ which names every missing, unexpected and mis-shaped key.
   with an allow-list unpickler (:mod:`.array_pickle`) -> the panoptic recipes built with
   Detectron2's conventions (the ``d2_coco`` tags).
 
-- ``mmseg_pspnet``: MMSegmentation's PSPNet R50/R101-D8 (``.pth`` with ``meta`` and ``state_dict``) ->
-  ``pspnet_r50`` on the ResNetV1c trunk (the ``mmseg_*`` tags).
+- ``mmseg``: MMSegmentation's PSPNet, FCN and DeepLabV3 R50/R101-D8 (``.pth`` with ``meta`` and
+  ``state_dict``) -> ``pspnet_r50``, ``fcn_r50``, ``deeplabv3_r50`` on the ResNetV1c trunk with
+  MMSegmentation's head layouts (the ``mmseg_*`` tags).
 
 Use ``segzoo.build("fcn_r50", weights="fcn_resnet50_coco-1167a1af.pth")`` (the layout is detected),
 ``segzoo.build("fcn_r50.tv_coco")`` (downloaded and converted) or ``segzoo convert SRC --to RECIPE``.
 """
 
-from . import detectron2_panoptic_fpn, mmseg_pspnet, torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
+from . import detectron2_panoptic_fpn, mmsegmentation, torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
 from .core import CONVERTERS, Converted, convert_state, detect_converter, read_upstream, register_converter
 
 __all__ = ["CONVERTERS", "Converted", "convert_state", "detect_converter", "read_upstream", "register_converter"]

@@ -23,7 +23,12 @@ __all__ = ["DeepLabV3Head", "DeepLabV3PlusHead"]
 
 
 class DeepLabV3Head(nn.Module):
-    """ASPP on ``features[in_index]``, a 3x3 conv, then a 1x1 classifier."""
+    """ASPP on ``features[in_index]``, a 3x3 conv, then a 1x1 classifier.
+
+    ``layout="torchvision"``: the ASPP concatenation is projected by a 1x1 conv before the 3x3
+    conv (torchvision's ``DeepLabHead``); ``"mmseg"``: image pooling first and the 3x3 conv reads
+    the concatenation directly (MMSegmentation's ``ASPPHead``).
+    """
 
     def __init__(
         self,
@@ -34,11 +39,15 @@ class DeepLabV3Head(nn.Module):
         rates: tuple[int, ...] = (12, 24, 36),
         in_index: int = -1,
         norm: str | None = "bn",
+        layout: str = "torchvision",
     ) -> None:
         super().__init__()
+        if layout not in ("torchvision", "mmseg"):
+            raise ValueError(f"layout must be 'torchvision' or 'mmseg', got {layout!r}.")
         self.in_index = in_index
-        self.aspp = ASPP(in_channels, channels=channels, rates=rates, norm=norm)
-        self.bottleneck = ConvNormAct(channels, channels, 3, norm=norm)
+        mmseg = layout == "mmseg"
+        self.aspp = ASPP(in_channels, channels=channels, rates=rates, norm=norm, project=not mmseg, pool_first=mmseg)
+        self.bottleneck = ConvNormAct(self.aspp.out_channels, channels, 3, norm=norm)
         self.classifier = nn.Conv2d(channels, num_classes, 1)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:

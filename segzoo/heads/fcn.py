@@ -4,7 +4,9 @@ Long et al., "Fully Convolutional Networks for Semantic Segmentation", arXiv:141
 (the head of torchvision's ``fcn_resnet50``: 3x3 conv to C/4, dropout, 1x1 classifier).
 ``context`` puts any attention/context block of ``segzoo.layers`` (``se``, ``danet``,
 ``nonlocal``, ``ppm``, ``aspp``, by registry name or as a module) between the convs and the
-classifier: ``FCNHead(2048, num_classes=19, context="danet")``.
+classifier: ``FCNHead(2048, num_classes=19, context="danet")``. ``concat_input=True`` concatenates
+the input with the convs' output and fuses them with one more 3x3 conv-norm-ReLU (MMSegmentation's
+``FCNHead(concat_input=True)``, the head of its FCN R50-D8 models, with ``num_convs=2``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class FCNHead(nn.Module):
         in_index: int = -1,
         norm: str | None = "bn",
         context: str | nn.Module | None = None,
+        concat_input: bool = False,
     ) -> None:
         super().__init__()
         channels = channels or max(in_channels // 4, 1)
@@ -39,6 +42,8 @@ class FCNHead(nn.Module):
             *[ConvNormAct(in_channels if i == 0 else channels, channels, 3, norm=norm) for i in range(num_convs)]
         )
         width = channels if num_convs else in_channels
+        self.concat = ConvNormAct(in_channels + width, channels, 3, norm=norm) if concat_input else None
+        width = channels if concat_input else width
         if context == "ocr":
             raise ValueError("The OCR block also needs coarse logits: use segzoo.heads.OCRHead (or the ocrnet_* recipes).")
         # A block by registry name is built for this width; its out_channels (if it changes the width) feed the classifier.
@@ -48,4 +53,8 @@ class FCNHead(nn.Module):
         self.classifier = nn.Conv2d(width, num_classes, 1)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        return self.classifier(self.dropout(self.context(self.convs(features[self.in_index]))))
+        x = features[self.in_index]
+        out = self.convs(x)
+        if self.concat is not None:
+            out = self.concat(torch.cat([x, out], dim=1))
+        return self.classifier(self.dropout(self.context(out)))

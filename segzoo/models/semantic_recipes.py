@@ -27,12 +27,22 @@ def aux_fcn_head(encoder: nn.Module, num_classes: int, enabled: bool, index: int
 
 @register_model(paper="Long et al., Fully Convolutional Networks for Semantic Segmentation, arXiv:1411.4038",
                 options=ModelOptions(backbone="resnet50"))  # fmt: skip
-def fcn_r50(o: ModelOptions, *, output_stride: int = 8, aux: bool = True, loss: str = "ce") -> SemanticModel:
-    """FCN head on a dilated ResNet-50 (output stride 8), as torchvision's fcn_resnet50."""
+def fcn_r50(
+    o: ModelOptions,
+    *,
+    output_stride: int = 8,
+    head_convs: int = 1,
+    concat_input: bool = False,
+    aux: bool = True,
+    loss: str = "ce",
+) -> SemanticModel:
+    """FCN head on a dilated ResNet-50 (output stride 8), as torchvision's fcn_resnet50 (one 3x3 conv);
+    MMSegmentation's FCN R50-D8 head: ``head_convs=2, concat_input=True``."""
     encoder = o.encoder(output_stride=output_stride)
+    channels = encoder.feature_info[-1].channels
     return SemanticModel(
         backbone=encoder,
-        decode_head=FCNHead(encoder.feature_info[-1].channels, num_classes=o.num_classes),
+        decode_head=FCNHead(channels, num_classes=o.num_classes, num_convs=head_convs, concat_input=concat_input),
         aux_head=aux_fcn_head(encoder, o.num_classes, aux),
         loss=loss,
         **o.model_kwargs(),
@@ -55,11 +65,14 @@ def deeplabv3_r50(
     channels: int = 256,
     aux: bool = True,
     aux_index: int = -2,
+    head_layout: str = "torchvision",
     loss: str = "ce",
 ) -> SemanticModel:
     """DeepLabV3: ASPP (rates 12/24/36 at output stride 8) on a dilated ResNet-50.
 
     ``aux_index`` is the backbone level the auxiliary FCN head reads (ResNet stage 3 by default).
+    ``head_layout``: ``"torchvision"`` (ASPP projected by a 1x1 conv, then a 3x3 conv) or ``"mmseg"``
+    (MMSegmentation's ASPPHead: image pooling first, a 3x3 bottleneck over the concatenation).
     """
     encoder = o.encoder(output_stride=output_stride)
     head = DeepLabV3Head(
@@ -67,6 +80,7 @@ def deeplabv3_r50(
         num_classes=o.num_classes,
         channels=channels,
         rates=tuple(rates) if rates else aspp_rates(output_stride),
+        layout=head_layout,
     )
     return SemanticModel(
         backbone=encoder, decode_head=head, aux_head=aux_fcn_head(encoder, o.num_classes, aux, aux_index), loss=loss,

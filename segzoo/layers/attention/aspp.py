@@ -4,7 +4,9 @@ Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation", ar
 A 1x1 conv, three 3x3 atrous convs (rates 6/12/18 at output stride 16, doubled at 8) and an
 image-pooling branch, concatenated and projected by a 1x1 conv. DeepLabV3+ (Chen et al.,
 arXiv:1802.02611, Sec. 3.2) makes the three atrous branches depthwise separable
-(``separable=True``).
+(``separable=True``). MMSegmentation's ``ASPPHead`` puts the image-pooling branch first and has
+no 1x1 projection (its head's 3x3 bottleneck reads the concatenation): ``pool_first=True,
+project=False``.
 """
 
 from __future__ import annotations
@@ -45,21 +47,25 @@ class ASPP(nn.Module):
         norm: str | None = "bn",
         dropout: float = 0.1,
         separable: bool = False,
+        project: bool = True,
+        pool_first: bool = False,
     ) -> None:
         super().__init__()
+        self.pool_first = pool_first
         self.branches = nn.ModuleList([ConvNormAct(in_channels, channels, 1, norm=norm)])
         atrous = SeparableConvNormAct if separable else ConvNormAct
         for rate in rates:
             self.branches.append(atrous(in_channels, channels, 3, dilation=int(rate), norm=norm))
         self.image_pool = ConvNormAct(in_channels, channels, 1, norm=None)
-        self.project = nn.Sequential(
-            ConvNormAct((len(rates) + 2) * channels, channels, 1, norm=norm),
-            nn.Dropout(dropout),
+        concat = (len(rates) + 2) * channels
+        self.project = (
+            nn.Sequential(ConvNormAct(concat, channels, 1, norm=norm), nn.Dropout(dropout)) if project else nn.Identity()
         )
-        self.out_channels = channels
+        self.out_channels = channels if project else concat
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = [branch(x) for branch in self.branches]
         pooled = self.image_pool(x.mean(dim=(2, 3), keepdim=True))  # (B, channels, 1, 1)
-        outs.append(pooled.expand(-1, -1, x.shape[2], x.shape[3]))
+        pooled = pooled.expand(-1, -1, x.shape[2], x.shape[3])
+        outs = [pooled, *outs] if self.pool_first else [*outs, pooled]
         return self.project(torch.cat(outs, dim=1))

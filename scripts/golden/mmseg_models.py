@@ -1,20 +1,22 @@
-"""Golden files for the MMSegmentation PSPNet converter: a *small* PSPNet R50-D8 built by
+"""Golden files for the MMSegmentation converters: a *small* PSPNet, FCN or DeepLabV3 R50-D8 built by
 MMSegmentation's own code, with random weights, saved in MMSegmentation's checkpoint layout
-(``{"meta": ..., "state_dict": ...}``), and its logits on two fixed images.
+(``{"meta": ..., "state_dict": ...}``), and its logits on two fixed inputs.
 
 MMSegmentation needs mmcv, whose compiled ops can't be built here in reasonable time. The
-models used (ResNetV1c, PSPHead, FCNHead) call none of them, so this script runs with
+models used (ResNetV1c, PSPHead, FCNHead, ASPPHead) call none of them, so this script runs with
 ``mmcv-lite`` and registers a stand-in for ``mmcv._ext`` whose every function raises if called
 (no op of it runs). In a scratch virtualenv::
 
     python -m venv /tmp/mmvenv && /tmp/mmvenv/bin/pip install torch torchvision mmengine \
         "mmcv-lite==2.1.0" mmsegmentation ftfy regex safetensors
-    /tmp/mmvenv/bin/python scripts/golden/mmseg_pspnet.py --out tests/fixtures/mmseg_pspnet
+    for m in pspnet fcn deeplabv3; do
+        /tmp/mmvenv/bin/python scripts/golden/mmseg_models.py --method $m --out tests/fixtures/mmseg_$m
+    done
 
-The configuration is MMSegmentation's ``pspnet_r50-d8_4xb4-80k_ade20k-512x512`` (ResNetV1c deep
-stem, dilations 1/1/2/4 with contracted first dilations, PSPHead with pool scales 1/2/3/6, an
-FCN auxiliary head on stage 3) with narrow widths (``base_channels`` 4, stem 16, PSP channels 32,
-auxiliary channels 16), 8 classes and BN instead of SyncBN (one process).
+The configurations are MMSegmentation's ``<method>_r50-d8_4xb4-80k_ade20k-512x512`` (ResNetV1c deep
+stem, dilations 1/1/2/4 with contracted first dilations, the method's head, an FCN auxiliary head
+on stage 3) with narrow widths (``base_channels`` 4, stem 16, head channels 32, auxiliary channels
+16), 8 classes and BN instead of SyncBN (one process).
 """
 
 from __future__ import annotations
@@ -52,7 +54,14 @@ def stub_compiled_ops() -> None:
     sys.modules["mmcv._ext"] = stub
 
 
-def build(config: str):
+CONFIGS = {
+    "pspnet": ("pspnet", "pspnet_r50-d8_4xb4-80k_ade20k-512x512.py"),
+    "fcn": ("fcn", "fcn_r50-d8_4xb4-80k_ade20k-512x512.py"),
+    "deeplabv3": ("deeplabv3", "deeplabv3_r50-d8_4xb4-80k_ade20k-512x512.py"),
+}
+
+
+def build(method: str):
     from mmengine.config import Config
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
@@ -60,7 +69,8 @@ def build(config: str):
     register_all_modules()
     import mmseg
 
-    cfg = Config.fromfile(os.path.join(os.path.dirname(mmseg.__file__), ".mim", "configs", "pspnet", config))
+    folder, config = CONFIGS[method]
+    cfg = Config.fromfile(os.path.join(os.path.dirname(mmseg.__file__), ".mim", "configs", folder, config))
     m = cfg.model
     m.pop("data_preprocessor", None)
     m.pop("pretrained", None)
@@ -85,7 +95,7 @@ def randomise(model: torch.nn.Module, generator: torch.Generator) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="pspnet_r50-d8_4xb4-80k_ade20k-512x512.py")
+    parser.add_argument("--method", choices=sorted(CONFIGS), default="pspnet")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
     stub_compiled_ops()
@@ -93,7 +103,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
-    model, cfg = build(args.config)
+    model, cfg = build(args.method)
     randomise(model, generator)
     args.out.mkdir(parents=True, exist_ok=True)
     classes = [f"class{i}" for i in range(cfg.model.decode_head.num_classes)]
@@ -101,10 +111,10 @@ def main() -> None:
         "meta": {"mmseg_version": mmseg.__version__, "dataset_meta": {"classes": classes}, "config": cfg.pretty_text},
         "state_dict": model.state_dict(),
     }
-    path = args.out / "pspnet_r50-d8_tiny.pth"
+    path = args.out / f"{args.method}_r50-d8_tiny.pth"
     torch.save(checkpoint, path)
 
-    fresh, _ = build(args.config)  # MMSegmentation reads the file back with its own loader
+    fresh, _ = build(args.method)  # MMSegmentation reads the file back with its own loader
     from mmengine.runner import load_checkpoint
 
     load_checkpoint(fresh, str(path), map_location="cpu", strict=True)
@@ -120,9 +130,9 @@ def main() -> None:
         print(f"image {i}: {(h, w)}, logits {tuple(logits.shape)}, {logits.argmax(1).unique().numel()} labels")
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(args.out / "outputs.safetensors"))
     (args.out / "outputs.json").write_text(json.dumps({
-        "config": args.config, "mmseg_version": mmseg.__version__, "num_classes": cfg.model.decode_head.num_classes,
-        "base_channels": 4, "stem_channels": 16, "psp_channels": 32, "aux_channels": 16,
-        "generated_by": "scripts/golden/mmseg_pspnet.py",
+        "config": CONFIGS[args.method][1], "mmseg_version": mmseg.__version__, "num_classes": cfg.model.decode_head.num_classes,
+        "base_channels": 4, "stem_channels": 16, "head_channels": 32, "aux_channels": 16,
+        "generated_by": f"scripts/golden/mmseg_models.py --method {args.method}",
     }, indent=1) + "\n")  # fmt: skip
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
 

@@ -1,6 +1,9 @@
-"""MMSegmentation's PSPNet R50/R101-D8 (Zhao et al., "Pyramid Scene Parsing Network",
-arXiv:1612.01105; ``configs/pspnet/pspnet_r*-d8_*``) -> segzoo's ``pspnet_r50``/``pspnet_r101`` with
-the ``resnet50_v1c``/``resnet101_v1c`` trunk (the ``mmseg_*`` tags set it).
+"""MMSegmentation's R50/R101-D8 segmentors -> segzoo's recipes on the ``resnet50_v1c``/``resnet101_v1c``
+trunk (the ``mmseg_*`` tags set it and the head options): PSPNet (Zhao et al., arXiv:1612.01105;
+``configs/pspnet``) -> ``pspnet_r50``; FCN (Long et al., arXiv:1411.4038; ``configs/fcn``, its head
+with two convs and the input concatenated) -> ``fcn_r50`` with ``head_convs=2, concat_input=True``;
+DeepLabV3 (Chen et al., arXiv:1706.05587; ``configs/deeplabv3``, ``ASPPHead``) -> ``deeplabv3_r50``
+with ``head_layout="mmseg"``.
 
 MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` files (read with
 ``torch.load(weights_only=True)``). What is renamed or folded (each exact in eval):
@@ -13,6 +16,10 @@ MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` f
   ``ppm.stages.{i}``. segzoo's bin-1 branch has a biased conv and no BatchNorm (BatchNorm over one
   value per channel can't train with one image per batch): MMSegmentation's BatchNorm is folded
   into that conv. ``bottleneck`` -> ``bottleneck``, ``conv_seg`` -> ``classifier``.
+- FCN: ``decode_head.convs.{i}`` / ``conv_cat`` -> ``convs.{i}`` / ``concat``.
+- DeepLabV3: ``decode_head.image_pool.1`` (1x1 conv + BN + ReLU on the pooled map) -> segzoo's
+  ``aspp.image_pool``, a biased conv without norm (same reason as the bin-1 branch): BatchNorm
+  folded; ``aspp_modules.{i}`` -> ``aspp.branches.{i}``; ``bottleneck`` -> ``bottleneck``.
 - ``auxiliary_head.convs.0`` / ``conv_seg`` -> segzoo's auxiliary FCN head ``convs.0`` / ``classifier``.
 """
 
@@ -25,14 +32,14 @@ import torch
 
 from .core import Converted, parts_left_as_built, register_converter
 
-__all__ = ["convert_mmseg_pspnet"]
+__all__ = ["convert_mmsegmentation"]
 
 _STEM = {"0": "conv1.0", "1": "conv1.1", "3": "conv1.3", "4": "conv1.4", "6": "conv1.6", "7": "bn1"}
 _CONV_MODULE = {"conv": "0", "bn": "1"}  # MMSegmentation's ConvModule(conv, bn) -> segzoo's ConvNormAct
 
 
 def _detect(state: Mapping[str, torch.Tensor]) -> bool:
-    return "backbone.stem.0.weight" in state and "decode_head.psp_modules.0.1.conv.weight" in state
+    return "backbone.stem.0.weight" in state and "decode_head.conv_seg.weight" in state
 
 
 def _rename(key: str) -> str | None:
@@ -44,6 +51,14 @@ def _rename(key: str) -> str | None:
         return f"decode_head.ppm.stages.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
     if m := re.fullmatch(r"decode_head\.bottleneck\.(conv|bn)\.(.+)", key):
         return f"decode_head.bottleneck.{_CONV_MODULE[m[1]]}.{m[2]}"
+    if m := re.fullmatch(r"decode_head\.convs\.(\d+)\.(conv|bn)\.(.+)", key):
+        return f"decode_head.convs.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
+    if m := re.fullmatch(r"decode_head\.conv_cat\.(conv|bn)\.(.+)", key):
+        return f"decode_head.concat.{_CONV_MODULE[m[1]]}.{m[2]}"
+    if m := re.fullmatch(r"decode_head\.image_pool\.1\.(conv|bn)\.(.+)", key):
+        return f"decode_head.aspp.image_pool.{_CONV_MODULE[m[1]]}.{m[2]}"
+    if m := re.fullmatch(r"decode_head\.aspp_modules\.(\d+)\.(conv|bn)\.(.+)", key):
+        return f"decode_head.aspp.branches.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
     if m := re.fullmatch(r"auxiliary_head\.convs\.(\d+)\.(conv|bn)\.(.+)", key):
         return f"aux_head.convs.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
     if m := re.fullmatch(r"(decode_head|auxiliary_head)\.conv_seg\.(weight|bias)", key):
@@ -61,9 +76,9 @@ def _fold_bn(out: dict[str, torch.Tensor], prefix: str, conv: str) -> None:
     out[f"{conv}.bias"] = bn["bias"] - bn["running_mean"] * scale
 
 
-@register_converter("mmseg_pspnet", detect=_detect, source="MMSegmentation configs/pspnet/pspnet_r*-d8_* (.pth)")
-def convert_mmseg_pspnet(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
-    """An MMSegmentation PSPNet R50/R101-D8 state dict -> ``pspnet_r50``/``pspnet_r101`` on the v1c trunk."""
+@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3}/*_r*-d8_* (.pth)")
+def convert_mmsegmentation(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
+    """An MMSegmentation PSPNet/FCN/DeepLabV3 R50/R101-D8 state dict -> the recipe on the v1c trunk."""
     out: dict[str, torch.Tensor] = {}
     unused: list[str] = []
     notes: list[str] = []
@@ -82,5 +97,8 @@ def convert_mmseg_pspnet(state: Mapping[str, torch.Tensor], target: Mapping[str,
         _fold_bn(out, f"decode_head.ppm.stages.{i}", f"decode_head.ppm.stages.{i}.0")
     if folded:
         notes.append(f"folded the BatchNorm of pooling branch(es) {folded} into their conv (segzoo's bin-1 branch has none)")
+    if "decode_head.aspp.image_pool.1.running_var" in out:
+        _fold_bn(out, "decode_head.aspp.image_pool", "decode_head.aspp.image_pool.0")
+        notes.append("folded the BatchNorm of the ASPP image-pooling branch into its conv (segzoo's has none)")
     initialised = parts_left_as_built(target, out)
     return Converted(state=out, unused=unused, notes=notes, initialised=initialised)
