@@ -196,10 +196,11 @@ _MMSEG_HEADS = {  # the recipe options of MMSegmentation's head layouts (see seg
     "pspnet": {},
     "fcn": {"head_convs": 2, "concat_input": True},
     "deeplabv3": {"head_layout": "mmseg", "channels": 512},
+    "danet": {},
 }
 
 
-def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float) -> WeightsSpec:
+def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float | None) -> WeightsSpec:
     """An MMSegmentation checkpoint (``configs/<method>/metafile.yaml``); the file name ends in its sha256 prefix."""
     data, classes, ids, protocol, resize = _MMSEG_DATASETS[dataset]
     method = name.split("_")[0]
@@ -214,7 +215,7 @@ def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float) -> W
         overrides={"backbone": "resnet50_v1c", "num_classes": len(classes), **_MMSEG_HEADS[method]},
         class_names=classes,
         category_ids=ids,
-        metrics={"mIoU": miou, "mIoU_ms_flip": miou_ms},
+        metrics={"mIoU": miou, **({"mIoU_ms_flip": miou_ms} if miou_ms is not None else {})},
         metrics_protocol=f"reported by MMSegmentation (metafile.yaml): {protocol}; mIoU_ms_flip with scales "
         "0.5-1.75 and flip",
         preprocessing=Preprocessing(resize=resize),  # RGB, ImageNet mean/std (MMSegmentation's in 0-255 units)
@@ -228,6 +229,13 @@ PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
         "mmseg_cityscapes": _mmseg("pspnet_r50-d8_4xb2-80k_cityscapes-512x1024",
                                    "pspnet_r50-d8_512x1024_80k_cityscapes_20200606_112131-2376f12b.pth", "cityscapes",
                                    78.55, 79.79),
+    },  # fmt: skip
+    "danet_r50": {
+        "mmseg_ade20k": _mmseg("danet_r50-d8_4xb4-80k_ade20k-512x512",
+                               "danet_r50-d8_512x512_80k_ade20k_20200615_015125-edb18e08.pth", "ade20k", 41.66, 42.9),
+        "mmseg_cityscapes": _mmseg("danet_r50-d8_4xb2-80k_cityscapes-512x1024",
+                                   "danet_r50-d8_512x1024_80k_cityscapes_20200607_133029-2bfa2293.pth", "cityscapes",
+                                   79.34, None),
     },  # fmt: skip
     "panoptic_fpn_r50": {
         "tv_maskrcnn_coco": TV_MASKRCNN_COCO,

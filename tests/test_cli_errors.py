@@ -70,10 +70,10 @@ CASES = {
     "unknown device": (lambda f: _predict(f, "--model", "fcn_r50", "--set", "backbone=tiny", "--device", "tpu"),
                        ["--device", "cpu, cuda"]),  # fmt: skip
     "no published weights (--set pretrained)": (
-        lambda f: _predict(f, "--model", "danet_r50", "--set", "pretrained=true", *TINY),
+        lambda f: _predict(f, "--model", "ainnoseg_hrnet_w48", "--set", "pretrained=true", *TINY),
         ["no published weights yet", "--weights PATH"],
     ),
-    "no published weights (tag)": (lambda f: _predict(f, "--model", "danet_r50.coco", *TINY),
+    "no published weights (tag)": (lambda f: _predict(f, "--model", "ainnoseg_hrnet_w48.coco", *TINY),
                                    ["no published weights yet", "--weights PATH"]),  # fmt: skip
     "offline backbone download": (
         lambda f: _predict(f, "--model", "fcn_r50", "--set", "pretrained_backbone=true", "--set", "backbone=resnet18"),

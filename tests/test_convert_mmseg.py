@@ -28,7 +28,7 @@ CHECKPOINT = GOLDEN / "pspnet_r50-d8_tiny.pth"
 METHODS = {  # method -> (recipe, the tag's head options without the trunk and classes)
     method: (f"{method}_r50", {k: v for k, v in PUBLISHED[f"{method}_r50"]["mmseg_ade20k"].overrides.items()
                                if k not in ("backbone", "num_classes", "channels")})
-    for method in ("pspnet", "fcn", "deeplabv3")
+    for method in ("pspnet", "fcn", "deeplabv3", "danet")
 }  # fmt: skip
 
 
@@ -48,7 +48,7 @@ def _model(meta: dict, weights: Path | None = CHECKPOINT, method: str = "pspnet"
     trunk = TimmBackbone(model_name="resnet50c", output_stride=8,
                          timm_args={"channels": widths, "stem_width": meta["stem_channels"] // 2})  # fmt: skip
     recipe, options = METHODS[method]
-    if method != "fcn":  # FCN's head width is C/4 of its input, like MMSegmentation's
+    if method not in ("fcn", "danet"):  # FCN's and DANet's head width is C/4 of their input, like MMSegmentation's
         options = {**options, "channels": meta["head_channels"]}
     return segzoo.build(recipe, backbone=trunk, num_classes=meta["num_classes"], **options,
                         weights=None if weights is None else str(weights)).eval()  # fmt: skip

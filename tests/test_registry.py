@@ -71,7 +71,7 @@ def test_model_info_reports_defaults_task_paper():
     assert info["defaults"]["bins"] == (1, 2, 3, 6)
     assert info["defaults"]["output_stride"] == 8
     assert set(info["weights"]) == {"mmseg_ade20k", "mmseg_cityscapes"}  # MMSegmentation's published weights
-    assert segzoo.model_info("danet_r50")["weights"] == {}
+    assert segzoo.model_info("ainnoseg_hrnet_w48")["weights"] == {}
     with pytest.raises(KeyError):
         segzoo.model_info("pspnet")
 
@@ -125,8 +125,8 @@ def test_registry_rejects_bad_names():
 
 def test_weights_tag_without_published_weights():
     with pytest.raises(ValueError, match="no published weights"):
-        segzoo.build("danet_r50.voc", backbone="tiny")
+        segzoo.build("ainnoseg_hrnet_w48.voc", backbone="tiny")
     with pytest.raises(ValueError, match="no published weights"):
-        segzoo.build("danet_r50", backbone="tiny", pretrained=True)
+        segzoo.build("ainnoseg_hrnet_w48", backbone="tiny", pretrained=True)
     with pytest.raises(ValueError, match=r"no weights tagged 'voc'; known tags: \['mmseg_ade20k', 'mmseg_cityscapes'\]"):
         segzoo.build("pspnet_r50.voc", backbone="tiny")

@@ -3,13 +3,13 @@ MMSegmentation's own code, with random weights, saved in MMSegmentation's checkp
 (``{"meta": ..., "state_dict": ...}``), and its logits on two fixed inputs.
 
 MMSegmentation needs mmcv, whose compiled ops can't be built here in reasonable time. The
-models used (ResNetV1c, PSPHead, FCNHead, ASPPHead) call none of them, so this script runs with
+models used (ResNetV1c, PSPHead, FCNHead, ASPPHead, DAHead) call none of them, so this script runs with
 ``mmcv-lite`` and registers a stand-in for ``mmcv._ext`` whose every function raises if called
 (no op of it runs). In a scratch virtualenv::
 
     python -m venv /tmp/mmvenv && /tmp/mmvenv/bin/pip install torch torchvision mmengine \
         "mmcv-lite==2.1.0" mmsegmentation ftfy regex safetensors
-    for m in pspnet fcn deeplabv3; do
+    for m in pspnet fcn deeplabv3 danet; do
         /tmp/mmvenv/bin/python scripts/golden/mmseg_models.py --method $m --out tests/fixtures/mmseg_$m
     done
 
@@ -58,7 +58,9 @@ CONFIGS = {
     "pspnet": ("pspnet", "pspnet_r50-d8_4xb4-80k_ade20k-512x512.py"),
     "fcn": ("fcn", "fcn_r50-d8_4xb4-80k_ade20k-512x512.py"),
     "deeplabv3": ("deeplabv3", "deeplabv3_r50-d8_4xb4-80k_ade20k-512x512.py"),
+    "danet": ("danet", "danet_r50-d8_4xb4-80k_ade20k-512x512.py"),
 }
+HEAD_EXTRA = {"danet": {"pam_channels": 4}}  # position attention's query/key width: channels / 8, as in the full model
 
 
 def build(method: str):
@@ -76,7 +78,7 @@ def build(method: str):
     m.pop("pretrained", None)
     bn = dict(type="BN", requires_grad=True)
     m.backbone.update(norm_cfg=bn, base_channels=4, stem_channels=16)
-    m.decode_head.update(norm_cfg=bn, in_channels=128, channels=32, num_classes=NUM_CLASSES)
+    m.decode_head.update(norm_cfg=bn, in_channels=128, channels=32, num_classes=NUM_CLASSES, **HEAD_EXTRA.get(method, {}))
     m.auxiliary_head.update(norm_cfg=bn, in_channels=64, channels=16, num_classes=NUM_CLASSES)
     return MODELS.build(m).eval(), cfg
 
@@ -89,6 +91,9 @@ def randomise(model: torch.nn.Module, generator: torch.Generator) -> None:
                 module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
                 module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
                 module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) * 0.5 + 0.75)
+        for module in model.modules():  # attention gammas start at 0 (identity): give them a value to test
+            if type(module).__name__ == "Scale":
+                module.scale.copy_(torch.rand(module.scale.shape, generator=generator) + 0.5)
         for head in (model.decode_head, model.auxiliary_head):  # MMSegmentation's std 0.01: near-uniform logits
             head.conv_seg.weight.copy_(torch.randn(head.conv_seg.weight.shape, generator=generator) * 0.3)
 

@@ -3,7 +3,8 @@ trunk (the ``mmseg_*`` tags set it and the head options): PSPNet (Zhao et al., a
 ``configs/pspnet``) -> ``pspnet_r50``; FCN (Long et al., arXiv:1411.4038; ``configs/fcn``, its head
 with two convs and the input concatenated) -> ``fcn_r50`` with ``head_convs=2, concat_input=True``;
 DeepLabV3 (Chen et al., arXiv:1706.05587; ``configs/deeplabv3``, ``ASPPHead``) -> ``deeplabv3_r50``
-with ``head_layout="mmseg"``.
+with ``head_layout="mmseg"``; DANet (Fu et al., arXiv:1809.02983; ``configs/danet``, ``DAHead``) ->
+``danet_r50`` (the same head).
 
 MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` files (read with
 ``torch.load(weights_only=True)``). What is renamed or folded (each exact in eval):
@@ -20,6 +21,10 @@ MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` f
 - DeepLabV3: ``decode_head.image_pool.1`` (1x1 conv + BN + ReLU on the pooled map) -> segzoo's
   ``aspp.image_pool``, a biased conv without norm (same reason as the bin-1 branch): BatchNorm
   folded; ``aspp_modules.{i}`` -> ``aspp.branches.{i}``; ``bottleneck`` -> ``bottleneck``.
+- DANet: ``pam_in_conv``/``pam``/``pam_out_conv`` and ``cam_*`` -> segzoo's ``attention.position_*`` and
+  ``attention.channel_*`` (PAM's ``query/key/value_project`` -> ``query/key/value``, the ``gamma.scale``
+  of PAM and CAM -> ``gamma``/``beta``); ``pam_conv_seg``/``cam_conv_seg`` -> ``position_classifier``/
+  ``channel_classifier``.
 - ``auxiliary_head.convs.0`` / ``conv_seg`` -> segzoo's auxiliary FCN head ``convs.0`` / ``classifier``.
 """
 
@@ -36,6 +41,7 @@ __all__ = ["convert_mmsegmentation"]
 
 _STEM = {"0": "conv1.0", "1": "conv1.1", "3": "conv1.3", "4": "conv1.4", "6": "conv1.6", "7": "bn1"}
 _CONV_MODULE = {"conv": "0", "bn": "1"}  # MMSegmentation's ConvModule(conv, bn) -> segzoo's ConvNormAct
+_DA_BRANCH = {"pam": "position", "cam": "channel"}
 
 
 def _detect(state: Mapping[str, torch.Tensor]) -> bool:
@@ -61,6 +67,14 @@ def _rename(key: str) -> str | None:
         return f"decode_head.aspp.branches.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
     if m := re.fullmatch(r"auxiliary_head\.convs\.(\d+)\.(conv|bn)\.(.+)", key):
         return f"aux_head.convs.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
+    if m := re.fullmatch(r"decode_head\.(pam|cam)_(in|out)_conv\.(conv|bn)\.(.+)", key):
+        return f"decode_head.attention.{_DA_BRANCH[m[1]]}_{m[2]}.{_CONV_MODULE[m[3]]}.{m[4]}"
+    if m := re.fullmatch(r"decode_head\.pam\.(query|key|value)_project\.(weight|bias)", key):
+        return f"decode_head.attention.position.{m[1]}.{m[2]}"
+    if m := re.fullmatch(r"decode_head\.(pam|cam)\.gamma\.scale", key):
+        return "decode_head.attention.position.gamma" if m[1] == "pam" else "decode_head.attention.channel.beta"
+    if m := re.fullmatch(r"decode_head\.(pam|cam)_conv_seg\.(weight|bias)", key):
+        return f"decode_head.{_DA_BRANCH[m[1]]}_classifier.{m[2]}"
     if m := re.fullmatch(r"(decode_head|auxiliary_head)\.conv_seg\.(weight|bias)", key):
         return f"{'aux_head' if m[1] == 'auxiliary_head' else 'decode_head'}.classifier.{m[2]}"
     return None
@@ -76,9 +90,9 @@ def _fold_bn(out: dict[str, torch.Tensor], prefix: str, conv: str) -> None:
     out[f"{conv}.bias"] = bn["bias"] - bn["running_mean"] * scale
 
 
-@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3}/*_r*-d8_* (.pth)")
+@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3,danet}/*_r*-d8_* (.pth)")
 def convert_mmsegmentation(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
-    """An MMSegmentation PSPNet/FCN/DeepLabV3 R50/R101-D8 state dict -> the recipe on the v1c trunk."""
+    """An MMSegmentation PSPNet/FCN/DeepLabV3/DANet R50/R101-D8 state dict -> the recipe on the v1c trunk."""
     out: dict[str, torch.Tensor] = {}
     unused: list[str] = []
     notes: list[str] = []
@@ -86,6 +100,8 @@ def convert_mmsegmentation(state: Mapping[str, torch.Tensor], target: Mapping[st
         new = _rename(key)
         if new is None:
             unused.append(key)
+        elif key.endswith(".gamma.scale"):  # mmcv's Scale holds a 0-d parameter, segzoo's attention a (1,) one
+            out[new] = value.reshape(1)
         else:
             out[new] = value
     # segzoo's bin-1 branch: a biased conv, no norm (see segzoo.layers.PyramidPooling).
