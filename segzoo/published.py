@@ -197,6 +197,7 @@ _MMSEG_HEADS = {  # the recipe options of MMSegmentation's head layouts (see seg
     "fcn": {"head_convs": 2, "concat_input": True},
     "deeplabv3": {"head_layout": "mmseg", "channels": 512},
     "danet": {},
+    "nonlocal": {"scaled_affinity": True},
 }
 
 
@@ -204,8 +205,9 @@ def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float | Non
     """An MMSegmentation checkpoint (``configs/<method>/metafile.yaml``); the file name ends in its sha256 prefix."""
     data, classes, ids, protocol, resize = _MMSEG_DATASETS[dataset]
     method = name.split("_")[0]
+    folder = {"nonlocal": "nonlocal_net"}.get(method, method)
     return WeightsSpec(
-        url=f"{_MMSEG_BASE}/{method}/{file.rsplit('_', 2)[0]}/{file}",
+        url=f"{_MMSEG_BASE}/{folder}/{file.rsplit('_', 2)[0]}/{file}",
         num_classes=len(classes),
         hash_prefix=file.rsplit("-", 1)[-1].split(".")[0],
         dataset=data,
@@ -236,6 +238,13 @@ PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
         "mmseg_cityscapes": _mmseg("danet_r50-d8_4xb2-80k_cityscapes-512x1024",
                                    "danet_r50-d8_512x1024_80k_cityscapes_20200607_133029-2bfa2293.pth", "cityscapes",
                                    79.34, None),
+    },  # fmt: skip
+    "nonlocal_r50": {
+        "mmseg_ade20k": _mmseg("nonlocal_r50-d8_4xb4-80k_ade20k-512x512",
+                               "nonlocal_r50-d8_512x512_80k_ade20k_20200615_015801-5ae0aa33.pth", "ade20k", 40.75, 42.05),
+        "mmseg_cityscapes": _mmseg("nonlocal_r50-d8_4xb2-80k_cityscapes-512x1024",
+                                   "nonlocal_r50-d8_512x1024_80k_cityscapes_20200607_193518-d6839fae.pth", "cityscapes",
+                                   78.01, None),
     },  # fmt: skip
     "panoptic_fpn_r50": {
         "tv_maskrcnn_coco": TV_MASKRCNN_COCO,

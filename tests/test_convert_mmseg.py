@@ -28,7 +28,7 @@ CHECKPOINT = GOLDEN / "pspnet_r50-d8_tiny.pth"
 METHODS = {  # method -> (recipe, the tag's head options without the trunk and classes)
     method: (f"{method}_r50", {k: v for k, v in PUBLISHED[f"{method}_r50"]["mmseg_ade20k"].overrides.items()
                                if k not in ("backbone", "num_classes", "channels")})
-    for method in ("pspnet", "fcn", "deeplabv3", "danet")
+    for method in ("pspnet", "fcn", "deeplabv3", "danet", "nonlocal")
 }  # fmt: skip
 
 
@@ -116,3 +116,5 @@ def test_deeplabv3_folds_the_image_pooling_batchnorm():
     assert fcn.overrides == {"backbone": "resnet50_v1c", "num_classes": 19, "head_convs": 2, "concat_input": True}
     assert fcn.hash_prefix == "03aa804d" and fcn.metrics == {"mIoU": 73.61, "mIoU_ms_flip": 74.24}
     assert PUBLISHED["deeplabv3_r50"]["mmseg_ade20k"].overrides["head_layout"] == "mmseg"
+    nonlocal_ade = PUBLISHED["nonlocal_r50"]["mmseg_ade20k"]
+    assert nonlocal_ade.overrides["scaled_affinity"] is True and "/nonlocal_net/" in nonlocal_ade.url

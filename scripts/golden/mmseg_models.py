@@ -3,13 +3,13 @@ MMSegmentation's own code, with random weights, saved in MMSegmentation's checkp
 (``{"meta": ..., "state_dict": ...}``), and its logits on two fixed inputs.
 
 MMSegmentation needs mmcv, whose compiled ops can't be built here in reasonable time. The
-models used (ResNetV1c, PSPHead, FCNHead, ASPPHead, DAHead) call none of them, so this script runs with
+models used (ResNetV1c, PSPHead, FCNHead, ASPPHead, DAHead, NLHead) call none of them, so this script runs with
 ``mmcv-lite`` and registers a stand-in for ``mmcv._ext`` whose every function raises if called
 (no op of it runs). In a scratch virtualenv::
 
     python -m venv /tmp/mmvenv && /tmp/mmvenv/bin/pip install torch torchvision mmengine \
         "mmcv-lite==2.1.0" mmsegmentation ftfy regex safetensors
-    for m in pspnet fcn deeplabv3 danet; do
+    for m in pspnet fcn deeplabv3 danet nonlocal; do
         /tmp/mmvenv/bin/python scripts/golden/mmseg_models.py --method $m --out tests/fixtures/mmseg_$m
     done
 
@@ -59,6 +59,7 @@ CONFIGS = {
     "fcn": ("fcn", "fcn_r50-d8_4xb4-80k_ade20k-512x512.py"),
     "deeplabv3": ("deeplabv3", "deeplabv3_r50-d8_4xb4-80k_ade20k-512x512.py"),
     "danet": ("danet", "danet_r50-d8_4xb4-80k_ade20k-512x512.py"),
+    "nonlocal": ("nonlocal_net", "nonlocal_r50-d8_4xb4-80k_ade20k-512x512.py"),
 }
 HEAD_EXTRA = {"danet": {"pam_channels": 4}}  # position attention's query/key width: channels / 8, as in the full model
 
@@ -94,6 +95,9 @@ def randomise(model: torch.nn.Module, generator: torch.Generator) -> None:
         for module in model.modules():  # attention gammas start at 0 (identity): give them a value to test
             if type(module).__name__ == "Scale":
                 module.scale.copy_(torch.rand(module.scale.shape, generator=generator) + 0.5)
+            if type(module).__name__ == "NonLocal2d":  # peaked affinities, so that their scaling matters
+                module.theta.conv.weight.mul_(8.0)
+                module.phi.conv.weight.mul_(8.0)
         for head in (model.decode_head, model.auxiliary_head):  # MMSegmentation's std 0.01: near-uniform logits
             head.conv_seg.weight.copy_(torch.randn(head.conv_seg.weight.shape, generator=generator) * 0.3)
 

@@ -4,7 +4,8 @@ trunk (the ``mmseg_*`` tags set it and the head options): PSPNet (Zhao et al., a
 with two convs and the input concatenated) -> ``fcn_r50`` with ``head_convs=2, concat_input=True``;
 DeepLabV3 (Chen et al., arXiv:1706.05587; ``configs/deeplabv3``, ``ASPPHead``) -> ``deeplabv3_r50``
 with ``head_layout="mmseg"``; DANet (Fu et al., arXiv:1809.02983; ``configs/danet``, ``DAHead``) ->
-``danet_r50`` (the same head).
+``danet_r50`` (the same head); Non-local (Wang et al., arXiv:1711.07971; ``configs/nonlocal_net``,
+``NLHead``) -> ``nonlocal_r50`` with ``scaled_affinity=True``.
 
 MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` files (read with
 ``torch.load(weights_only=True)``). What is renamed or folded (each exact in eval):
@@ -25,6 +26,9 @@ MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` f
   ``attention.channel_*`` (PAM's ``query/key/value_project`` -> ``query/key/value``, the ``gamma.scale``
   of PAM and CAM -> ``gamma``/``beta``); ``pam_conv_seg``/``cam_conv_seg`` -> ``position_classifier``/
   ``channel_classifier``.
+- Non-local: ``convs.0``/``nl_block``/``convs.1``/``conv_cat`` -> ``conv_in``/``nonlocal_block``/
+  ``conv_out``/``fuse`` (mmcv's ``g/theta/phi`` and ``conv_out`` conv + BN -> ``g/theta/phi``,
+  ``out`` and ``norm``).
 - ``auxiliary_head.convs.0`` / ``conv_seg`` -> segzoo's auxiliary FCN head ``convs.0`` / ``classifier``.
 """
 
@@ -46,6 +50,20 @@ _DA_BRANCH = {"pam": "position", "cam": "channel"}
 
 def _detect(state: Mapping[str, torch.Tensor]) -> bool:
     return "backbone.stem.0.weight" in state and "decode_head.conv_seg.weight" in state
+
+
+_NONLOCAL = {"convs.0": "conv_in", "convs.1": "conv_out", "conv_cat": "fuse"}
+
+
+def _rename_nonlocal(key: str) -> str | None:
+    """NLHead's names (its FCN-style ``convs`` wrap the non-local block)."""
+    if m := re.fullmatch(r"decode_head\.(convs\.[01]|conv_cat)\.(conv|bn)\.(.+)", key):
+        return f"decode_head.{_NONLOCAL[m[1]]}.{_CONV_MODULE[m[2]]}.{m[3]}"
+    if m := re.fullmatch(r"decode_head\.nl_block\.(g|theta|phi)\.conv\.(weight|bias)", key):
+        return f"decode_head.nonlocal_block.{m[1]}.{m[2]}"
+    if m := re.fullmatch(r"decode_head\.nl_block\.conv_out\.(conv|bn)\.(.+)", key):
+        return f"decode_head.nonlocal_block.{'out' if m[1] == 'conv' else 'norm'}.{m[2]}"
+    return _rename(key)
 
 
 def _rename(key: str) -> str | None:
@@ -90,14 +108,15 @@ def _fold_bn(out: dict[str, torch.Tensor], prefix: str, conv: str) -> None:
     out[f"{conv}.bias"] = bn["bias"] - bn["running_mean"] * scale
 
 
-@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3,danet}/*_r*-d8_* (.pth)")
+@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3,danet,nonlocal_net}/*_r*-d8_* (.pth)")
 def convert_mmsegmentation(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
-    """An MMSegmentation PSPNet/FCN/DeepLabV3/DANet R50/R101-D8 state dict -> the recipe on the v1c trunk."""
+    """An MMSegmentation PSPNet/FCN/DeepLabV3/DANet/Non-local R50/R101-D8 state dict -> the recipe on the v1c trunk."""
     out: dict[str, torch.Tensor] = {}
     unused: list[str] = []
     notes: list[str] = []
+    rename = _rename_nonlocal if "decode_head.nl_block.g.conv.weight" in state else _rename
     for key, value in state.items():
-        new = _rename(key)
+        new = rename(key)
         if new is None:
             unused.append(key)
         elif key.endswith(".gamma.scale"):  # mmcv's Scale holds a 0-d parameter, segzoo's attention a (1,) one

@@ -3,7 +3,8 @@
 Wang et al., "Non-local Neural Networks", arXiv:1711.07971, used as a segmentation head as
 in MMSegmentation's NLHead: 3x3 conv-norm-ReLU to ``channels``, an embedded-Gaussian
 non-local block, 3x3 conv-norm-ReLU, concatenation with the input, 3x3 fusion conv,
-dropout and a 1x1 classifier.
+dropout and a 1x1 classifier. ``scaled=True`` divides the affinity by sqrt(inner channels), as
+MMSegmentation's ``use_scale=True`` does (the paper does not).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ class NonLocalHead(nn.Module):
         dropout: float = 0.1,
         in_index: int = -1,
         norm: str | None = "bn",
+        scaled: bool = False,
     ) -> None:
         super().__init__()
         self.in_index = in_index
         self.conv_in = ConvNormAct(in_channels, channels, 3, norm=norm)
-        self.nonlocal_block = NonLocal2d(channels, sub_sample=sub_sample, norm=norm)
+        self.nonlocal_block = NonLocal2d(channels, sub_sample=sub_sample, norm=norm, scaled=scaled)
         self.conv_out = ConvNormAct(channels, channels, 3, norm=norm)
         self.fuse = ConvNormAct(in_channels + channels, channels, 3, norm=norm)
         self.dropout = nn.Dropout(dropout)

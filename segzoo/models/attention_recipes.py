@@ -49,13 +49,16 @@ def nonlocal_r50(
     output_stride: int = 8,
     channels: int = 512,
     sub_sample: bool = False,
+    scaled_affinity: bool = False,
     aux: bool = True,
     loss: str = "ce",
     loss_weights: Mapping[str, float] | None = None,
 ) -> SemanticModel:
-    """Non-local (embedded Gaussian) head on dilated ResNet-50 (OS8)."""
+    """Non-local (embedded Gaussian) head on dilated ResNet-50 (OS8); ``scaled_affinity``: divide the
+    affinity by sqrt(inner channels) (MMSegmentation's ``use_scale=True``; the paper has no scaling)."""
     encoder = o.encoder(output_stride=output_stride)
-    head = NonLocalHead(encoder.feature_info[-1].channels, num_classes=o.num_classes, channels=channels, sub_sample=sub_sample)
+    head = NonLocalHead(encoder.feature_info[-1].channels, num_classes=o.num_classes, channels=channels,
+                        sub_sample=sub_sample, scaled=scaled_affinity)  # fmt: skip
     return SemanticModel(
         backbone=encoder, decode_head=head, aux_head=aux_fcn_head(encoder, o.num_classes, aux), loss=loss,
         loss_weights=loss_weights, **o.model_kwargs(),

@@ -23,11 +23,20 @@ class NonLocal2d(nn.Module):
     """Non-local block: ``(B, C, H, W) -> (B, C, H, W)``, identity at init."""
 
     def __init__(
-        self, channels: int, *, inner_channels: int | None = None, sub_sample: bool = False, norm: str | None = "bn"
+        self,
+        channels: int,
+        *,
+        inner_channels: int | None = None,
+        sub_sample: bool = False,
+        norm: str | None = "bn",
+        scaled: bool = False,
     ) -> None:
         super().__init__()
         inner = inner_channels or max(channels // 2, 1)
         self.sub_sample = sub_sample
+        # The paper's embedded Gaussian is softmax(theta^T phi); mmcv's NonLocal2d (MMSegmentation's NLHead,
+        # use_scale=True) divides the affinity by sqrt(inner channels) first.
+        self.scale = inner**-0.5 if scaled else 1.0
         self.theta = nn.Conv2d(channels, inner, 1)
         self.phi = nn.Conv2d(channels, inner, 1)
         self.g = nn.Conv2d(channels, inner, 1)
@@ -47,5 +56,5 @@ class NonLocal2d(nn.Module):
             k, v = F.max_pool2d(k, 2, ceil_mode=True), F.max_pool2d(v, 2, ceil_mode=True)
         k = k.flatten(2).transpose(1, 2)  # (B, M, C/2)
         v = v.flatten(2).transpose(1, 2)  # (B, M, C/2)
-        y = tokens_to_map(attend(q, k, v, scale=1.0), h, w)
+        y = tokens_to_map(attend(q, k, v, scale=self.scale), h, w)
         return self.norm(self.out(y)) + x
