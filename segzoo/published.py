@@ -198,6 +198,7 @@ _MMSEG_HEADS = {  # the recipe options of MMSegmentation's head layouts (see seg
     "deeplabv3": {"head_layout": "mmseg", "channels": 512},
     "danet": {},
     "nonlocal": {"scaled_affinity": True},
+    "deeplabv3plus": {"head_layout": "mmseg", "channels": 512, "output_stride": 8},
 }
 
 
@@ -239,6 +240,14 @@ PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
                                    "danet_r50-d8_512x1024_80k_cityscapes_20200607_133029-2bfa2293.pth", "cityscapes",
                                    79.34, None),
     },  # fmt: skip
+    "deeplabv3p_r50": {
+        "mmseg_ade20k": _mmseg("deeplabv3plus_r50-d8_4xb4-80k_ade20k-512x512",
+                               "deeplabv3plus_r50-d8_512x512_80k_ade20k_20200614_185028-bf1400d8.pth", "ade20k", 42.72,
+                               43.75),
+        "mmseg_cityscapes": _mmseg("deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024",
+                                   "deeplabv3plus_r50-d8_512x1024_80k_cityscapes_20200606_114049-f9fb496d.pth",
+                                   "cityscapes", 80.09, 81.13),
+    },
     "nonlocal_r50": {
         "mmseg_ade20k": _mmseg("nonlocal_r50-d8_4xb4-80k_ade20k-512x512",
                                "nonlocal_r50-d8_512x512_80k_ade20k_20200615_015801-5ae0aa33.pth", "ade20k", 40.75, 42.05),

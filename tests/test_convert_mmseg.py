@@ -25,10 +25,12 @@ from segzoo.published import PUBLISHED
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = FIXTURES / "mmseg_pspnet"
 CHECKPOINT = GOLDEN / "pspnet_r50-d8_tiny.pth"
-METHODS = {  # method -> (recipe, the tag's head options without the trunk and classes)
-    method: (f"{method}_r50", {k: v for k, v in PUBLISHED[f"{method}_r50"]["mmseg_ade20k"].overrides.items()
-                               if k not in ("backbone", "num_classes", "channels")})
-    for method in ("pspnet", "fcn", "deeplabv3", "danet", "nonlocal")
+RECIPES = {"pspnet": "pspnet_r50", "fcn": "fcn_r50", "deeplabv3": "deeplabv3_r50", "danet": "danet_r50",
+           "nonlocal": "nonlocal_r50", "deeplabv3plus": "deeplabv3p_r50"}  # fmt: skip
+METHODS = {  # method -> (recipe, the tag's head options without the trunk, classes and width)
+    method: (recipe, {k: v for k, v in PUBLISHED[recipe]["mmseg_ade20k"].overrides.items()
+                      if k not in ("backbone", "num_classes", "channels")})
+    for method, recipe in RECIPES.items()
 }  # fmt: skip
 
 

@@ -3,13 +3,14 @@ MMSegmentation's own code, with random weights, saved in MMSegmentation's checkp
 (``{"meta": ..., "state_dict": ...}``), and its logits on two fixed inputs.
 
 MMSegmentation needs mmcv, whose compiled ops can't be built here in reasonable time. The
-models used (ResNetV1c, PSPHead, FCNHead, ASPPHead, DAHead, NLHead) call none of them, so this script runs with
+models used (ResNetV1c, PSPHead, FCNHead, ASPPHead, DepthwiseSeparableASPPHead, DAHead, NLHead) call
+none of them, so this script runs with
 ``mmcv-lite`` and registers a stand-in for ``mmcv._ext`` whose every function raises if called
 (no op of it runs). In a scratch virtualenv::
 
     python -m venv /tmp/mmvenv && /tmp/mmvenv/bin/pip install torch torchvision mmengine \
         "mmcv-lite==2.1.0" mmsegmentation ftfy regex safetensors
-    for m in pspnet fcn deeplabv3 danet nonlocal; do
+    for m in pspnet fcn deeplabv3 danet nonlocal deeplabv3plus; do
         /tmp/mmvenv/bin/python scripts/golden/mmseg_models.py --method $m --out tests/fixtures/mmseg_$m
     done
 
@@ -60,8 +61,9 @@ CONFIGS = {
     "deeplabv3": ("deeplabv3", "deeplabv3_r50-d8_4xb4-80k_ade20k-512x512.py"),
     "danet": ("danet", "danet_r50-d8_4xb4-80k_ade20k-512x512.py"),
     "nonlocal": ("nonlocal_net", "nonlocal_r50-d8_4xb4-80k_ade20k-512x512.py"),
+    "deeplabv3plus": ("deeplabv3plus", "deeplabv3plus_r50-d8_4xb4-80k_ade20k-512x512.py"),
 }
-HEAD_EXTRA = {"danet": {"pam_channels": 4}}  # position attention's query/key width: channels / 8, as in the full model
+HEAD_EXTRA = {"danet": {"pam_channels": 4}, "deeplabv3plus": {"c1_in_channels": 16}}  # position attention's query/key width: channels / 8, as in the full model
 
 
 def build(method: str):

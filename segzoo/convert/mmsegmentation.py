@@ -5,7 +5,9 @@ with two convs and the input concatenated) -> ``fcn_r50`` with ``head_convs=2, c
 DeepLabV3 (Chen et al., arXiv:1706.05587; ``configs/deeplabv3``, ``ASPPHead``) -> ``deeplabv3_r50``
 with ``head_layout="mmseg"``; DANet (Fu et al., arXiv:1809.02983; ``configs/danet``, ``DAHead``) ->
 ``danet_r50`` (the same head); Non-local (Wang et al., arXiv:1711.07971; ``configs/nonlocal_net``,
-``NLHead``) -> ``nonlocal_r50`` with ``scaled_affinity=True``.
+``NLHead``) -> ``nonlocal_r50`` with ``scaled_affinity=True``; DeepLabV3+ (Chen et al., arXiv:1802.02611;
+``configs/deeplabv3plus``, ``DepthwiseSeparableASPPHead``) -> ``deeplabv3p_r50`` with
+``head_layout="mmseg", output_stride=8``.
 
 MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` files (read with
 ``torch.load(weights_only=True)``). What is renamed or folded (each exact in eval):
@@ -26,6 +28,9 @@ MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` f
   ``attention.channel_*`` (PAM's ``query/key/value_project`` -> ``query/key/value``, the ``gamma.scale``
   of PAM and CAM -> ``gamma``/``beta``); ``pam_conv_seg``/``cam_conv_seg`` -> ``position_classifier``/
   ``channel_classifier``.
+- DeepLabV3+: as DeepLabV3, plus the separable convs' ``depthwise_conv``/``pointwise_conv`` -> segzoo's
+  ``SeparableConvNormAct`` ``0``/``1`` (ASPP branches and the decoder's ``sep_bottleneck``), and
+  ``c1_bottleneck`` -> ``low_level``.
 - Non-local: ``convs.0``/``nl_block``/``convs.1``/``conv_cat`` -> ``conv_in``/``nonlocal_block``/
   ``conv_out``/``fuse`` (mmcv's ``g/theta/phi`` and ``conv_out`` conv + BN -> ``g/theta/phi``,
   ``out`` and ``norm``).
@@ -81,6 +86,11 @@ def _rename(key: str) -> str | None:
         return f"decode_head.concat.{_CONV_MODULE[m[1]]}.{m[2]}"
     if m := re.fullmatch(r"decode_head\.image_pool\.1\.(conv|bn)\.(.+)", key):
         return f"decode_head.aspp.image_pool.{_CONV_MODULE[m[1]]}.{m[2]}"
+    if m := re.fullmatch(r"decode_head\.(aspp_modules|sep_bottleneck)\.(\d+)\.(depthwise|pointwise)_conv\.(conv|bn)\.(.+)", key):
+        part = "aspp.branches" if m[1] == "aspp_modules" else "decoder"
+        return f"decode_head.{part}.{m[2]}.{0 if m[3] == 'depthwise' else 1}.{_CONV_MODULE[m[4]]}.{m[5]}"
+    if m := re.fullmatch(r"decode_head\.c1_bottleneck\.(conv|bn)\.(.+)", key):
+        return f"decode_head.low_level.{_CONV_MODULE[m[1]]}.{m[2]}"
     if m := re.fullmatch(r"decode_head\.aspp_modules\.(\d+)\.(conv|bn)\.(.+)", key):
         return f"decode_head.aspp.branches.{m[1]}.{_CONV_MODULE[m[2]]}.{m[3]}"
     if m := re.fullmatch(r"auxiliary_head\.convs\.(\d+)\.(conv|bn)\.(.+)", key):
@@ -108,7 +118,7 @@ def _fold_bn(out: dict[str, torch.Tensor], prefix: str, conv: str) -> None:
     out[f"{conv}.bias"] = bn["bias"] - bn["running_mean"] * scale
 
 
-@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3,danet,nonlocal_net}/*_r*-d8_* (.pth)")
+@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3,deeplabv3plus,danet,nonlocal_net}/*_r*-d8_* (.pth)")
 def convert_mmsegmentation(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
     """An MMSegmentation PSPNet/FCN/DeepLabV3/DANet/Non-local R50/R101-D8 state dict -> the recipe on the v1c trunk."""
     out: dict[str, torch.Tensor] = {}

@@ -57,7 +57,9 @@ class DeepLabV3Head(nn.Module):
 class DeepLabV3PlusHead(nn.Module):
     """ASPP on the last level + decoder with the low-level (stride 4) features.
 
-    Output logits are at the low-level resolution (stride 4).
+    Output logits are at the low-level resolution (stride 4). ``layout="mmseg"``: MMSegmentation's
+    ``DepthwiseSeparableASPPHead`` (image pooling first, no 1x1 projection, a 3x3 bottleneck over
+    the ASPP concatenation before the decoder).
     """
 
     def __init__(
@@ -73,11 +75,18 @@ class DeepLabV3PlusHead(nn.Module):
         low_level_index: int = 0,
         norm: str | None = "bn",
         separable: bool = True,
+        layout: str = "torchvision",
     ) -> None:
         super().__init__()
+        if layout not in ("torchvision", "mmseg"):
+            raise ValueError(f"layout must be 'torchvision' or 'mmseg', got {layout!r}.")
         self.in_index = in_index
         self.low_level_index = low_level_index
-        self.aspp = ASPP(in_channels, channels=channels, rates=rates, norm=norm, separable=separable)
+        mmseg = layout == "mmseg"
+        self.aspp = ASPP(
+            in_channels, channels=channels, rates=rates, norm=norm, separable=separable, project=not mmseg, pool_first=mmseg
+        )
+        self.bottleneck = ConvNormAct(self.aspp.out_channels, channels, 3, norm=norm) if mmseg else nn.Identity()
         self.low_level = ConvNormAct(low_level_channels, low_level_proj, 1, norm=norm)
         conv = SeparableConvNormAct if separable else ConvNormAct
         self.decoder = nn.Sequential(
@@ -88,6 +97,6 @@ class DeepLabV3PlusHead(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         low = self.low_level(features[self.low_level_index])  # (B, 48, H/4, W/4)
-        high = self.aspp(features[self.in_index])  # (B, 256, H/os, W/os)
+        high = self.bottleneck(self.aspp(features[self.in_index]))  # (B, channels, H/os, W/os)
         high = F.interpolate(high, size=low.shape[-2:], mode="bilinear", align_corners=False)
         return self.classifier(self.decoder(torch.cat([high, low], dim=1)))

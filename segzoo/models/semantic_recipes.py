@@ -112,11 +112,13 @@ def deeplabv3p_r50(
     rates: tuple[int, ...] | None = None,
     channels: int = 256,
     separable: bool = True,
+    head_layout: str = "torchvision",
     aux: bool = True,
     loss: str = "ce",
 ) -> SemanticModel:
     """DeepLabV3+ on ResNet-50 (output stride 16, decoder with 1/4 low-level features); ``separable``:
-    depthwise separable atrous ASPP branches and decoder convs (the paper's; ``False``: full convs)."""
+    depthwise separable atrous ASPP branches and decoder convs (the paper's; ``False``: full convs);
+    ``head_layout="mmseg"``: MMSegmentation's DepthwiseSeparableASPPHead (see DeepLabV3PlusHead)."""
     encoder = o.encoder(output_stride=output_stride)
     if encoder.feature_info[0].stride != 4:
         raise ValueError(
@@ -130,6 +132,7 @@ def deeplabv3p_r50(
         channels=channels,
         rates=tuple(rates) if rates else aspp_rates(output_stride),
         separable=separable,
+        layout=head_layout,
     )
     return SemanticModel(
         backbone=encoder, decode_head=head, aux_head=aux_fcn_head(encoder, o.num_classes, aux), loss=loss,
