@@ -225,7 +225,38 @@ def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float | Non
     )
 
 
+_HRNET_OCR = "https://github.com/hsfzxjy/models.storage/releases/download/HRNet-OCR"
+
+
+def _hrnet_ocr(file: str, dataset: str, miou: float, protocol: str, resize: str) -> WeightsSpec:
+    """HRNet-Semantic-Segmentation's HRNet-W48 + OCR (its README's model table; no hash is published)."""
+    data, classes, ids, _, _ = _MMSEG_DATASETS[dataset]
+    return WeightsSpec(
+        url=f"{_HRNET_OCR}/{file}",
+        num_classes=len(classes),
+        dataset=data,
+        description="HRNet-Semantic-Segmentation's HRNetV2-W48 + OCR (branch HRNet-OCR), converted; its trunk upsamples "
+        "bilinearly with align_corners=True",
+        license="MIT (HRNet-Semantic-Segmentation); " + data.split(" ")[0] + " annotations under their own terms",
+        converter="hrnet_ocr",
+        overrides={"backbone": "hrnet_w48_seg", "align_corners": True, "num_classes": len(classes)},
+        class_names=classes,
+        category_ids=ids,
+        metrics={"mIoU": miou},
+        metrics_protocol=f"reported by HRNet-Semantic-Segmentation (README, branch HRNet-OCR): {protocol}",
+        preprocessing=Preprocessing(resize=resize),  # RGB, ImageNet mean/std (its input_transform)
+    )
+
+
 PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
+    "ocrnet_hrnet_w48": {
+        "hrnet_cityscapes": _hrnet_ocr("hrnet_ocr_cs_8162_torch11.pth", "cityscapes", 81.6,
+                                       "Cityscapes val, trained on train, 1024 x 2048, single scale, no flip, no OHEM",
+                                       "2048 x 1024 whole image"),
+        "hrnet_ade20k": _hrnet_ocr("hrnet_ocr_ade20k_4451_torch04.pth", "ade20k", 44.5,
+                                   "ADE20K val, 520 x 520 training, OHEM, single scale, no flip",
+                                   "its ADE20K test transform (base size 520)"),
+    },  # fmt: skip
     "pspnet_r50": {
         "mmseg_ade20k": _mmseg("pspnet_r50-d8_4xb4-80k_ade20k-512x512",
                                "pspnet_r50-d8_512x512_80k_ade20k_20200615_014128-15a8b914.pth", "ade20k", 41.13, 41.94),

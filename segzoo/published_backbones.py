@@ -126,6 +126,16 @@ BACKBONE_WEIGHTS: dict[str, BackboneWeightsSpec] = {
     "hrnet_w18": _timm("hrnet_w18", "ms_aug_in1k", license="mit", crop_pct=0.95, interpolation="bilinear"),
     "hrnet_w32": _timm("hrnet_w32", "ms_in1k", license="mit", crop_pct=0.875, interpolation="bilinear"),
     "hrnet_w48": _timm("hrnet_w48", "ms_in1k", license="mit", crop_pct=0.875, interpolation="bilinear"),
+    **{
+        f"hrnet_{w}_seg": replace(
+            spec, notes="trained with nearest-neighbour fuse upsampling (the classification HRNet); this trunk upsamples "
+            "bilinearly (HRNet-Semantic-Segmentation), so they initialise fine-tuning rather than reproduce timm's features",
+        )
+        for w, spec in (
+            ("w18", _timm("hrnet_w18", "ms_aug_in1k", license="mit", crop_pct=0.95, interpolation="bilinear")),
+            ("w48", _timm("hrnet_w48", "ms_in1k", license="mit", crop_pct=0.875, interpolation="bilinear")),
+        )
+    },
     "mobilenetv2_100": _timm("mobilenetv2_100", "ra_in1k", license="apache-2.0", crop_pct=0.875, interpolation="bicubic",
                              url=f"{_GH}/v0.1-weights/mobilenetv2_100_ra-b33bc2c4.pth"),  # fmt: skip
     "mobilenetv3_large_100": _MOBILENETV3,

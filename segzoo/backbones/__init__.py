@@ -11,6 +11,7 @@ Importing this package registers them all; list them with :func:`list_backbones`
 from .base import BACKBONES, FeatureInfo, create_backbone, list_backbones, register_backbone, resolve_backbone
 from .errors import BackboneWeightsError
 from .mobilenetv3_tv import TorchvisionMobileNetV3
+from .hrnet_seg import bilinear_fuse
 from .msra_resnet import stride_in_1x1
 from .timm_backbone import TimmBackbone
 from .tiny import TinyBackbone
@@ -29,4 +30,5 @@ __all__ = [
     "VGG16LargeFOV",
     "TinyBackbone",
     "stride_in_1x1",
+    "bilinear_fuse",
 ]

@@ -72,15 +72,17 @@ def ocrnet_hrnet_w18(
     *,
     channels: int = 512,
     key_channels: int = 256,
+    align_corners: bool = False,
     loss: str = "ce",
     loss_weights: Mapping[str, float] | None = None,
 ) -> SemanticModel:
-    """OCRNet on HRNetV2-W18 (branches concatenated at 1/4, 270 channels)."""
+    """OCRNet on HRNetV2-W18 (branches concatenated at 1/4, 270 channels); ``align_corners``: of the
+    branches' and the logits' bilinear upsampling (HRNet-Semantic-Segmentation's HRNet-OCR: ``True``)."""
     encoder = o.encoder()
-    neck = UpsampleConcat(encoder.feature_info)
+    neck = UpsampleConcat(encoder.feature_info, align_corners=align_corners)
     head = OCRHead(neck.feature_info[0].channels, num_classes=o.num_classes, channels=channels, key_channels=key_channels)
     return SemanticModel(
-        backbone=encoder, neck=neck, decode_head=head, loss=loss,
+        backbone=encoder, neck=neck, decode_head=head, loss=loss, align_corners=align_corners,
         loss_weights=loss_weights or {"logits": 1.0, "coarse": 0.4}, **o.model_kwargs(),
     )  # fmt: skip
 

@@ -31,9 +31,9 @@ class SemanticOutput(NamedTuple):
     aux: dict[str, torch.Tensor]  # name -> (B, K, H, W); {} in eval mode
 
 
-def resize_to(logits: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+def resize_to(logits: torch.Tensor, reference: torch.Tensor, *, align_corners: bool = False) -> torch.Tensor:
     """Bilinear resize of ``logits`` to the spatial size of ``reference``."""
-    return F.interpolate(logits, size=reference.shape[-2:], mode="bilinear", align_corners=False)
+    return F.interpolate(logits, size=reference.shape[-2:], mode="bilinear", align_corners=align_corners)
 
 
 class SemanticModel(SegmentationModel):
@@ -53,6 +53,8 @@ class SemanticModel(SegmentationModel):
             0.4 for every auxiliary output of a multi-output head.
         ignore_index: label ignored by the losses.
         mean, std: normalisation used by ``predict`` (ImageNet by default).
+        align_corners: of the final bilinear resize to the input size (``False``; HRNet-OCR's
+            weights were trained with ``True``).
     """
 
     task = "semantic"
@@ -72,8 +74,10 @@ class SemanticModel(SegmentationModel):
         ignore_index: int = 255,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        align_corners: bool = False,
     ) -> None:
         super().__init__(num_classes=num_classes, in_chans=in_chans, mean=mean, std=std)
+        self.align_corners = bool(align_corners)
         self.backbone = backbone
         self.neck = neck if neck is not None else nn.Identity()
         self.decode_head = decode_head
@@ -103,11 +107,12 @@ class SemanticModel(SegmentationModel):
         and in training mode the auxiliary logits too. ``targets`` is not read (the contract's
         optional argument; see :class:`~segzoo.models.SegmentationModel`)."""
         features = self.extract_features(x)
+        ac = self.align_corners
         if not self.training:  # predictions read the final logits only: skip the auxiliary heads
-            return SemanticOutput(logits=resize_to(self._head_outputs(features)["logits"], x), aux={})
-        outputs = {name: resize_to(value, x) for name, value in self._head_outputs(features).items()}
+            return SemanticOutput(logits=resize_to(self._head_outputs(features)["logits"], x, align_corners=ac), aux={})
+        outputs = {name: resize_to(value, x, align_corners=ac) for name, value in self._head_outputs(features).items()}
         if self.aux_head is not None:
-            outputs["aux"] = resize_to(self.aux_head(features), x)
+            outputs["aux"] = resize_to(self.aux_head(features), x, align_corners=ac)
         logits = outputs.pop("logits")
         return SemanticOutput(logits=logits, aux=outputs)
 
