@@ -248,7 +248,26 @@ def _hrnet_ocr(file: str, dataset: str, miou: float, protocol: str, resize: str)
     )
 
 
+NVIDIA_HMSA_CITYSCAPES = WeightsSpec(
+    url="https://drive.google.com/open?id=1fs-uLzXvmsISbS635eRZCc5uzQdBIZ_U",  # a Drive folder: fetch the file by hand
+    num_classes=19,
+    dataset="Cityscapes (NVIDIA semantic-segmentation's recipe, with its auto-labelled coarse data)",
+    description="NVIDIA semantic-segmentation's ocrnet.HRNet_Mscale (cityscapes_ocrnet.HRNet_Mscale_outstanding-turtle.pth "
+    "in the repository's Google Drive folder; download it by hand and pass weights=PATH), converted",
+    license="BSD-3-Clause (NVIDIA semantic-segmentation); Cityscapes annotations under their own terms",
+    converter="nvidia_hmsa",
+    overrides={"backbone": "hrnet_w48_bilinear", "fuse_at_input": True, "num_classes": 19},
+    class_names=CITYSCAPES_CLASSES,
+    category_ids=tuple(row[0] for row in CITYSCAPES_TRAIN_TABLE),
+    metrics={"mIoU": 86.92},
+    metrics_protocol="reported by NVIDIA semantic-segmentation (README, scripts/eval_cityscapes.yml): Cityscapes val, "
+    "hierarchical attention over scales 0.5, 1.0, 2.0",
+    preprocessing=Preprocessing(resize="2048 x 1024 whole image"),  # RGB, ImageNet mean/std
+)
+
+
 PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
+    "hmsa_ocrnet_hrnet_w48": {"nvidia_cityscapes": NVIDIA_HMSA_CITYSCAPES},
     "ocrnet_hrnet_w48": {
         "hrnet_cityscapes": _hrnet_ocr("hrnet_ocr_cs_8162_torch11.pth", "cityscapes", 81.6,
                                        "Cityscapes val, trained on train, 1024 x 2048, single scale, no flip, no OHEM",

@@ -5,7 +5,9 @@ arXiv:1908.07919. The classification HRNet (HRNet-Image-Classification, timm's p
 the lower-resolution branches in its fuse layers by nearest neighbour; HRNet-Semantic-Segmentation
 (and its HRNet-OCR) upsamples them bilinearly with ``align_corners=True`` ("Slightly different,
 we use align_corners = True for upsampling in HRNet", its README). Weights trained one way
-compute something else the other way, so HRNet-OCR's checkpoints need this trunk.
+compute something else the other way, so HRNet-OCR's checkpoints need this trunk. NVIDIA
+semantic-segmentation's ``hrnetv2`` (its HMSA) and MMSegmentation's HRNet upsample bilinearly without
+``align_corners``: the ``*_bilinear`` trunks.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ def bilinear_fuse(backbone: TimmBackbone, *, align_corners: bool = True) -> Timm
     return backbone
 
 
-def _seg(name: str, *, output_stride, in_chans, pretrained, weights) -> TimmBackbone:
+def _seg(name: str, *, output_stride, in_chans, pretrained, weights, align_corners: bool = True) -> TimmBackbone:
     trunk = TimmBackbone(
         model_name=name, output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
-        name=f"{name}_seg", supported_output_strides=HRNET_STRIDES, output_stride_note=HRNET_NOTE, timm_args=HRNET_ARGS,
-        size_divisor=32,
+        name=f"{name}_{'seg' if align_corners else 'bilinear'}", supported_output_strides=HRNET_STRIDES,
+        output_stride_note=HRNET_NOTE, timm_args=HRNET_ARGS, size_divisor=32,
     )  # fmt: skip
-    return bilinear_fuse(trunk)
+    return bilinear_fuse(trunk, align_corners=align_corners)
 
 
 @register_backbone(family="hrnet", paper=HRNET, output_strides=HRNET_STRIDES)
@@ -50,3 +52,12 @@ def hrnet_w18_seg(*, output_stride=None, in_chans=3, pretrained=False, weights=N
 def hrnet_w48_seg(*, output_stride=None, in_chans=3, pretrained=False, weights=None) -> TimmBackbone:
     """HRNet-W48 branches with HRNet-Semantic-Segmentation's bilinear fuse upsampling (HRNet-OCR's trunk)."""
     return _seg("hrnet_w48", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights)
+
+
+@register_backbone(family="hrnet", paper=HRNET, output_strides=HRNET_STRIDES)
+def hrnet_w48_bilinear(*, output_stride=None, in_chans=3, pretrained=False, weights=None) -> TimmBackbone:
+    """HRNet-W48 branches with bilinear fuse upsampling, ``align_corners=False`` (NVIDIA's HMSA trunk)."""
+    return _seg(
+        "hrnet_w48", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
+        align_corners=False,
+    )

@@ -22,12 +22,14 @@ which names every missing, unexpected and mis-shaped key.
 
 - ``hrnet_ocr``: HRNet-Semantic-Segmentation's HRNet + OCR (``seg_hrnet_ocr``) -> ``ocrnet_hrnet_w48`` on the
   ``hrnet_w48_seg`` trunk with ``align_corners=True`` (the ``hrnet_*`` tags).
+- ``nvidia_hmsa``: NVIDIA semantic-segmentation's ``ocrnet.HRNet_Mscale`` -> ``hmsa_ocrnet_hrnet_w48`` on the
+  ``hrnet_w48_bilinear`` trunk with ``fuse_at_input=True`` (the ``nvidia_*`` tags).
 
 Use ``segzoo.build("fcn_r50", weights="fcn_resnet50_coco-1167a1af.pth")`` (the layout is detected),
 ``segzoo.build("fcn_r50.tv_coco")`` (downloaded and converted) or ``segzoo convert SRC --to RECIPE``.
 """
 
-from . import detectron2_panoptic_fpn, hrnet_ocr, mmsegmentation, torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
+from . import detectron2_panoptic_fpn, hrnet_ocr, mmsegmentation, nvidia_hmsa, torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
 from .core import CONVERTERS, Converted, convert_state, detect_converter, read_upstream, register_converter
 
 __all__ = ["CONVERTERS", "Converted", "convert_state", "detect_converter", "read_upstream", "register_converter"]

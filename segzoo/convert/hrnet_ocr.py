@@ -24,25 +24,32 @@ import torch
 
 from .core import Converted, parts_left_as_built, register_converter
 
-__all__ = ["convert_hrnet_ocr"]
+__all__ = ["convert_hrnet_ocr", "rename_hrnet_ocr", "fold_conv_bias"]
 
 _OCR = {"f_pixel": "pixel_proj", "f_object": "object_proj"}
 
 
 def _detect(state: Mapping[str, torch.Tensor]) -> bool:
-    return any(k.endswith("ocr_distri_head.object_context_block.f_pixel.0.weight") for k in state) and any(
-        k.endswith("conv3x3_ocr.0.weight") for k in state
+    """HRNet-OCR's keys, without a scale-attention head (that is NVIDIA's HMSA: ``nvidia_hmsa``)."""
+    keys = list(state)
+    return (
+        any(k.endswith("ocr_distri_head.object_context_block.f_pixel.0.weight") for k in keys)
+        and any(k.endswith("conv3x3_ocr.0.weight") for k in keys)
+        and not any("scale_attn." in k for k in keys)
     )
 
 
-def _rename(key: str) -> str | None:
+def rename_hrnet_ocr(key: str) -> str | None:
+    """An HRNet + OCR key (no ``model.`` prefix) -> segzoo's OCRNet key, or None. Also reads NVIDIA's
+    layout of the same head (BatchNorms inside ``BNReLU`` sequences: ``conv3x3_ocr.1.0``; the auxiliary
+    classifier at ``aux_head.2``)."""
     if re.fullmatch(r"(conv[12]|bn[12]|layer1|transition\d|stage\d)\..+", key):
         return f"backbone.model.{key}"
-    if m := re.fullmatch(r"conv3x3_ocr\.([01])\.(.+)", key):
+    if m := re.fullmatch(r"conv3x3_ocr\.([01])\.(?:0\.)?(.+)", key):
         return f"decode_head.bottleneck.{m[1]}.{m[2]}"
-    if m := re.fullmatch(r"aux_head\.([01])\.(.+)", key):
+    if m := re.fullmatch(r"aux_head\.([01])\.(?:0\.)?(.+)", key):
         return f"decode_head.aux_conv.{m[1]}.{m[2]}"
-    if m := re.fullmatch(r"aux_head\.3\.(weight|bias)", key):
+    if m := re.fullmatch(r"aux_head\.[23]\.(weight|bias)", key):
         return f"decode_head.aux_classifier.{m[1]}"
     if m := re.fullmatch(r"cls_head\.(weight|bias)", key):
         return f"decode_head.classifier.{m[1]}"
@@ -57,7 +64,7 @@ def _rename(key: str) -> str | None:
     return None
 
 
-def _fold_conv_bias(out: dict[str, torch.Tensor], prefix: str) -> bool:
+def fold_conv_bias(out: dict[str, torch.Tensor], prefix: str) -> bool:
     """``prefix.0`` (conv with a bias) then ``prefix.1`` (BatchNorm): the bias moves into the running mean."""
     bias = out.pop(f"{prefix}.0.bias", None)
     if bias is None:
@@ -80,12 +87,12 @@ def convert_hrnet_ocr(state: Mapping[str, torch.Tensor], target: Mapping[str, to
     for key, value in state.items():
         if key in dropped:
             continue
-        new = _rename(key[len("model.") :] if key.startswith("model.") else key)
+        new = rename_hrnet_ocr(key[len("model.") :] if key.startswith("model.") else key)
         if new is None:
             unused.append(key)
         else:
             out[new] = value
-    folded = [p for p in ("decode_head.bottleneck", "decode_head.aux_conv") if _fold_conv_bias(out, p)]
+    folded = [p for p in ("decode_head.bottleneck", "decode_head.aux_conv") if fold_conv_bias(out, p)]
     if folded:
         notes.append(f"folded the conv biases of {', '.join(folded)} into their BatchNorm's running mean")
     return Converted(state=out, unused=unused, notes=notes, initialised=parts_left_as_built(target, out))

@@ -27,6 +27,7 @@ class ScaleStream(NamedTuple):
     logits: torch.Tensor
     features: list[torch.Tensor]
     aux: Mapping[str, torch.Tensor] | None = None
+    input_size: tuple[int, int] | None = None  # the rescaled input's size (fusers that work at input resolution)
 
 
 class FusedOutput(NamedTuple):

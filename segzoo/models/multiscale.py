@@ -133,10 +133,10 @@ class MultiScaleModel(SegmentationModel):
             xs = x if s == 1.0 else F.interpolate(
                 x, size=(scaled_length(h, s), scaled_length(w, s)), mode="bilinear", align_corners=False
             )
-            streams.append(self._stream(s, self.model.extract_features(xs)))
+            streams.append(self._stream(s, self.model.extract_features(xs), tuple(xs.shape[-2:])))
         return streams
 
-    def _stream(self, scale: float, features: list[torch.Tensor]) -> ScaleStream:
+    def _stream(self, scale: float, features: list[torch.Tensor], input_size: tuple[int, int]) -> ScaleStream:
         if self.attention_on == "head":  # the fuser reads the head's representation (e.g. OCR's)
             outputs = dict(self.model.decode_head(features, with_features=True))
             fuser_features = [outputs.pop("features")]
@@ -144,7 +144,8 @@ class MultiScaleModel(SegmentationModel):
             outputs = dict(self.model._head_outputs(features))
             fuser_features = features
         logits = outputs.pop("logits")
-        return ScaleStream(scale, logits, fuser_features, outputs if self.fuse_aux and self.training else None)
+        aux = outputs if self.fuse_aux and self.training else None
+        return ScaleStream(scale, logits, fuser_features, aux, input_size)
 
     def fuse(self, x: torch.Tensor, scales: Sequence[float] | None = None) -> tuple[FusedOutput, list[ScaleStream]]:
         """Fused output (with the fuser's attention maps) and the streams, for inspection."""

@@ -116,15 +116,26 @@ register_variant(
 
 
 @register_model(paper=HMSA, options=MultiScaleOptions(num_classes=19, backbone="hrnet_w48", scales=(0.5, 1.0, 2.0)))
-def hmsa_ocrnet_hrnet_w48(o: MultiScaleOptions, *, train_scales: Sequence[float] = (0.5, 1.0)) -> MultiScaleModel:
+def hmsa_ocrnet_hrnet_w48(
+    o: MultiScaleOptions,
+    *,
+    train_scales: Sequence[float] = (0.5, 1.0),
+    channels: int = 512,
+    key_channels: int = 256,
+    attention_channels: int = 256,
+    fuse_at_input: bool = False,
+) -> MultiScaleModel:
     """HMSA on HRNet-OCR (W48), the paper's main model: trained on (0.5, 1), run on (0.5, 1, 2).
 
     As in the authors' ``MscaleOCR``: the scale attention reads OCR's 512-channel representation,
     OCR's soft-region logits are fused with the same attention and supervised (weight 0.4), and
-    each training scale's own prediction adds a 0.05-weighted loss."""
-    base = ocrnet_hrnet_w18(o)
+    each training scale's own prediction adds a 0.05-weighted loss. ``fuse_at_input``: combine the
+    scales at each one's input resolution in the authors' order (``HierarchicalScaleFuser(at_input=True)``)
+    instead of at 1/4 of the input; their checkpoints (the ``nvidia_*`` tags) set it."""
+    base = ocrnet_hrnet_w18(o, channels=channels, key_channels=key_channels)
     weights = {"logits": 1.0, "coarse": 0.4, **{scale_name(s): 0.05 for s in train_scales}}
+    fuser = create_fuser("hmsa", in_channels=base.decode_head.out_channels, channels=attention_channels, at_input=fuse_at_input)
     return MultiScaleModel(
-        model=base, fuser=create_fuser("hmsa", in_channels=base.decode_head.out_channels), scales=o.scales,
-        train_scales=train_scales, attention_on="head", fuse_aux=True, loss_weights=weights,
+        model=base, fuser=fuser, scales=o.scales, train_scales=train_scales, attention_on="head", fuse_aux=True,
+        loss_weights=weights, fusion_stride=1 if fuse_at_input else 4,
     )  # fmt: skip
