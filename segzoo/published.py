@@ -199,10 +199,13 @@ _MMSEG_HEADS = {  # the recipe options of MMSegmentation's head layouts (see seg
     "danet": {},
     "nonlocal": {"scaled_affinity": True},
     "deeplabv3plus": {"head_layout": "mmseg", "channels": 512, "output_stride": 8},
+    "ocrnet": {},
 }
 
 
-def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float | None) -> WeightsSpec:
+def _mmseg(
+    name: str, file: str, dataset: str, miou: float, miou_ms: float | None, backbone: str = "resnet50_v1c"
+) -> WeightsSpec:
     """An MMSegmentation checkpoint (``configs/<method>/metafile.yaml``); the file name ends in its sha256 prefix."""
     data, classes, ids, protocol, resize = _MMSEG_DATASETS[dataset]
     method = name.split("_")[0]
@@ -212,10 +215,11 @@ def _mmseg(name: str, file: str, dataset: str, miou: float, miou_ms: float | Non
         num_classes=len(classes),
         hash_prefix=file.rsplit("-", 1)[-1].split(".")[0],
         dataset=data,
-        description=f"MMSegmentation's {name}, converted (ResNetV1c trunk, D8)",
+        description=f"MMSegmentation's {name}, converted"
+        + (" (ResNetV1c trunk, D8)" if backbone == "resnet50_v1c" else " (HRNet with bilinear fuse upsampling)"),
         license=_MMSEG_LICENSE + f"; {data.split(' ')[0]} annotations under their own terms",
         converter="mmseg",
-        overrides={"backbone": "resnet50_v1c", "num_classes": len(classes), **_MMSEG_HEADS[method]},
+        overrides={"backbone": backbone, "num_classes": len(classes), **_MMSEG_HEADS[method]},
         class_names=classes,
         category_ids=ids,
         metrics={"mIoU": miou, **({"mIoU_ms_flip": miou_ms} if miou_ms is not None else {})},
@@ -269,6 +273,12 @@ NVIDIA_HMSA_CITYSCAPES = WeightsSpec(
 PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
     "hmsa_ocrnet_hrnet_w48": {"nvidia_cityscapes": NVIDIA_HMSA_CITYSCAPES},
     "ocrnet_hrnet_w48": {
+        "mmseg_ade20k": _mmseg("ocrnet_hr48_4xb4-80k_ade20k-512x512",
+                               "ocrnet_hr48_512x512_80k_ade20k_20200615_021518-d168c2d1.pth", "ade20k", 43.0, 44.3,
+                               "hrnet_w48_bilinear"),
+        "mmseg_cityscapes": _mmseg("ocrnet_hr48_4xb2-80k_cityscapes-512x1024",
+                                   "ocrnet_hr48_512x1024_80k_cityscapes_20200601_222752-9076bcdf.pth", "cityscapes",
+                                   80.7, 81.87, "hrnet_w48_bilinear"),
         "hrnet_cityscapes": _hrnet_ocr("hrnet_ocr_cs_8162_torch11.pth", "cityscapes", 81.6,
                                        "Cityscapes val, trained on train, 1024 x 2048, single scale, no flip, no OHEM",
                                        "2048 x 1024 whole image"),
@@ -297,6 +307,14 @@ PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
         "mmseg_cityscapes": _mmseg("deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024",
                                    "deeplabv3plus_r50-d8_512x1024_80k_cityscapes_20200606_114049-f9fb496d.pth",
                                    "cityscapes", 80.09, 81.13),
+    },
+    "ocrnet_hrnet_w18": {
+        "mmseg_ade20k": _mmseg("ocrnet_hr18_4xb4-80k_ade20k-512x512",
+                               "ocrnet_hr18_512x512_80k_ade20k_20200615_053157-d173d83b.pth", "ade20k", 37.79, 39.16,
+                               "hrnet_w18_bilinear"),
+        "mmseg_cityscapes": _mmseg("ocrnet_hr18_4xb2-80k_cityscapes-512x1024",
+                                   "ocrnet_hr18_512x1024_80k_cityscapes_20200614_230521-c2e1dd4a.pth", "cityscapes",
+                                   78.57, 80.46, "hrnet_w18_bilinear"),
     },
     "nonlocal_r50": {
         "mmseg_ade20k": _mmseg("nonlocal_r50-d8_4xb4-80k_ade20k-512x512",

@@ -136,11 +136,17 @@ BACKBONE_WEIGHTS: dict[str, BackboneWeightsSpec] = {
             ("w48", _timm("hrnet_w48", "ms_in1k", license="mit", crop_pct=0.875, interpolation="bilinear")),
         )
     },
-    "hrnet_w48_bilinear": replace(
-        _timm("hrnet_w48", "ms_in1k", license="mit", crop_pct=0.875, interpolation="bilinear"),
-        notes="trained with nearest-neighbour fuse upsampling (the classification HRNet); this trunk upsamples "
-        "bilinearly (NVIDIA's hrnetv2), so they initialise fine-tuning rather than reproduce timm's features",
-    ),
+    **{
+        f"hrnet_{w}_bilinear": replace(
+            spec, notes="trained with nearest-neighbour fuse upsampling (the classification HRNet); this trunk upsamples "
+            "bilinearly (NVIDIA's hrnetv2, MMSegmentation's HRNet), so they initialise fine-tuning rather than reproduce "
+            "timm's features",
+        )
+        for w, spec in (
+            ("w18", _timm("hrnet_w18", "ms_aug_in1k", license="mit", crop_pct=0.95, interpolation="bilinear")),
+            ("w48", _timm("hrnet_w48", "ms_in1k", license="mit", crop_pct=0.875, interpolation="bilinear")),
+        )
+    },
     "mobilenetv2_100": _timm("mobilenetv2_100", "ra_in1k", license="apache-2.0", crop_pct=0.875, interpolation="bicubic",
                              url=f"{_GH}/v0.1-weights/mobilenetv2_100_ra-b33bc2c4.pth"),  # fmt: skip
     "mobilenetv3_large_100": _MOBILENETV3,

@@ -56,8 +56,17 @@ def hrnet_w48_seg(*, output_stride=None, in_chans=3, pretrained=False, weights=N
 
 @register_backbone(family="hrnet", paper=HRNET, output_strides=HRNET_STRIDES)
 def hrnet_w48_bilinear(*, output_stride=None, in_chans=3, pretrained=False, weights=None) -> TimmBackbone:
-    """HRNet-W48 branches with bilinear fuse upsampling, ``align_corners=False`` (NVIDIA's HMSA trunk)."""
+    """HRNet-W48 branches with bilinear fuse upsampling, ``align_corners=False`` (NVIDIA's HMSA and MMSegmentation's HRNet)."""
     return _seg(
         "hrnet_w48", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
+        align_corners=False,
+    )
+
+
+@register_backbone(family="hrnet", paper=HRNET, output_strides=HRNET_STRIDES)
+def hrnet_w18_bilinear(*, output_stride=None, in_chans=3, pretrained=False, weights=None) -> TimmBackbone:
+    """HRNet-W18 branches with bilinear fuse upsampling, ``align_corners=False`` (MMSegmentation's HRNet)."""
+    return _seg(
+        "hrnet_w18", output_stride=output_stride, in_chans=in_chans, pretrained=pretrained, weights=weights,
         align_corners=False,
     )

@@ -7,7 +7,9 @@ with ``head_layout="mmseg"``; DANet (Fu et al., arXiv:1809.02983; ``configs/dane
 ``danet_r50`` (the same head); Non-local (Wang et al., arXiv:1711.07971; ``configs/nonlocal_net``,
 ``NLHead``) -> ``nonlocal_r50`` with ``scaled_affinity=True``; DeepLabV3+ (Chen et al., arXiv:1802.02611;
 ``configs/deeplabv3plus``, ``DepthwiseSeparableASPPHead``) -> ``deeplabv3p_r50`` with
-``head_layout="mmseg", output_stride=8``.
+``head_layout="mmseg", output_stride=8``; OCRNet (Yuan et al., arXiv:1909.11065; ``configs/ocrnet``, HRNet
+with a cascade of an FCN head and ``OCRHead``) -> ``ocrnet_hrnet_w18``/``_w48`` on the ``*_bilinear`` trunk
+(its HRNet upsamples bilinearly without ``align_corners``; the keys have timm's names).
 
 MMSegmentation's checkpoints are ``{"meta": ..., "state_dict": ...}`` ``.pth`` files (read with
 ``torch.load(weights_only=True)``). What is renamed or folded (each exact in eval):
@@ -54,10 +56,32 @@ _DA_BRANCH = {"pam": "position", "cam": "channel"}
 
 
 def _detect(state: Mapping[str, torch.Tensor]) -> bool:
-    return "backbone.stem.0.weight" in state and "decode_head.conv_seg.weight" in state
+    resnet_v1c = "backbone.stem.0.weight" in state and "decode_head.conv_seg.weight" in state
+    return resnet_v1c or "decode_head.1.object_context_block.query_project.0.conv.weight" in state  # OCRNet on HRNet
 
 
 _NONLOCAL = {"convs.0": "conv_in", "convs.1": "conv_out", "conv_cat": "fuse"}
+_OCR_BLOCK = {"query_project": "pixel_proj", "key_project": "object_proj"}
+
+
+def _rename_ocrnet(key: str) -> str | None:
+    """OCRNet's cascade: ``decode_head.0`` (FCN head: the soft regions) and ``decode_head.1`` (OCR head)."""
+    if m := re.fullmatch(r"decode_head\.0\.convs\.0\.(conv|bn)\.(.+)", key):
+        return f"decode_head.aux_conv.{_CONV_MODULE[m[1]]}.{m[2]}"
+    if m := re.fullmatch(r"decode_head\.([01])\.conv_seg\.(weight|bias)", key):
+        return f"decode_head.{'aux_classifier' if m[1] == '0' else 'classifier'}.{m[2]}"
+    if m := re.fullmatch(r"decode_head\.1\.bottleneck\.(conv|bn)\.(.+)", key):
+        return f"decode_head.bottleneck.{_CONV_MODULE[m[1]]}.{m[2]}"
+    block = r"decode_head\.1\.object_context_block"
+    if m := re.fullmatch(block + r"\.(query_project|key_project)\.([01])\.(conv|bn)\.(.+)", key):
+        return f"decode_head.ocr.{_OCR_BLOCK[m[1]]}.{m[2]}.{_CONV_MODULE[m[3]]}.{m[4]}"
+    if m := re.fullmatch(block + r"\.(value_project|out_project)\.(conv|bn)\.(.+)", key):
+        return f"decode_head.ocr.{'object_down' if m[1] == 'value_project' else 'context_up'}.{_CONV_MODULE[m[2]]}.{m[3]}"
+    if m := re.fullmatch(block + r"\.bottleneck\.(conv|bn)\.(.+)", key):
+        return f"decode_head.ocr.fuse.0.{_CONV_MODULE[m[1]]}.{m[2]}"
+    if re.fullmatch(r"backbone\.(conv[12]|bn[12]|layer1|transition\d|stage\d)\..+", key):  # MMSegmentation's HRNet
+        return f"backbone.model.{key[len('backbone.'):]}"
+    return None
 
 
 def _rename_nonlocal(key: str) -> str | None:
@@ -118,13 +142,15 @@ def _fold_bn(out: dict[str, torch.Tensor], prefix: str, conv: str) -> None:
     out[f"{conv}.bias"] = bn["bias"] - bn["running_mean"] * scale
 
 
-@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3,deeplabv3plus,danet,nonlocal_net}/*_r*-d8_* (.pth)")
+@register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3,deeplabv3plus,danet,nonlocal_net}/*_r*-d8_*, ocrnet/ocrnet_hr* (.pth)")
 def convert_mmsegmentation(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
     """An MMSegmentation PSPNet/FCN/DeepLabV3/DANet/Non-local R50/R101-D8 state dict -> the recipe on the v1c trunk."""
     out: dict[str, torch.Tensor] = {}
     unused: list[str] = []
     notes: list[str] = []
     rename = _rename_nonlocal if "decode_head.nl_block.g.conv.weight" in state else _rename
+    if "decode_head.1.object_context_block.query_project.0.conv.weight" in state:
+        rename = _rename_ocrnet
     for key, value in state.items():
         new = rename(key)
         if new is None:
