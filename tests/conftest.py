@@ -63,3 +63,30 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA} (only present in the development workspace)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def golden_hrnet(monkeypatch):
+    """``make(stages, *, fuse_align_corners=None)``: timm's HRNet with a golden file's small configuration.
+
+    ``stages`` maps ``STAGE1``..``STAGE4`` to ``(modules, blocks per branch, channels per branch)``, as the
+    golden scripts write them (stage 1 is a bottleneck stage); the configuration is a temporary entry
+    of timm's HRNet config table. ``fuse_align_corners``: ``None`` keeps timm's nearest fuse upsampling,
+    ``True``/``False`` makes it bilinear with that ``align_corners``.
+    """
+    import timm
+
+    from segzoo.backbones import TimmBackbone, bilinear_fuse
+
+    def make(stages: dict, *, fuse_align_corners: bool | None = None) -> TimmBackbone:
+        cfg = {"stem_width": 64}
+        for name, (modules, blocks, channels) in stages.items():
+            block = "BOTTLENECK" if name == "STAGE1" else "BASIC"
+            cfg[name.lower()] = dict(num_modules=modules, num_branches=len(blocks), block_type=block,
+                                     num_blocks=tuple(blocks), num_channels=tuple(channels), fuse_method="SUM")  # fmt: skip
+        monkeypatch.setitem(timm.models.hrnet.cfg_cls, "segzoo_golden", cfg)
+        trunk = TimmBackbone(model_name="hrnet_w18", timm_args={"feature_location": "", "cfg_variant": "segzoo_golden"},
+                             size_divisor=32)  # fmt: skip
+        return trunk if fuse_align_corners is None else bilinear_fuse(trunk, align_corners=fuse_align_corners)
+
+    return make

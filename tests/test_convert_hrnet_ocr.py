@@ -13,12 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-import timm
 import torch
 from safetensors.torch import load_file
 
 import segzoo
-from segzoo.backbones import TimmBackbone, bilinear_fuse
 from segzoo.convert import convert_state, read_upstream
 from segzoo.published import PUBLISHED
 
@@ -32,24 +30,10 @@ def golden():
 
 
 @pytest.fixture
-def tiny_trunk(golden, monkeypatch):
-    """timm's HRNet with the golden stage configuration (a temporary entry in timm's config table)."""
+def tiny_trunk(golden, golden_hrnet):
+    """The golden configuration's HRNet: ``make(bilinear=True)`` with the segmentation repository's fuse."""
     meta, _ = golden
-
-    def stage(name: str) -> dict:
-        modules, blocks, channels = meta["stages"][name]
-        block = "BOTTLENECK" if name == "STAGE1" else "BASIC"
-        return dict(num_modules=modules, num_branches=len(blocks), block_type=block, num_blocks=tuple(blocks),
-                    num_channels=tuple(channels), fuse_method="SUM")  # fmt: skip
-
-    monkeypatch.setitem(timm.models.hrnet.cfg_cls, "segzoo_golden", dict(stem_width=64, **{k.lower(): stage(k) for k in meta["stages"]}))
-
-    def make(*, bilinear: bool = True) -> TimmBackbone:
-        trunk = TimmBackbone(model_name="hrnet_w18", timm_args={"feature_location": "", "cfg_variant": "segzoo_golden"},
-                             size_divisor=32)  # fmt: skip
-        return bilinear_fuse(trunk) if bilinear else trunk
-
-    return make
+    return lambda *, bilinear=True: golden_hrnet(meta["stages"], fuse_align_corners=True if bilinear else None)
 
 
 def _model(meta, trunk, *, align_corners: bool = True, weights=CHECKPOINT):

@@ -122,21 +122,13 @@ def test_deeplabv3_folds_the_image_pooling_batchnorm():
     assert nonlocal_ade.overrides["scaled_affinity"] is True and "/nonlocal_net/" in nonlocal_ade.url
 
 
-def test_ocrnet_on_hrnet_computes_what_mmsegmentation_computes(monkeypatch):
+def test_ocrnet_on_hrnet_computes_what_mmsegmentation_computes(golden_hrnet):
     """OCRNet: MMSegmentation's HRNet (bilinear fuse, no align_corners) with the FCN + OCR head cascade."""
-    import timm
-
-    from segzoo.backbones import bilinear_fuse
-
     meta, tensors = _golden("ocrnet")
     widths = tuple(meta["hrnet_widths"])
-    stages = {f"stage{i}": dict(num_modules=1, num_branches=i, block_type="BASIC", num_blocks=(1,) * i,
-                                num_channels=widths[:i], fuse_method="SUM") for i in (2, 3, 4)}  # fmt: skip
-    stage1 = dict(num_modules=1, num_branches=1, block_type="BOTTLENECK", num_blocks=(1,), num_channels=(8,), fuse_method="SUM")
-    monkeypatch.setitem(timm.models.hrnet.cfg_cls, "segzoo_golden", dict(stem_width=64, stage1=stage1, **stages))
-    trunk = TimmBackbone(model_name="hrnet_w18", timm_args={"feature_location": "", "cfg_variant": "segzoo_golden"}, size_divisor=32)
-    model = segzoo.build("ocrnet_hrnet_w18", backbone=bilinear_fuse(trunk, align_corners=False), num_classes=meta["num_classes"],
-                         channels=meta["ocr_channels"], key_channels=meta["ocr_key_channels"],
+    stages = {"STAGE1": (1, [1], [8]), **{f"STAGE{i}": (1, [1] * i, list(widths[:i])) for i in (2, 3, 4)}}
+    model = segzoo.build("ocrnet_hrnet_w18", backbone=golden_hrnet(stages, fuse_align_corners=False),
+                         num_classes=meta["num_classes"], channels=meta["ocr_channels"], key_channels=meta["ocr_key_channels"],
                          weights=str(FIXTURES / "mmseg_ocrnet" / "ocrnet_hr18_tiny.pth")).eval()  # fmt: skip
     for i in range(2):
         x = tensors[f"input{i}"]

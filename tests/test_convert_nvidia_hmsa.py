@@ -13,13 +13,11 @@ import json
 from pathlib import Path
 
 import pytest
-import timm
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import segzoo
-from segzoo.backbones import TimmBackbone, bilinear_fuse
 from segzoo.convert import convert_state, detect_converter, read_upstream
 from segzoo.published import PUBLISHED
 
@@ -33,24 +31,14 @@ def golden():
 
 
 @pytest.fixture
-def model_for(golden, monkeypatch):
+def model_for(golden, golden_hrnet):
     """``hmsa_ocrnet_hrnet_w48`` with the golden widths on timm's HRNet with bilinear fuse layers."""
     meta, _ = golden
 
-    def stage(name: str) -> dict:
-        modules, blocks, channels = meta["stages"][name]
-        block = "BOTTLENECK" if name == "STAGE1" else "BASIC"
-        return dict(num_modules=modules, num_branches=len(blocks), block_type=block, num_blocks=tuple(blocks),
-                    num_channels=tuple(channels), fuse_method="SUM")  # fmt: skip
-
-    monkeypatch.setitem(timm.models.hrnet.cfg_cls, "segzoo_golden", dict(stem_width=64, **{k.lower(): stage(k) for k in meta["stages"]}))
-
     def make(*, fuse_at_input: bool = True, weights=CHECKPOINT):
-        trunk = TimmBackbone(model_name="hrnet_w18", timm_args={"feature_location": "", "cfg_variant": "segzoo_golden"},
-                             size_divisor=32)  # fmt: skip
         return segzoo.build(
-            "hmsa_ocrnet_hrnet_w48", backbone=bilinear_fuse(trunk, align_corners=False), num_classes=meta["num_classes"],
-            channels=meta["ocr_mid_channels"], key_channels=meta["ocr_key_channels"],
+            "hmsa_ocrnet_hrnet_w48", backbone=golden_hrnet(meta["stages"], fuse_align_corners=False),
+            num_classes=meta["num_classes"], channels=meta["ocr_mid_channels"], key_channels=meta["ocr_key_channels"],
             attention_channels=meta["attention_channels"], fuse_at_input=fuse_at_input, scales=tuple(meta["scales"]),
             weights=None if weights is None else str(weights),
         ).eval()  # fmt: skip
