@@ -9,8 +9,8 @@ import torch
 import torchvision
 
 import segzoo
-from segzoo.convert.torchvision_maskrcnn import COCO_THING_CATEGORY_IDS
 from segzoo.coco_categories import COCO_PANOPTIC_CATEGORIES
+from segzoo.convert.torchvision_maskrcnn import COCO_THING_CATEGORY_IDS
 
 
 @pytest.fixture(scope="module")
@@ -31,24 +31,12 @@ def upstream(tmp_path_factory):
     return model, path
 
 
-def test_kept_class_rows_give_torchvision_detections(upstream):
+def test_kept_class_rows_give_torchvision_detections(upstream, assert_torchvision_detections):
     tv, path = upstream
     with pytest.warns(UserWarning, match="has no semantic_head"):
         model = segzoo.build("panoptic_fpn_r50", num_classes=91, thing_ids=tuple(range(90)), stuff_ids=(90,),
                              weights=str(path)).eval()  # fmt: skip
-    tv.roi_heads.score_thresh = model.roi_heads.score_thresh = 0.0  # random weights: keep every detection
-    image = torch.rand(3, 64, 96, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        images, _ = tv.transform([image])
-        features = tv.backbone(images.tensors)
-        proposals, _ = tv.rpn(images, features)
-        (expected,), _ = tv.roi_heads(features, proposals, images.image_sizes)  # masks before pasting
-        (got,) = model(model.normalize(image[None])).detections
-    assert len(expected["boxes"]) == len(got["boxes"]) == 100
-    torch.testing.assert_close(got["boxes"], expected["boxes"], atol=1e-4, rtol=0)
-    torch.testing.assert_close(got["scores"], expected["scores"], atol=1e-5, rtol=0)
-    assert torch.equal(got["labels"], expected["labels"] - 1)  # train id = torchvision class - 1 here
-    torch.testing.assert_close(torch.sigmoid(got["mask_logits"]), expected["masks"][:, 0], atol=1e-5, rtol=0)
+    assert_torchvision_detections(tv, model)
 
 
 def test_coco_panoptic_layout_selects_the_thing_rows(upstream):

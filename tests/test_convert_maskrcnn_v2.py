@@ -35,25 +35,13 @@ def upstream(tmp_path_factory):
     return model, path
 
 
-def test_kept_class_rows_give_torchvision_detections(upstream):
+def test_kept_class_rows_give_torchvision_detections(upstream, assert_torchvision_detections):
     tv, path = upstream
     with pytest.warns(UserWarning, match="has no semantic_head"):
         model = segzoo.build("panoptic_fpn_r50", num_classes=91, thing_ids=tuple(range(90)), stuff_ids=(90,),
                              weights=str(path), **V2).eval()  # fmt: skip
     assert model.segzoo_config["converted_from"]["converter"] == "torchvision_maskrcnn_v2"  # detected from the keys
-    tv.roi_heads.score_thresh = model.roi_heads.score_thresh = 0.0  # random weights: keep every detection
-    image = torch.rand(3, 64, 96, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        images, _ = tv.transform([image])
-        features = tv.backbone(images.tensors)
-        proposals, _ = tv.rpn(images, features)
-        (expected,), _ = tv.roi_heads(features, proposals, images.image_sizes)  # masks before pasting
-        (got,) = model(model.normalize(image[None])).detections
-    assert len(expected["boxes"]) == len(got["boxes"]) == 100
-    torch.testing.assert_close(got["boxes"], expected["boxes"], atol=1e-4, rtol=0)
-    torch.testing.assert_close(got["scores"], expected["scores"], atol=1e-5, rtol=0)
-    assert torch.equal(got["labels"], expected["labels"] - 1)  # train id = torchvision class - 1 here
-    torch.testing.assert_close(torch.sigmoid(got["mask_logits"]), expected["masks"][:, 0], atol=1e-5, rtol=0)
+    assert_torchvision_detections(tv, model)
 
 
 def test_the_tags_local_copy_selects_the_thing_rows_and_keeps_the_statistics(upstream):
