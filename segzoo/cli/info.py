@@ -64,17 +64,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_backbone(backbone, args)
     params = _parameter_count(record.name) if args.params else None
     if args.json:
-        data = record.as_dict()
-        if params is not None:
-            data["parameters"] = params
-        print(json.dumps(data, default=repr))
-        return 0
-    print(f"{record.name}  ({record.task})")
-    print(f"  {record.description}")
-    if record.paper:
-        print(f"  paper:    {record.paper}")
-    if params is not None:
-        print(f"  params:   {params / 1e6:.2f} M (default options)")
+        return _print_json(record, params)
+    _print_header(f"{record.name}  ({record.task})", record, params, " (default options)")
     print(f"  weights:  {', '.join(f'{record.name}.{t}' for t in record.weights) if record.weights else 'none published yet'}")
     for tag, spec in published_tags(record.name).items():
         metrics = ", ".join(f"{k} {v}" for k, v in spec.metrics.items())
@@ -91,20 +82,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_backbone(record: BackboneRecord, args: argparse.Namespace) -> int:
-    params = _parameter_count(record.name, backbone=True) if args.params else None
-    if args.json:
-        data = record.as_dict()
-        if params is not None:
-            data["parameters"] = params
-        print(json.dumps(data, default=repr))
-        return 0
-    print(f"{record.name}  (backbone, family {record.family})")
+def _print_json(record, params: int | None) -> int:
+    """A recipe's or backbone's record as JSON (with its parameter count when asked)."""
+    data = record.as_dict()
+    if params is not None:
+        data["parameters"] = params
+    print(json.dumps(data, default=repr))
+    return 0
+
+
+def _print_header(title: str, record, params: int | None, params_note: str) -> None:
+    """The first lines of ``info``: name, description, paper and (when asked) the parameter count."""
+    print(title)
     print(f"  {record.description}")
     if record.paper:
         print(f"  paper:    {record.paper}")
     if params is not None:
-        print(f"  params:   {params / 1e6:.2f} M")
+        print(f"  params:   {params / 1e6:.2f} M{params_note}")
+
+
+def _run_backbone(record: BackboneRecord, args: argparse.Namespace) -> int:
+    params = _parameter_count(record.name, backbone=True) if args.params else None
+    if args.json:
+        return _print_json(record, params)
+    _print_header(f"{record.name}  (backbone, family {record.family})", record, params, "")
     strides = ", ".join(str(s) for s in record.output_strides)
     print(f"  output_stride: None (native) or {strides}")
     spec = record.weights
