@@ -252,3 +252,12 @@ def test_stride_in_1x1_moves_the_downsampling_to_the_first_conv():
         stride_in_1x1(TimmBackbone(model_name="resnet18"))
     with pytest.raises(ValueError, match="no timm ImageNet weights"):
         segzoo.backbones.create_backbone("resnet50_msra", pretrained=True)
+
+
+def test_export_refuses_detectron2s_mask_paste_instead_of_changing_the_output():
+    from segzoo.export import PanopticExportModule
+
+    model = segzoo.build("panoptic_fpn_r50", backbone="tiny", num_classes=4, thing_ids=(0, 1), stuff_ids=(2, 3),
+                         fpn_channels=16, box_channels=16, mask_channels=8, semantic_channels=16, mask_paste="sample")  # fmt: skip
+    with pytest.raises(ValueError, match="mask_paste='sample'"):
+        PanopticExportModule(model)

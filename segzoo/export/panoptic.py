@@ -209,6 +209,12 @@ class PanopticExportModule(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
+        if getattr(model, "mask_paste", "resize") != "resize":
+            raise ValueError(
+                f"The exported graph pastes masks torchvision's way; this model uses mask_paste={model.mask_paste!r} "
+                "(Detectron2's), so its exported panoptic output would differ from predict's. Export a model built "
+                "with mask_paste='resize', or run it eagerly (model.predict)."
+            )
         self.model = model.eval()
         heads = model.roi_heads
         strides = [f.stride for f in model.neck.feature_info]
