@@ -19,6 +19,7 @@ import torch
 import torchvision
 
 from segzoo.backbones import create_backbone
+from segzoo.convert.core import randomise_norm_statistics
 from segzoo.convert.torchvision_mobilenet import MOBILENET_V3_LARGE_BLOCKS, mobilenet_v3_large_renames
 
 LEVELS = (0, 1, 2, 4, 6, 7, 12, 13, 14, 15, 16)  # torchvision features indices compared
@@ -26,14 +27,7 @@ LEVELS = (0, 1, 2, 4, 6, 7, 12, 13, 14, 15, 16)  # torchvision features indices 
 
 def _trunk(seed: int = 0) -> torch.nn.Sequential:
     torch.manual_seed(seed)
-    model = torchvision.models.mobilenet_v3_large(weights=None, dilated=True)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    model = randomise_norm_statistics(torchvision.models.mobilenet_v3_large(weights=None, dilated=True))
     return model.features.eval()
 
 

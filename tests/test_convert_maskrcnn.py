@@ -10,6 +10,7 @@ import torchvision
 
 import segzoo
 from segzoo.coco_categories import COCO_PANOPTIC_CATEGORIES
+from segzoo.convert.core import randomise_norm_statistics
 from segzoo.convert.torchvision_maskrcnn import COCO_THING_CATEGORY_IDS
 
 
@@ -19,13 +20,7 @@ def upstream(tmp_path_factory):
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
         weights=None, weights_backbone=None, num_classes=91, min_size=64, max_size=96  # no resize of 64x96 inputs
     ).eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torchvision.ops.FrozenBatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    randomise_norm_statistics(model)  # the trunk's FrozenBatchNorm2d
     path = tmp_path_factory.mktemp("maskrcnn") / "maskrcnn_resnet50_fpn_coco-test.pth"
     torch.save(model.state_dict(), path)  # torchvision's file format
     return model, path

@@ -11,6 +11,7 @@ import torchvision
 
 import segzoo
 from segzoo.convert import convert_state, detect_converter
+from segzoo.convert.core import randomise_norm_statistics
 from segzoo.convert.torchvision_maskrcnn import COCO_THING_CATEGORY_IDS, LAYOUTS
 
 V2 = LAYOUTS["maskrcnn_resnet50_fpn_v2"]  # fpn_norm="bn", rpn_convs=2, box_head="4conv1fc", head_norm="bn"
@@ -22,13 +23,10 @@ def upstream(tmp_path_factory):
     model = torchvision.models.detection.maskrcnn_resnet50_fpn_v2(
         weights=None, weights_backbone=None, num_classes=91, min_size=64, max_size=96  # no resize of 64x96 inputs
     ).eval()
-    with torch.no_grad():  # every BatchNorm (trunk, FPN, box and mask heads) with statistics to fold
+    randomise_norm_statistics(model)  # every BatchNorm (trunk, FPN, box and mask heads) with statistics to fold
+    with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
                 m.num_batches_tracked.fill_(1000)
     path = tmp_path_factory.mktemp("maskrcnn_v2") / "maskrcnn_resnet50_fpn_v2_coco-test.pth"
     torch.save(model.state_dict(), path)  # torchvision's file format

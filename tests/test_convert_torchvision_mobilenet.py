@@ -15,19 +15,14 @@ import torchvision
 import segzoo
 from segzoo.backbones import create_backbone
 from segzoo.backbones.mobilenetv3_tv import TV_LEVELS
+from segzoo.convert.core import randomise_norm_statistics
 from segzoo.convert.torchvision_mobilenet import mobilenet_v3_large_renames
 
 
 def _torchvision_trunk(*, dilated: bool = True, seed: int = 0) -> torch.nn.Sequential:
     torch.manual_seed(seed)
     model = torchvision.models.mobilenet_v3_large(weights=None, dilated=dilated)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial statistics, so eps and renames matter
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    randomise_norm_statistics(model)  # non-trivial statistics, so eps and renames matter
     return model.features.eval()
 
 

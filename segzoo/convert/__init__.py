@@ -29,7 +29,14 @@ Use ``segzoo.build("fcn_r50", weights="fcn_resnet50_coco-1167a1af.pth")`` (the l
 ``segzoo.build("fcn_r50.tv_coco")`` (downloaded and converted) or ``segzoo convert SRC --to RECIPE``.
 """
 
-from . import detectron2_panoptic_fpn, hrnet_ocr, mmsegmentation, nvidia_hmsa, torchvision_maskrcnn, torchvision_segmentation  # noqa: F401  (register their converters)
+from . import (  # noqa: F401  (register their converters)
+    detectron2_panoptic_fpn,
+    hrnet_ocr,
+    mmsegmentation,
+    nvidia_hmsa,
+    torchvision_maskrcnn,
+    torchvision_segmentation,
+)
 from .core import CONVERTERS, Converted, convert_state, detect_converter, read_upstream, register_converter
 
 __all__ = ["CONVERTERS", "Converted", "convert_state", "detect_converter", "read_upstream", "register_converter"]

@@ -14,7 +14,7 @@ from ..registry import Registry
 from ..state_dicts import as_state_dict, read_state_dict
 from .array_pickle import read_array_pickle
 
-__all__ = ["CONVERTERS", "Converted", "parts_left_as_built", "register_converter", "convert_state", "detect_converter", "read_upstream"]
+__all__ = ["CONVERTERS", "Converted", "parts_left_as_built", "rename_keys", "fold_batchnorm", "randomise_norm_statistics", "register_converter", "convert_state", "detect_converter", "read_upstream"]
 
 CONVERTERS = Registry("converter", list_hint="segzoo.convert.CONVERTERS.names()")
 
@@ -35,6 +35,45 @@ def parts_left_as_built(target: Mapping[str, torch.Tensor], converted: Mapping[s
     listed, so loading reports its missing keys."""
     filled = {k.split(".")[0] for k in converted}
     return [k for k in target if k not in converted and k.split(".")[0] not in filled]
+
+
+def rename_keys(
+    state: Mapping[str, torch.Tensor], rename: Callable[[str], str | None]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """``(renamed state, upstream keys with no place)``: ``rename(key)`` gives the segzoo key or None."""
+    out: dict[str, torch.Tensor] = {}
+    unused: list[str] = []
+    for key, value in state.items():
+        new = rename(key)
+        if new is None:
+            unused.append(key)
+        else:
+            out[new] = value
+    return out, unused
+
+
+def fold_batchnorm(
+    weight: torch.Tensor, bn: Mapping[str, torch.Tensor], *, eps: float = 1e-5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A bias-free conv followed by a BatchNorm (``weight``, ``bias``, ``running_mean``, ``running_var``) as one
+    conv's ``(weight, bias)``: ``w' = w g / sqrt(v + eps)``, ``b' = beta - m g / sqrt(v + eps)`` (exact in eval)."""
+    scale = bn["weight"] / torch.sqrt(bn["running_var"] + eps)
+    return weight * scale.reshape(-1, *([1] * (weight.ndim - 1))), bn["bias"] - bn["running_mean"] * scale
+
+
+def randomise_norm_statistics(model: torch.nn.Module) -> torch.nn.Module:
+    """Non-trivial statistics and affine parameters for every BatchNorm2d and FrozenBatchNorm2d of ``model``
+    (in place), so that parity checks on random weights also test folds and renames of the norms."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, FrozenBatchNorm2d)):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return model
 
 
 Converter = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], Converted]

@@ -32,7 +32,7 @@ from typing import Callable, Mapping
 
 import torch
 
-from .core import Converted, parts_left_as_built, register_converter
+from .core import Converted, parts_left_as_built, register_converter, rename_keys
 
 __all__ = ["convert_detectron2_panoptic_fpn"]
 
@@ -145,15 +145,9 @@ def _semantic_rows(out: dict[str, torch.Tensor], target: Mapping[str, torch.Tens
 )
 def convert_detectron2_panoptic_fpn(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
     """A Detectron2 Panoptic FPN (or Mask R-CNN FPN) state dict -> a panoptic recipe with Detectron2's conventions."""
-    out: dict[str, torch.Tensor] = {}
-    unused: list[str] = []
     notes: list[str] = []
-    for key, value in state.items():
-        new = _rename(key)
-        if new is None:
-            unused.append(key)
-            continue
-        out[new] = value.float() if value.is_floating_point() else value
+    out, unused = rename_keys(state, _rename)
+    out = {k: v.float() if v.is_floating_point() else v for k, v in out.items()}  # the .pkl holds float32 or float64
     stem = out.get("backbone.model.conv1.weight")
     if stem is not None and stem.shape[1] == 3:
         out["backbone.model.conv1.weight"] = stem.flip(1)

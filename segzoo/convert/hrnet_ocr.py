@@ -22,7 +22,7 @@ from typing import Mapping
 
 import torch
 
-from .core import Converted, parts_left_as_built, register_converter
+from .core import Converted, parts_left_as_built, register_converter, rename_keys
 
 __all__ = ["convert_hrnet_ocr", "rename_hrnet_ocr", "fold_conv_bias"]
 
@@ -78,20 +78,12 @@ def fold_conv_bias(out: dict[str, torch.Tensor], prefix: str) -> bool:
 )
 def convert_hrnet_ocr(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
     """A ``seg_hrnet_ocr`` state dict (``model.``-prefixed or not) -> ``ocrnet_hrnet_w48`` on ``hrnet_w48_seg``."""
-    out: dict[str, torch.Tensor] = {}
-    unused: list[str] = []
     notes: list[str] = []
     dropped = [k for k in state if k.startswith("loss.")]
     if dropped:
         notes.append(f"dropped the loss's {', '.join(dropped)} (a training setting, not part of the network)")
-    for key, value in state.items():
-        if key in dropped:
-            continue
-        new = rename_hrnet_ocr(key[len("model.") :] if key.startswith("model.") else key)
-        if new is None:
-            unused.append(key)
-        else:
-            out[new] = value
+    network = {k: v for k, v in state.items() if k not in dropped}
+    out, unused = rename_keys(network, lambda k: rename_hrnet_ocr(k[len("model.") :] if k.startswith("model.") else k))
     folded = [p for p in ("decode_head.bottleneck", "decode_head.aux_conv") if fold_conv_bias(out, p)]
     if folded:
         notes.append(f"folded the conv biases of {', '.join(folded)} into their BatchNorm's running mean")

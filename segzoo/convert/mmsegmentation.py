@@ -46,7 +46,7 @@ from typing import Mapping
 
 import torch
 
-from .core import Converted, parts_left_as_built, register_converter
+from .core import Converted, fold_batchnorm, parts_left_as_built, register_converter, rename_keys
 
 __all__ = ["convert_mmsegmentation"]
 
@@ -136,29 +136,19 @@ def _fold_bn(out: dict[str, torch.Tensor], prefix: str, conv: str) -> None:
     """Fold ``prefix.1`` (BatchNorm) into the bias-free conv ``prefix.0``, giving it a bias (eval mode)."""
     bn = {k: out.pop(f"{prefix}.1.{k}") for k in ("weight", "bias", "running_mean", "running_var")}
     out.pop(f"{prefix}.1.num_batches_tracked", None)
-    scale = bn["weight"] / torch.sqrt(bn["running_var"] + 1e-5)
-    weight = out.pop(f"{prefix}.0.weight")
-    out[f"{conv}.weight"] = weight * scale[:, None, None, None]
-    out[f"{conv}.bias"] = bn["bias"] - bn["running_mean"] * scale
+    out[f"{conv}.weight"], out[f"{conv}.bias"] = fold_batchnorm(out.pop(f"{prefix}.0.weight"), bn)
 
 
 @register_converter("mmseg", detect=_detect, source="MMSegmentation configs/{pspnet,fcn,deeplabv3,deeplabv3plus,danet,nonlocal_net}/*_r*-d8_*, ocrnet/ocrnet_hr* (.pth)")
 def convert_mmsegmentation(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
     """An MMSegmentation PSPNet/FCN/DeepLabV3/DANet/Non-local R50/R101-D8 state dict -> the recipe on the v1c trunk."""
-    out: dict[str, torch.Tensor] = {}
-    unused: list[str] = []
     notes: list[str] = []
     rename = _rename_nonlocal if "decode_head.nl_block.g.conv.weight" in state else _rename
     if "decode_head.1.object_context_block.query_project.0.conv.weight" in state:
         rename = _rename_ocrnet
-    for key, value in state.items():
-        new = rename(key)
-        if new is None:
-            unused.append(key)
-        elif key.endswith(".gamma.scale"):  # mmcv's Scale holds a 0-d parameter, segzoo's attention a (1,) one
-            out[new] = value.reshape(1)
-        else:
-            out[new] = value
+    out, unused = rename_keys(state, rename)
+    for key in [k for k in out if k.endswith((".position.gamma", ".channel.beta"))]:
+        out[key] = out[key].reshape(1)  # mmcv's Scale holds a 0-d parameter, segzoo's attention a (1,) one
     # segzoo's bin-1 branch: a biased conv, no norm (see segzoo.layers.PyramidPooling).
     folded = [
         i for i in range(8)

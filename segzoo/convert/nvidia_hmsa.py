@@ -20,7 +20,7 @@ from typing import Mapping
 
 import torch
 
-from .core import Converted, parts_left_as_built, register_converter
+from .core import Converted, parts_left_as_built, register_converter, rename_keys
 from .hrnet_ocr import fold_conv_bias, rename_hrnet_ocr
 
 __all__ = ["convert_nvidia_hmsa"]
@@ -51,15 +51,8 @@ def _rename(key: str) -> str | None:
 @register_converter("nvidia_hmsa", detect=_detect, source="NVIDIA semantic-segmentation ocrnet.HRNet_Mscale checkpoints (.pth)")
 def convert_nvidia_hmsa(state: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]) -> Converted:
     """An ``HRNet_Mscale`` state dict -> ``hmsa_ocrnet_hrnet_w48`` with ``fuse_at_input=True``."""
-    out: dict[str, torch.Tensor] = {}
-    unused: list[str] = []
     notes: list[str] = []
-    for key, value in state.items():
-        new = _rename(_strip(key))
-        if new is None:
-            unused.append(key)
-        else:
-            out[new] = value
+    out, unused = rename_keys(state, lambda k: _rename(_strip(k)))
     folded = [p for p in ("model.decode_head.bottleneck", "model.decode_head.aux_conv") if fold_conv_bias(out, p)]
     if folded:
         notes.append(f"folded the conv biases of {', '.join(folded)} into their BatchNorm's running mean")

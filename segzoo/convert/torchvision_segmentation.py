@@ -17,7 +17,7 @@ from typing import Mapping
 
 import torch
 
-from .core import Converted, register_converter
+from .core import Converted, fold_batchnorm, randomise_norm_statistics, register_converter
 from .torchvision_mobilenet import mobilenet_v3_large_renames
 
 __all__ = ["convert_torchvision_segmentation", "random_upstream_model", "RECIPE_OF"]
@@ -79,12 +79,9 @@ def convert_torchvision_segmentation(state: Mapping[str, torch.Tensor], target: 
         else:
             out[target] = value
     if deeplab:
-        weight = state[f"{POOL}1.weight"]
-        gamma, beta = state[f"{POOL}2.weight"], state[f"{POOL}2.bias"]
-        mean, var = state[f"{POOL}2.running_mean"], state[f"{POOL}2.running_var"]
-        scale = gamma / torch.sqrt(var + BN_EPS)
-        out["decode_head.aspp.image_pool.0.weight"] = weight * scale[:, None, None, None]
-        out["decode_head.aspp.image_pool.0.bias"] = beta - mean * scale
+        bn = {k: state[f"{POOL}2.{k}"] for k in ("weight", "bias", "running_mean", "running_var")}
+        weight, bias = fold_batchnorm(state[f"{POOL}1.weight"], bn, eps=BN_EPS)
+        out["decode_head.aspp.image_pool.0.weight"], out["decode_head.aspp.image_pool.0.bias"] = weight, bias
         notes.append(f"folded {POOL}2 (BatchNorm) into {POOL}1 -> decode_head.aspp.image_pool.0 (exact in eval)")
     return Converted(state=out, unused=unused, notes=notes)
 
@@ -98,11 +95,4 @@ def random_upstream_model(name: str, *, seed: int = 0) -> torch.nn.Module:
         raise ValueError(f"Unknown torchvision model {name!r}; this converter reads {sorted(RECIPE_OF)}.")
     torch.manual_seed(seed)
     model = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial statistics, so folds and renames are tested
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-    return model.eval()
+    return randomise_norm_statistics(model).eval()
