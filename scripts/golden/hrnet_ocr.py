@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
+from random_weights import he_normal_with_random_norms  # next to this script
 from safetensors.torch import save_file
 
 SIZES = [(64, 96), (96, 64)]  # multiples of 32, as the model's fuse layers expect
@@ -54,22 +54,6 @@ def small_config(path: str):
     return config
 
 
-def randomise(model: torch.nn.Module, generator: torch.Generator) -> None:
-    """He-normal convs (the repository initialises with std 0.001: vanishing activations) and random BN."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv2d):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * math.sqrt(2.0 / fan_in))
-                if module.bias is not None:
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-            elif isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 0.5 + 0.5)
-                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
-                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) * 0.5 + 0.75)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True)
@@ -82,7 +66,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     config = small_config(args.config)
     model = seg_hrnet_ocr.get_seg_model(config).eval()
-    randomise(model, generator)
+    he_normal_with_random_norms(model, generator)  # the repository initialises with std 0.001
     state = {f"model.{k}": v for k, v in model.state_dict().items()}  # FullModel(model, loss).state_dict()
     state["loss.criterion.weight"] = torch.rand(NUM_CLASSES, generator=generator) + 0.5  # class weights of the loss
     args.out.mkdir(parents=True, exist_ok=True)

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import types
 from pathlib import Path
 
 import torch
+from random_weights import he_normal_with_random_norms  # next to this script
 from safetensors.torch import save_file
 
 SCALES = [0.5, 1.0, 2.0]
@@ -64,22 +64,6 @@ def configure():
     return cfg
 
 
-def randomise(model: torch.nn.Module, generator: torch.Generator) -> None:
-    """He-normal convs (the repository initialises the trunk with std 0.001) and random BatchNorm."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv2d) and module.weight.numel():
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * math.sqrt(2.0 / fan_in))
-                if module.bias is not None:
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-            elif isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 0.5 + 0.5)
-                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
-                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) * 0.5 + 0.75)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, type=Path)
@@ -100,7 +84,7 @@ def main() -> None:
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     model = ocrnet.HRNet_Mscale(NUM_CLASSES, criterion=None).eval()
-    randomise(model, generator)
+    he_normal_with_random_norms(model, generator)  # the repository initialises with std 0.001
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "hrnet_mscale_tiny.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}, "epoch": 0}, path)
