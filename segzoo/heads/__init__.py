@@ -10,6 +10,7 @@ class count changes).
 
 from .danet import DANetHead
 from .deeplab import DeepLabV3Head, DeepLabV3PlusHead
+from .deformable_semantic import DeformableSemanticHead
 from .fcn import FCNHead
 from .linear import LinearHead
 from .nonlocal_head import NonLocalHead
@@ -27,6 +28,7 @@ __all__ = [
     "SemanticFPNHead",
     "SpatialRankingModule",
     "DANetHead",
+    "DeformableSemanticHead",
     "DeepLabV3Head",
     "DeepLabV3PlusHead",
     "FCNHead",

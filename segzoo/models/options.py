@@ -99,6 +99,11 @@ class PanopticOptions(ModelOptions):
             torchvision's (whole-pixel anchors, ``"v1"`` RoIAlign, ``"resize"`` mask paste);
             Detectron2's weights need Detectron2's (``exact_anchors=True``, ``"v2"``: ROIAlignV2,
             ``"sample"``: bilinear sampling at pixel centres), which its tags set.
+        semantic_head: the semantic head by name, ``None`` for the recipe's own (``"fpn"``: Panoptic
+            FPN's, ``"fcn"``: seed 000's, ``"fpn_dcn_concat"``: seed 002's, ``"upsnet"``: UPSNet's
+            shared deformable subnet).
+        fpn_context: add a linear map of C5's global average to the FPN's top lateral (UPSNet's
+            COCO configuration, ``fpn_with_gap``; its ``upsnet_coco`` tag sets it).
     """
 
     num_classes: int = 133
@@ -119,3 +124,5 @@ class PanopticOptions(ModelOptions):
     exact_anchors: bool = False
     roi_align: str = "v1"
     mask_paste: str = "resize"
+    semantic_head: str | None = None
+    fpn_context: bool = False

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..heads import FCNSemanticHead, PrototypeModule, SemanticFPNHead, SpatialRankingModule
+from ..heads import DeformableSemanticHead, FCNSemanticHead, PrototypeModule, SemanticFPNHead, SpatialRankingModule
 from ..losses import UncertaintyWeighting
 from ..necks import FPN
 from .options import PanopticOptions
@@ -32,15 +32,18 @@ FPN_STRIDES = (4, 8, 16, 32)
 
 
 def semantic_head_for(o: PanopticOptions, kind: str) -> nn.Module:
-    """A semantic head on P2-P5 by name: ``"fcn"`` (seed 000), ``"fpn"`` (Panoptic FPN, levels summed)
-    or ``"fpn_dcn_concat"`` (seed 002: a deformable conv per level, concatenated)."""
+    """A semantic head on P2-P5 by name: ``"fcn"`` (seed 000), ``"fpn"`` (Panoptic FPN, levels summed),
+    ``"fpn_dcn_concat"`` (seed 002: a deformable conv per level, concatenated) or ``"upsnet"`` (UPSNet:
+    one subnet of three deformable convs shared by the levels, concatenated)."""
+    if kind == "upsnet":
+        return DeformableSemanticHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES, channels=o.semantic_channels)
     if kind == "fcn":
         return FCNSemanticHead(o.fpn_channels, num_classes=o.num_classes, channels=o.semantic_channels)
     if kind in ("fpn", "fpn_dcn_concat"):
         deform = kind == "fpn_dcn_concat"
         return SemanticFPNHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES, channels=o.semantic_channels,
                                merge="concat" if deform else "sum", deformable=deform)  # fmt: skip
-    raise ValueError(f"semantic_head must be 'fcn', 'fpn', 'fpn_dcn_concat' or a module, got {kind!r}.")
+    raise ValueError(f"semantic_head must be 'fcn', 'fpn', 'fpn_dcn_concat', 'upsnet' or a module, got {kind!r}.")
 
 
 def panoptic_model(
@@ -72,7 +75,9 @@ def panoptic_model(
             f"{[f.stride for f in encoder.feature_info]}."
         )
     neck = FPN(encoder.feature_info, out_channels=o.fpn_channels, p6=True, norm=o.fpn_norm,
-               deformable_levels=(1, 2, 3) if deformable_fpn else ())  # fmt: skip
+               deformable_levels=(1, 2, 3) if deformable_fpn else (), global_context=o.fpn_context)  # fmt: skip
+    if o.semantic_head is not None and isinstance(semantic_head, str):  # the caller's choice wins over the recipe's
+        semantic_head = o.semantic_head
     sem = semantic_head_for(o, semantic_head) if isinstance(semantic_head, str) else semantic_head
     builders = {"mask_rcnn": build_mask_rcnn_heads, "cascade": build_cascade_heads}
     if roi_heads not in builders:
@@ -111,7 +116,7 @@ def panoptic_model(
 def panoptic_se_r50(o: PanopticOptions) -> PanopticModel:
     """Seed 000: SE-ResNet-50 + FPN, FCN semantic branch, Mask R-CNN with semantic information flow,
     prototype masks, spatial ranking, uncertainty weighting; heuristic fusion ordered by ranking."""
-    sem = semantic_head_for(o, "fcn")
+    sem = semantic_head_for(o, o.semantic_head or "fcn")
     return panoptic_model(
         o,
         semantic_head=sem,
@@ -136,8 +141,10 @@ register_variant(
 
 @register_model(task="panoptic", paper=UPSNET, options=PanopticOptions(backbone="resnet50", fuser="upsnet"))
 def upsnet_r50(o: PanopticOptions) -> PanopticModel:
-    """UPSNet on ResNet-50: Panoptic-FPN branches and the parameter-free panoptic head (unknown channel)."""
-    return panoptic_model(o, semantic_head="fpn", panoptic_loss=True)
+    """UPSNet on ResNet-50: Mask R-CNN branches, the paper's semantic head (one subnet of three deformable
+    convs shared by P2-P5, concatenated; ``semantic_head="fpn"`` for Panoptic FPN's instead) and the
+    parameter-free panoptic head (unknown channel)."""
+    return panoptic_model(o, semantic_head="upsnet", panoptic_loss=True)
 
 
 @register_model(task="panoptic", paper=SEED002,
