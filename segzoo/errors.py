@@ -9,7 +9,9 @@ is ``problem`` + ``fix``, so Python users see the Python advice and the CLI prin
 
 from __future__ import annotations
 
-__all__ = ["SegzooError", "WeightsError", "BackboneWeightsError", "OfflineError", "BackboneOfflineError"]
+__all__ = [
+    "SegzooError", "WeightsError", "BackboneWeightsError", "OfflineError", "BackboneOfflineError", "WeightsLicenseWarning",
+]
 
 
 class SegzooError(Exception):
@@ -47,3 +49,7 @@ class OfflineError(WeightsError):
 
 class BackboneOfflineError(OfflineError, BackboneWeightsError):
     """A backbone's ImageNet weights can't be downloaded: no network."""
+
+
+class WeightsLicenseWarning(UserWarning):
+    """Published weights whose terms restrict their use (e.g. non-commercial only): shown when they load."""

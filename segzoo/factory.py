@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from . import models  # noqa: F401  (registers segzoo's recipes)
+from .errors import WeightsLicenseWarning
 from .models.registry import MODELS, TASKS, register_model
 from .registry import Registry, RegistryEntry, check_overrides, signature_defaults
 from .version import __version__
@@ -110,6 +112,8 @@ def build(
     if spec is not None:  # the tag's file: downloaded (hash checked), or a local copy given as weights=
         path = download_weights(spec, name=f"{arch}.{tag}") if weights is None else weights
         load_weights_file(model, path, sha256=spec.sha256 if weights is None else None, converter=spec.converter)
+        if spec.notice:
+            warnings.warn(f"{arch}.{tag}: {spec.notice}", WeightsLicenseWarning, stacklevel=2)
         if model.num_classes == spec.num_classes:  # the weights' classes (unless fine-tuning for others)
             model.class_names, model.category_ids = tuple(spec.class_names), tuple(spec.category_ids)
     elif weights is not None:

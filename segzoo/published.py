@@ -55,6 +55,8 @@ class WeightsSpec:
         class_names, category_ids: the classes in output order and their dataset ids.
         metrics: what the upstream reports for these weights (not measured by segzoo), measured
             as ``metrics_protocol`` says.
+        notice: terms the user must see when the weights load (e.g. a non-commercial licence);
+            ``segzoo.build`` warns with it (:class:`segzoo.errors.WeightsLicenseWarning`).
     """
 
     url: str
@@ -72,6 +74,7 @@ class WeightsSpec:
     metrics: Mapping[str, float] = field(default_factory=dict)
     metrics_protocol: str = ""
     preprocessing: Preprocessing = Preprocessing()
+    notice: str = ""
 
 
 VOC_CLASSES = (
@@ -358,6 +361,36 @@ PUBLISHED: dict[str, dict[str, WeightsSpec]] = {
         )
     },
 }
+
+
+_UPSNET_MEAN_BGR = (102.9801, 115.9465, 122.7717)
+UPSNET_COCO = WeightsSpec(
+    url="http://www.yuwenxiong.com/pretrained_model/upsnet_resnet_50_coco_90000.pth",
+    num_classes=133,
+    dataset="COCO train2017 (panoptic, things and stuff separated)",
+    description="UPSNet's ResNet-50 COCO model (upsnet_resnet_50_coco_90000.pth, uber-research/UPSNet), converted; "
+    "Caffe ResNet-50 (stride in the 1x1 conv), FPN with a global-context term, shared deformable semantic head",
+    license="Uber Non-Commercial License (UPSNet's code and weights); trained on COCO (CC BY 4.0 annotations)",
+    notice="these weights are UPSNet's, released under the Uber Non-Commercial License: use them for non-commercial "
+    "purposes only (research, teaching, personal experimentation); see https://github.com/uber-research/UPSNet/blob/master/LICENSE",
+    converter="upsnet",
+    overrides={
+        "backbone": "resnet50_msra",
+        "fpn_context": True,
+        "mean": tuple(m / 255.0 for m in reversed(_UPSNET_MEAN_BGR)),
+        "std": (1 / 255.0,) * 3,
+    },
+    class_names=_coco_panoptic_classes()[0],
+    category_ids=_coco_panoptic_classes()[1],
+    metrics={"PQ": 42.5, "SQ": 78.0, "RQ": 52.4, "PQ_th": 48.5, "PQ_st": 33.4},
+    metrics_protocol="reported by UPSNet (README, 'UPSNet-50'): COCO val2017, shorter side 800, longer at most 1333, "
+    "single scale, with UPSNet's own panoptic inference (detections above 0.6 after class-agnostic NMS at 0.5, "
+    "mask removal at 0.3 overlap, stuff area at least 4096)",
+    preprocessing=Preprocessing(
+        color="BGR", input_range="0-255", mean=_UPSNET_MEAN_BGR, std=(1.0, 1.0, 1.0), resize="shorter side 800, longer at most 1333"
+    ),
+)
+PUBLISHED["upsnet_r50"] = {"upsnet_coco": UPSNET_COCO}
 
 
 def published_tags(recipe: str) -> dict[str, WeightsSpec]:

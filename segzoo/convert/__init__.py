@@ -24,6 +24,8 @@ which names every missing, unexpected and mis-shaped key.
   ``hrnet_w48_seg`` trunk with ``align_corners=True`` (the ``hrnet_*`` tags).
 - ``nvidia_hmsa``: NVIDIA semantic-segmentation's ``ocrnet.HRNet_Mscale`` -> ``hmsa_ocrnet_hrnet_w48`` on the
   ``hrnet_w48_bilinear`` trunk with ``fuse_at_input=True`` (the ``nvidia_*`` tags).
+- ``upsnet``: UPSNet's ``resnet_50_upsnet`` checkpoints (``.pth`` state dicts) -> ``upsnet_r50`` on the
+  ``resnet50_msra`` trunk with ``fpn_context=True`` (the ``upsnet_coco`` tag; non-commercial licence).
 
 Use ``segzoo.build("fcn_r50", weights="fcn_resnet50_coco-1167a1af.pth")`` (the layout is detected),
 ``segzoo.build("fcn_r50.tv_coco")`` (downloaded and converted) or ``segzoo convert SRC --to RECIPE``.
@@ -36,6 +38,7 @@ from . import (  # noqa: F401  (register their converters)
     nvidia_hmsa,
     torchvision_maskrcnn,
     torchvision_segmentation,
+    upsnet,
 )
 from .core import CONVERTERS, Converted, convert_state, detect_converter, read_upstream, register_converter
 
