@@ -101,3 +101,19 @@ def test_upsnet_r50_defaults_to_the_papers_semantic_head_and_keeps_fpns_as_an_op
     assert type(segzoo.build("upsnet_r50", semantic_head="fpn", **tiny).semantic_head).__name__ == "SemanticFPNHead"
     with pytest.raises(ValueError, match="semantic_head must be"):
         segzoo.build("upsnet_r50", semantic_head="nope", **tiny)
+
+
+def test_deformable_conv_runs_under_bf16_autocast_in_float32():
+    """torchvision's deformable kernel has no bf16 version: the block computes it in fp32 and casts back."""
+    from segzoo.necks.dcn import DeformableConv2d
+
+    torch.manual_seed(0)
+    block = DeformableConv2d(4, 6).eval()
+    with torch.no_grad():
+        block.offset.bias.fill_(0.3)
+        x = torch.randn(1, 4, 10, 12)
+        reference = block(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            reduced = block(x.bfloat16())
+    assert reduced.dtype == torch.bfloat16
+    torch.testing.assert_close(reduced.float(), reference, atol=0.1, rtol=0.05)

@@ -3,7 +3,9 @@
 Dai et al., "Deformable Convolutional Networks", arXiv:1703.06211, on
 ``torchvision.ops.DeformConv2d``: a plain 3x3 conv predicts 2 * 9 offsets per position;
 with its weights and bias at zero the block starts as an ordinary 3x3 convolution. Seed 002
-puts these in the FPN outputs P3-P5 and in its semantic head.
+puts these in the FPN outputs P3-P5 and in its semantic head, UPSNet in its semantic head.
+torchvision's deformable kernels have no bfloat16 (CPU, CUDA) or float16 (CPU) version, so a
+reduced-precision input (autocast) is computed in float32 and the result cast back.
 """
 
 from __future__ import annotations
@@ -27,4 +29,7 @@ class DeformableConv2d(nn.Module):
         self.conv = DeformConv2d(in_channels, out_channels, kernel_size, padding=pad, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x, self.offset(x))
+        offset = self.offset(x)
+        if x.dtype in (torch.float32, torch.float64):
+            return self.conv(x, offset)
+        return self.conv(x.float(), offset.float()).to(x.dtype)
