@@ -58,19 +58,18 @@ def export_summary() -> dict[tuple[str, str], str]:
 
 def measure(names: list[str]) -> dict[str, dict]:
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+
+    from segzoo.bench import count_flops  # the runner's counter (deformable convs included)
 
     out = {}
     for name in names:
         torch.manual_seed(0)
         model = segzoo.build(name).eval()
         params = sum(p.numel() for p in model.parameters())
-        counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
-            model(torch.randn(1, 3, SIZE, SIZE))
+        flops = count_flops(model, torch.randn(1, 3, SIZE, SIZE))
         out[name] = {
             "params_m": round(params / 1e6, 2),
-            "gflops": round(counter.get_total_flops() / 1e9, 1),
+            "gflops": round(flops / 1e9, 1),
             "size": SIZE,
             "exports": list(type(model).export_formats),
         }

@@ -4,9 +4,10 @@ Counts are FLOPs, not multiply-accumulates: a ``(M, K) @ (K, N)`` matmul is ``2 
 and a convolution twice its MACs (many papers and tools such as fvcore/ptflops report
 MACs and call them FLOPs; divide our numbers by 2 to compare with those). The counter
 sees the matmul-like ATen ops (convolutions, (b)mm, addmm, attention); elementwise ops,
-normalisation, pooling, interpolation and torchvision's detection ops (RoI Align, NMS,
-deformable convolution) are not counted. For convolutional networks those are a few
-percent of the total; for a deformable-conv model the count misses the deformable layers.
+normalisation, pooling, interpolation and torchvision's RoI Align and NMS are not counted.
+torchvision's deformable convolution is counted as the convolution it computes (``2 * output
+elements * in_channels / groups * kernel area``; the bilinear sampling of its inputs is not
+counted). For convolutional networks the uncounted ops are a few percent of the total.
 
 The "fraction of peak" the runner reports divides a model's achieved FLOP/s by the
 throughput of one large square matmul in the same dtype on the same device, measured by
@@ -20,7 +21,8 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+import torchvision  # noqa: F401  (registers torch.ops.torchvision)
+from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
 
 __all__ = ["count_flops", "gemm_peak", "measure_gemm_peak", "synchronize"]
 
@@ -29,6 +31,14 @@ def synchronize(device: torch.device | str) -> None:
     """Wait for queued kernels on a CUDA device (no-op on the CPU)."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
+
+
+@register_flop_formula(torch.ops.torchvision.deform_conv2d)
+def _deform_conv2d_flops(input_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
+    """A deformable convolution's multiply-adds, as a convolution of the same weights (x 2: FLOPs)."""
+    out_channels, in_per_group, kh, kw = weight_shape
+    batch, height, width = out_shape[0], out_shape[2], out_shape[3]
+    return 2 * batch * out_channels * height * width * in_per_group * kh * kw
 
 
 @torch.no_grad()
