@@ -21,9 +21,14 @@ included):
   CUDA where supported, else float16. Floating-point outputs are cast back to float32;
 - optionally ``torch.compile`` (``nn.Module.compile``, so ``predict`` uses it too).
 
-The result verifies itself on a sample input: the share of pixels whose argmax label equals
-the unoptimised fp32 model's must be at least ``min_agreement`` (99.5%). A reduced precision
-that fails the check falls back to float32 with a warning; a float32 failure raises. The
+The result verifies itself on a sample input against the unoptimised fp32 model
+(:mod:`segzoo.bench.precision`): the share of pixels with the same argmax label, and the same
+share among the *decisive* pixels (fp32 top-2 margin above the reduced precision's measured
+error). An explicit ``dtype`` is always used; below ``min_agreement`` (99.5%) it warns. The
+automatic choice (``dtype=None``) keeps bf16/fp16 only when the outputs are finite, at least half
+of the pixels are decisive and ``min_agreement`` of those keep their label, else it uses float32
+(a rule that holds for trained networks, whose margins are large, rather than for the near ties
+of random weights). A float32 result below ``min_agreement`` raises (a fold went wrong). The
 report is at ``model.segzoo_optimize`` (:class:`OptimizeReport`).
 
 An optimised model's ``state_dict`` has no BatchNorm entries: save the model before
@@ -45,6 +50,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
 from .fingerprint import cpu_supports_bf16
+from .precision import PrecisionCheck, auto_accepts, compare_precision
 
 __all__ = ["optimize", "OptimizeReport", "fold_batchnorm", "find_conv_bn_pairs", "resolve_dtype", "main_logits"]
 
@@ -61,7 +67,10 @@ class OptimizeReport:
     """What :func:`optimize` did and how close the result is to the fp32 eager model.
 
     ``agreement``: share of sample pixels with the same argmax label as the unoptimised fp32
-    model; ``max_abs_diff``: largest absolute difference of the compared logits.
+    model; ``decisive_agreement``/``decisive_share``/``error_bound``: the same among the pixels
+    whose fp32 margin exceeds the precision's error (:mod:`segzoo.bench.precision`);
+    ``max_abs_diff``: largest absolute difference of the compared logits; ``decision``: why
+    ``dtype`` is what it is.
     """
 
     device: str
@@ -74,7 +83,11 @@ class OptimizeReport:
     agreement: float
     max_abs_diff: float
     sample_shape: tuple[int, ...]
-    fell_back: bool  # the requested reduced precision failed the check; float32 is used
+    fell_back: bool  # the automatic choice rejected the reduced precision; float32 is used
+    decisive_agreement: float = math.nan
+    decisive_share: float = math.nan
+    error_bound: float = math.nan
+    decision: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -317,14 +330,6 @@ def _count_bn(model: nn.Module) -> int:
     return sum(1 for m in model.modules() if _is_batchnorm(m))
 
 
-def _compare(reference: torch.Tensor, output: torch.Tensor) -> tuple[float, float]:
-    reference, output = reference.float(), output.float()
-    if reference.shape != output.shape:
-        raise RuntimeError(f"The optimised model's output shape {tuple(output.shape)} differs from {tuple(reference.shape)}.")
-    agreement = (reference.argmax(1) == output.argmax(1)).double().mean().item() if reference.ndim >= 2 else math.nan
-    return agreement, (reference - output).abs().max().item()
-
-
 def optimize(
     model: nn.Module,
     *,
@@ -341,15 +346,17 @@ def optimize(
     Args:
         model: a segzoo model (or any module whose output holds per-pixel logits, see
             :func:`main_logits`).
-        dtype: autocast dtype: ``None``/``"auto"`` (bf16 on a CPU with AVX512-BF16/AMX, else
-            fp32; bf16 or fp16 on CUDA), ``"fp32"``, ``"bf16"``, ``"fp16"`` or a torch dtype.
+        dtype: autocast dtype: ``None``/``"auto"`` (bf16 on a CPU with AVX512-BF16/AMX, bf16 or
+            fp16 on CUDA, kept when the sample check passes the automatic rule, else fp32), or
+            ``"fp32"``, ``"bf16"``, ``"fp16"`` or a torch dtype (always used; a warning when its
+            agreement is below ``min_agreement``).
         channels_last: weights and 4-D inputs in channels-last memory format.
         fuse_bn: fold BatchNorm into the preceding convolutions.
         compile: ``torch.compile`` the model (``nn.Module.compile``; the first call compiles).
         sample: the verification input (normalised ``(B, C, H, W)`` on the model's device);
             default one seeded ``N(0, 1)`` image of 256x256.
-        min_agreement: the least share of sample pixels whose argmax label must equal the
-            fp32 eager model's (reduced precision below it falls back to fp32).
+        min_agreement: the label agreement with the fp32 eager model an explicit dtype must
+            reach not to warn, and the automatic choice must reach on the decisive pixels.
         inplace: modify ``model`` itself instead of a deep copy.
 
     Returns:
@@ -361,6 +368,7 @@ def optimize(
     model.eval()
     model.requires_grad_(False)
     device = _model_device(model)
+    automatic = dtype is None or dtype == "auto"
     target_dtype = resolve_dtype(dtype, device)
     if target_dtype != torch.float32 and device.type == "cpu" and not cpu_supports_bf16():
         warnings.warn(
@@ -390,25 +398,39 @@ def optimize(
     if compile:
         model.compile()
 
-    def check() -> tuple[float, float]:
-        return _compare(reference, main_logits(model(sample)))
+    def check() -> PrecisionCheck:
+        return compare_precision(reference, main_logits(model(sample)))
 
-    agreement, diff = check()
+    result = check()
     fell_back = False
-    if agreement < min_agreement and target_dtype != torch.float32:
-        warnings.warn(
-            f"{_dtype_name(target_dtype)} autocast gives {100 * agreement:.2f}% label agreement with float32 on the "
-            f"sample (< {100 * min_agreement:.1f}%); using float32.",
-            stacklevel=2,
+    name = _dtype_name(target_dtype)
+    if target_dtype == torch.float32:
+        decision = "float32 " + ("(automatic: no native reduced precision here)" if automatic else "(requested)")
+    elif automatic and not auto_accepts(result, min_agreement=min_agreement):
+        decision = (
+            f"float32 (automatic: {name} left {100 * result.decisive_share:.1f}% of the sample's pixels decisive and "
+            f"kept {100 * result.decisive_agreement:.2f}% of those; the rule needs 50% and {100 * min_agreement:.1f}%)"
         )
         model._segzoo_fast["dtype"] = torch.float32
         fell_back = True
-        agreement, diff = check()
-    if agreement < min_agreement:
+        result = check()
+    elif automatic:
+        decision = f"{name} (automatic: {100 * result.decisive_agreement:.2f}% of the decisive pixels keep their label)"
+    else:
+        decision = f"{name} (requested)"
+        if not result.agreement >= min_agreement:
+            warnings.warn(
+                f"{name} autocast gives {100 * result.agreement:.2f}% label agreement with float32 on the sample "
+                f"(< {100 * min_agreement:.1f}%; {100 * result.decisive_agreement:.2f}% on the "
+                f"{100 * result.decisive_share:.1f}% of pixels whose fp32 margin exceeds its error). It is used as "
+                "requested; check it on your own images (sample=...) or pass dtype=None for the automatic choice.",
+                stacklevel=2,
+            )
+    if model._segzoo_fast["dtype"] == torch.float32 and not result.agreement >= min_agreement:
         raise RuntimeError(
-            f"The optimised float32 model agrees with the eager model on only {100 * agreement:.3f}% of the sample "
-            f"pixels (max |diff| {diff:.3g}); a BatchNorm fold went wrong. Use optimize(..., fuse_bn=False) and "
-            "please report the model."
+            f"The optimised float32 model agrees with the eager model on only {100 * result.agreement:.3f}% of the "
+            f"sample pixels (max |diff| {result.max_abs_diff:.3g}); a BatchNorm fold went wrong. Use "
+            "optimize(..., fuse_bn=False) and please report the model."
         )
     model.segzoo_optimize = OptimizeReport(
         device=str(device),
@@ -418,9 +440,13 @@ def optimize(
         folded_bn=folded,
         remaining_bn=_count_bn(model),
         compiled=bool(compile),
-        agreement=agreement,
-        max_abs_diff=diff,
+        agreement=result.agreement,
+        max_abs_diff=result.max_abs_diff,
         sample_shape=tuple(sample.shape),
         fell_back=fell_back,
+        decisive_agreement=result.decisive_agreement,
+        decisive_share=result.decisive_share,
+        error_bound=result.error_bound,
+        decision=decision,
     )
     return model

@@ -43,7 +43,7 @@ COLUMNS = (
     "model", "task", "height", "width", "batch", "device", "precision", "memory_format", "fast_path", "compiled",
     "threads", "params_m", "gflops", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_min_ms",
     "throughput_ips", "postprocess_ms", "postprocess", "tta_ms", "crf_ms", "total_ms", "peak_mem_mib", "mem_kind",
-    "achieved_gflops_s", "gemm_peak_gflops_s", "peak_fraction", "agreement", "folded_bn", "warmup", "iters",
+    "achieved_gflops_s", "gemm_peak_gflops_s", "peak_fraction", "agreement", "agreement_decisive", "folded_bn", "warmup", "iters",
     "load_avg_start", "load_avg_end", "error",
 )  # fmt: skip
 
@@ -185,10 +185,12 @@ def _bench_row(name: str, size: tuple[int, int], batch: int, config: BenchConfig
         del holder
 
     if config.fast:
-        model = optimize(model, dtype=dtype, channels_last=channels_last, compile=config.compile, sample=x, inplace=True)
+        requested = None if config.precision == "auto" else dtype  # explicit precisions are honoured
+        model = optimize(model, dtype=requested, channels_last=channels_last, compile=config.compile, sample=x, inplace=True)
         report = model.segzoo_optimize
         row["folded_bn"] = report.folded_bn
-        row["precision"] = report.dtype  # after a possible fall-back to fp32
+        row["precision"] = report.dtype  # the automatic choice may keep fp32
+        row["agreement_decisive"] = report.decisive_agreement
         dtype = getattr(torch, report.dtype)
 
         def forward() -> Any:
