@@ -88,6 +88,9 @@ class OptimizeReport:
     decisive_share: float = math.nan
     error_bound: float = math.nan
     decision: str = ""
+    backend: str = "torch"  # "torch" or "onnxruntime"
+    quantize: str | None = None  # "int8": ONNX Runtime static quantisation
+    artifact: str | None = None  # the ONNX file the session runs
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -330,6 +333,28 @@ def _count_bn(model: nn.Module) -> int:
     return sum(1 for m in model.modules() if _is_batchnorm(m))
 
 
+def _optimize_onnxruntime(model, *, device, sample, quantize, calibration, min_agreement, workdir) -> nn.Module:
+    from .onnxruntime_backend import optimize_onnxruntime
+
+    if device.type != "cpu":
+        raise ValueError(f"backend='onnxruntime' runs on the CPU; move the model there first (it is on {device}).")
+    if sample is None:
+        sample = _default_sample(model, device)
+    with torch.inference_mode():
+        reference = main_logits(model(sample)).float()
+    model, info = optimize_onnxruntime(model, reference=reference, sample=sample, quantize=quantize,
+                                       calibration=calibration, min_agreement=min_agreement, workdir=workdir)  # fmt: skip
+    check = info["check"]
+    model.segzoo_optimize = OptimizeReport(
+        device=str(device), dtype="int8" if quantize else "float32", requested_dtype="int8" if quantize else "float32",
+        channels_last=False, folded_bn=0, remaining_bn=_count_bn(model), compiled=False, agreement=check.agreement,
+        max_abs_diff=check.max_abs_diff, sample_shape=tuple(sample.shape), fell_back=False,
+        decisive_agreement=check.decisive_agreement, decisive_share=check.decisive_share, error_bound=check.error_bound,
+        decision=info["decision"], backend="onnxruntime", quantize=quantize, artifact=info["path"],
+    )  # fmt: skip
+    return model
+
+
 def optimize(
     model: nn.Module,
     *,
@@ -340,6 +365,10 @@ def optimize(
     sample: torch.Tensor | None = None,
     min_agreement: float = MIN_AGREEMENT,
     inplace: bool = False,
+    backend: str = "torch",
+    quantize: str | None = None,
+    calibration: Any = None,
+    workdir: str | None = None,
 ) -> nn.Module:
     """A model prepared for inference, verified against the fp32 eager model on ``sample``.
 
@@ -358,16 +387,29 @@ def optimize(
         min_agreement: the label agreement with the fp32 eager model an explicit dtype must
             reach not to warn, and the automatic choice must reach on the decisive pixels.
         inplace: modify ``model`` itself instead of a deep copy.
+        backend: ``"torch"`` (the preparations above) or ``"onnxruntime"``: the model exported to
+            ONNX and run by an ONNX Runtime session (:mod:`segzoo.bench.onnxruntime_backend`;
+            semantic models; ``dtype``, ``channels_last``, ``fuse_bn`` and ``compile`` do not apply).
+        quantize: ``"int8"`` with ``backend="onnxruntime"``: static int8 quantisation (QDQ,
+            per-channel weights) calibrated on ``calibration`` (normalised images).
+        workdir: where the ONNX files go (default: a new temporary directory).
 
     Returns:
         The prepared model (same class, plus ``forward`` under inference mode and autocast);
         ``model.segzoo_optimize`` holds the :class:`OptimizeReport`.
     """
+    if backend not in ("torch", "onnxruntime"):
+        raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}.")
+    if quantize is not None and backend != "onnxruntime":
+        raise ValueError(f"quantize={quantize!r} needs backend='onnxruntime' (the torch path quantises nothing).")
     if not inplace:
         model = copy.deepcopy(model)
     model.eval()
     model.requires_grad_(False)
     device = _model_device(model)
+    if backend == "onnxruntime":
+        return _optimize_onnxruntime(model, device=device, sample=sample, quantize=quantize, calibration=calibration,
+                                     min_agreement=min_agreement, workdir=workdir)  # fmt: skip
     automatic = dtype is None or dtype == "auto"
     target_dtype = resolve_dtype(dtype, device)
     if target_dtype != torch.float32 and device.type == "cpu" and not cpu_supports_bf16():

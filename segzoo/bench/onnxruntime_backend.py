@@ -1,0 +1,172 @@
+"""The deployed inference path: a segzoo model exported to ONNX and run by ONNX Runtime, in float32
+or statically quantised to int8.
+
+``segzoo.optimize(model, backend="onnxruntime", quantize="int8", calibration=images)``:
+
+1. the model is exported with :func:`segzoo.export` (dynamic batch, height and width);
+2. with ``quantize="int8"`` the graph is quantised by ONNX Runtime's static quantisation (Jacob
+   et al., arXiv:1712.05877: per-channel symmetric int8 weights, asymmetric uint8 activations,
+   QDQ format, MinMax ranges collected on ``calibration``, after ONNX Runtime's pre-processing);
+3. an ``InferenceSession`` runs it on the CPU with every graph optimisation enabled
+   (``ORT_ENABLE_ALL``: constant folding, conv + BN/activation fusion, layout transforms) and
+   as many intra-op threads as torch uses.
+
+The result is the same model object with its ``forward`` replaced by the session (so ``predict``,
+``postprocess``, ``normalize`` and ``isinstance`` work as before) and ``segzoo_optimize`` holding
+the :class:`~segzoo.bench.optimize.OptimizeReport` of the same self-check as the torch path: label
+agreement with the fp32 eager model on ``sample`` (a warning below ``min_agreement``). Semantic
+models only: a panoptic model's exported graph (network + detection) runs in
+:func:`segzoo.export.load_exported`, its fusion in :func:`segzoo.export.fuse_panoptic`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .precision import compare_precision
+
+__all__ = ["optimize_onnxruntime", "QUANTIZE_MODES"]
+
+QUANTIZE_MODES = (None, "int8")
+
+
+def _as_batches(calibration: Any) -> list[np.ndarray]:
+    if isinstance(calibration, torch.Tensor):
+        calibration = [calibration]
+    batches = []
+    for item in calibration:
+        array = item.detach().cpu().float().numpy() if isinstance(item, torch.Tensor) else np.asarray(item, dtype=np.float32)
+        if array.ndim == 3:
+            array = array[None]
+        if array.ndim != 4:
+            raise ValueError(
+                f"calibration must be normalised images (B, C, H, W) or a list of them (model.normalize(images)); got "
+                f"an array of shape {array.shape}."
+            )
+        batches.extend(array[i : i + 1] for i in range(array.shape[0]))
+    if not batches:
+        raise ValueError("calibration is empty: pass a few normalised images of the kind the model will see.")
+    return batches
+
+
+class _Calibration:
+    """ONNX Runtime's ``CalibrationDataReader`` protocol over a list of single-image batches."""
+
+    def __init__(self, name: str, batches: list[np.ndarray]) -> None:
+        self._items = iter([{name: b} for b in batches])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._items, None)
+
+    def rewind(self) -> None:  # pragma: no cover - part of the protocol, unused by MinMax
+        pass
+
+
+def _quantize_int8(source: Path, target: Path, calibration: list[np.ndarray]) -> None:
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared = target.with_name("prepared.onnx")
+    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    name = onnx.load(str(prepared), load_external_data=False).graph.input[0].name
+    quantize_static(
+        str(prepared), str(target), _Calibration(name, calibration), quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+    )  # fmt: skip
+
+
+def _session(path: Path, threads: int | None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = int(threads or torch.get_num_threads())
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _ort_forward(self, image: torch.Tensor, *args: Any, **kwargs: Any):
+    """The model's forward, run by its ONNX Runtime session (eval only: logits, no auxiliary outputs)."""
+    from ..models.semantic import SemanticOutput
+
+    if args or kwargs.get("targets") is not None:
+        raise RuntimeError("An ONNX Runtime model only runs inference: forward(images) without targets.")
+    session, name = self._segzoo_ort["session"], self._segzoo_ort["input"]
+    array = image.detach().to("cpu", torch.float32).contiguous().numpy()
+    logits = torch.from_numpy(session.run(None, {name: array})[0]).to(image.device)
+    return SemanticOutput(logits=logits, aux={})
+
+
+_ORT_CLASSES: dict[type, type] = {}
+
+
+def _ort_class(cls: type) -> type:
+    base = getattr(cls, "_segzoo_base", None) or cls
+    if base not in _ORT_CLASSES:
+        _ORT_CLASSES[base] = type(
+            f"OnnxRuntime{base.__name__}", (base,), {"forward": _ort_forward, "_segzoo_base": base, "__module__": base.__module__}
+        )
+    return _ORT_CLASSES[base]
+
+
+def optimize_onnxruntime(
+    model: nn.Module,
+    *,
+    reference: torch.Tensor,
+    sample: torch.Tensor,
+    quantize: str | None = None,
+    calibration: Any = None,
+    min_agreement: float,
+    threads: int | None = None,
+    workdir: str | os.PathLike | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Replace ``model``'s forward by an ONNX Runtime session (see the module docstring); returns the
+    model and the self-check's fields. ``reference``: the fp32 eager logits on ``sample``."""
+    from ..export import export
+    from ..models.panoptic import PanopticModel
+
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
+    if isinstance(model, PanopticModel):
+        raise NotImplementedError(
+            "backend='onnxruntime' runs semantic models; for a panoptic model export it (segzoo.export(model, "
+            "'model.onnx')), run it with segzoo.export.load_exported and fuse with segzoo.export.fuse_panoptic."
+        )
+    if quantize == "int8" and calibration is None:
+        raise ValueError(
+            "quantize='int8' needs calibration images: optimize(model, backend='onnxruntime', quantize='int8', "
+            "calibration=model.normalize(images)) with a few (2-16) images of the kind the model will see."
+        )
+    with tempfile.TemporaryDirectory(prefix="segzoo-ort-") as scratch:  # kept only when workdir is given
+        directory = Path(workdir) if workdir is not None else Path(scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = export(model, directory / "model.onnx", format="onnx", example_size=tuple(sample.shape[-2:]))
+        if quantize == "int8":
+            quantized = directory / "model.int8.onnx"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # onnxruntime's advice to pre-process (done) and its deprecation notes
+                _quantize_int8(path, quantized, _as_batches(calibration))
+            path = quantized
+        session = _session(path, threads)  # reads the file now; the session no longer needs it
+    artifact = str(path) if workdir is not None else None
+    model.__class__ = _ort_class(type(model))
+    model._segzoo_ort = {"session": session, "input": session.get_inputs()[0].name, "path": artifact}
+    with torch.inference_mode():
+        result = compare_precision(reference, model(sample).logits)
+    name = "int8 (ONNX Runtime)" if quantize else "float32 (ONNX Runtime)"
+    if not result.agreement >= min_agreement:
+        warnings.warn(
+            f"{name} gives {100 * result.agreement:.2f}% label agreement with the float32 eager model on the sample "
+            f"(< {100 * min_agreement:.1f}%). It is used as requested; calibrate on more representative images or "
+            "use backend='torch'.",
+            stacklevel=4,
+        )
+    return model, {"check": result, "path": artifact, "decision": f"{name} (requested)"}
