@@ -368,3 +368,32 @@ def test_auto_precision_rule_on_either_cpu(has_bf16, tmp_path, capsys, monkeypat
     assert row["precision"] in (("bfloat16", "float32") if has_bf16 else ("float32",))
     if row["precision"] == "bfloat16":
         assert MIN_AGREEMENT <= row["agreement"] <= 1.0
+
+
+def test_no_row_exceeds_its_peak_and_the_row_says_where_the_peak_came_from(monkeypatch):
+    """A row faster than the measured matmul (here: a matmul patched to a tiny rate) becomes its
+    precision's peak; compiled rows time the compiling first call on its own."""
+    import importlib
+
+    runner = importlib.import_module("segzoo.bench.runner")
+    monkeypatch.setattr(runner, "_measure_peak", lambda device, dtype, size: 1e-6)
+    monkeypatch.setattr(nn.Module, "compile", lambda self, *a, **k: None)  # the logic, not inductor's time
+    config = BenchConfig(models=["fcn_r50"], sizes=[(32, 32), (48, 48)], precision="fp32", iters=1, warmup=0,
+                         overrides={"backbone": "tiny"}, num_classes=4, gemm_size=64, compile=True)  # fmt: skip
+    rows = run_benchmark(config, progress=False).rows
+    fastest = max(rows, key=lambda r: r["achieved_gflops_s"])
+    assert all(0 < r["peak_fraction"] <= 1.0 for r in rows) and fastest["peak_fraction"] == 1.0
+    assert all(r["peak_source"] == f"row fcn_r50 {fastest['height']}x{fastest['width']} b1 (above the matmul)" for r in rows)
+    assert all(r["compile_s"] is not None and r["compile_s"] > 0 for r in rows)
+
+
+def test_the_matmul_peak_is_the_source_when_no_row_beats_it(monkeypatch):
+    import importlib
+
+    runner = importlib.import_module("segzoo.bench.runner")
+    monkeypatch.setattr(runner, "_measure_peak", lambda device, dtype, size: 1e9)
+    config = BenchConfig(models=["fcn_r50"], sizes=[(32, 32)], precision="fp32", iters=1, warmup=0,
+                         overrides={"backbone": "tiny"}, num_classes=4, gemm_size=64)  # fmt: skip
+    (row,) = run_benchmark(config, progress=False).rows
+    assert row["peak_source"].startswith("matmul 64^3, best of 10") and row["peak_fraction"] < 1e-3
+    assert row["compile_s"] is None

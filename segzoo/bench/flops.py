@@ -62,13 +62,15 @@ def gemm_peak(
 
 
 @torch.no_grad()
-def measure_gemm_peak(device: str, dtype: torch.dtype, size: int, repeats: int, threads: int) -> float:
-    """One measurement (uncached); ``threads`` only keys the cache of :func:`gemm_peak`."""
+def measure_gemm_peak(device: str, dtype: torch.dtype, size: int, repeats: int, threads: int, *, warmup: int = 1) -> float:
+    """One measurement (uncached); ``threads`` only keys the cache of :func:`gemm_peak`; ``warmup``
+    untimed matmuls first (library initialisation, first-touch allocation, AMX tile setup)."""
     g = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
     b = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
     flops = 2.0 * size**3
-    torch.mm(a, b)  # warm-up: library initialisation, first-touch allocation
+    for _ in range(max(1, warmup)):
+        torch.mm(a, b)
     synchronize(device)
     best = float("inf")
     for _ in range(max(1, repeats)):

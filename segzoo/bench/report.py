@@ -40,6 +40,7 @@ TABLE = (
     ("peak_mem_mib", "peak MiB", "{:.0f}"),
     ("achieved_gflops_s", "GFLOP/s", "{:.1f}"),
     ("peak_fraction", "% GEMM peak", "{:.0%}"),
+    ("compile_s", "compile s", "{:.0f}"),
     ("agreement", "agree", "{:.2%}"),
     ("load_avg_start", "load", "{:.1f}"),
 )
@@ -87,15 +88,17 @@ def markdown_report(result: BenchResult, *, title: str = "segzoo bench") -> str:
         f"- torch {fp.get('torch')}, torchvision {fp.get('torchvision')}, timm {fp.get('timm')}, segzoo {fp.get('segzoo')}, "
         f"Python {fp.get('python')}, {fp.get('platform')}",
         f"- load average at the end (1/5/15 min): {fp.get('load_average')}; {fp.get('timestamp')}",
-        f"- GEMM peak ({result.config.get('gemm_size', 2048)}^3 matmul, best of 5, measured before and after the rows, "
-        f"higher kept): {peaks}",
+        f"- GEMM peak per precision ({result.config.get('gemm_size', 2048)}^3 matmul, best of 10 after 3 warm-up, measured "
+        f"before and after the rows, higher kept; raised to the fastest row where a row beats it, as its rows' "
+        f"peak_source says): {peaks}",
     ]
     notes = [
         "Latency is the network forward per batch (mean/p50/p90 of the timed iterations); img/s = batch / mean.",
         "post ms: the model's own post-processing after the forward (argmax, or panoptic fusion with mask pasting), "
         "timed separately; TTA/CRF columns appear when requested.",
         "GFLOPs are FLOPs (2 per multiply-accumulate) counted by torch.utils.flop_counter.FlopCounterMode on one "
-        "forward; elementwise ops and detection ops (RoI Align, NMS) are not counted.",
+        "forward; elementwise ops and detection ops (RoI Align, NMS) are not counted (deformable convs are).",
+        "compile s: the first call of a compiled model (torch.compile), timed on its own; excluded from the latency.",
         "peak MiB: growth of the process's peak resident memory during the timed block on CPU (approximate: "
         "allocator caching); CUDA allocator peak on GPU.",
         "agree: share of pixels whose argmax label equals the fp32 eager model's on the same input.",
