@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import torch
-from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from ..fusers.panoptic import create_panoptic_fuser
+from ..models.panoptic.mask_paste import paste_mask_logits
 from .panoptic import PANOPTIC_OUTPUTS
 
 __all__ = ["fuse_panoptic", "panoptic_instances"]
@@ -27,10 +27,9 @@ def panoptic_instances(outputs: Sequence[Any] | Mapping[str, Any]) -> tuple[torc
     sem, boxes, scores, labels, mask_logits, rank_scores = (torch.as_tensor(o) for o in outputs)
     h, w = sem.shape[-2:]
     logits = mask_logits[:, None]  # (N, 1, 28, 28)
-    pasted = paste_masks_in_image(logits, boxes, (h, w))[:, 0]  # (N, H, W), 0 outside the box
-    inside = paste_masks_in_image(torch.ones_like(logits), boxes, (h, w))[:, 0] > 0.5
+    pasted, masks = paste_mask_logits(logits[:, 0], boxes, (h, w))  # (N, H, W), 0 outside the box
     instances = {
-        "boxes": boxes, "scores": scores, "labels": labels, "masks": torch.sigmoid(pasted) * inside,
+        "boxes": boxes, "scores": scores, "labels": labels, "masks": masks,
         "mask_logits": pasted, "rank_scores": rank_scores,
     }  # fmt: skip
     return sem[0], instances

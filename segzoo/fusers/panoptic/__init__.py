@@ -10,6 +10,7 @@ prediction ``(panoptic_seg (H, W) int32, segments_info)``.
 Plus COCO panoptic conversion and the ``check_panoptic`` validator.
 """
 
+from ._common import channel_argmax
 from .base import PanopticFuser
 from .check import check_panoptic
 from .coco_format import from_coco_panoptic, to_coco_panoptic
@@ -26,6 +27,7 @@ from .spatial_ranking import (
 from .upsnet import OUTSIDE_BOX_LOGIT, UPSNetFuser, upsnet_fusion, upsnet_loss, upsnet_panoptic_logits, upsnet_targets
 
 __all__ = [
+    "channel_argmax",
     "HeuristicFuser",
     "OUTSIDE_BOX_LOGIT",
     "PANOPTIC_FUSERS",

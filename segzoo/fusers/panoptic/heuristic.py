@@ -26,7 +26,15 @@ from typing import Any, Sequence
 
 import torch
 
-from ._common import assemble_panoptic, check_class_sets, check_instances, thing_channels
+from ._common import (
+    assemble_panoptic,
+    channel_argmax,
+    check_class_sets,
+    check_instances,
+    first_true,
+    last_true,
+    thing_channels,
+)
 from .base import PanopticFuser
 
 __all__ = ["paste_instances", "fill_stuff", "heuristic_fusion", "HeuristicFuser"]
@@ -43,20 +51,25 @@ def paste_instances(masks: torch.Tensor, order: torch.Tensor, *, overlap_thresho
             fraction of its mask (or when its mask is empty).
 
     Returns the index of the instance owning each pixel, -1 for free pixels. The loop over
-    instances is sequential by nature (each decision depends on what was pasted before) but
-    tensor-only: no host sync.
+    instances is sequential by nature (each decision depends on what was pasted before); each
+    step touches only the bounding window of its mask (found for all masks at once, one host
+    sync), so its cost follows the instance's size rather than the image's.
     """
     h, w = masks.shape[-2:]
     ordered = masks[order]  # (n, H, W)
     rank = torch.full((h, w), -1, dtype=torch.int64, device=masks.device)  # paste rank of each pixel's owner
     taken = torch.zeros((h, w), dtype=torch.bool, device=masks.device)
-    for k in range(ordered.shape[0]):
-        mask = ordered[k]
+    rows, cols = ordered.any(2), ordered.any(1)  # (n, H), (n, W)
+    spans = torch.stack([first_true(rows), last_true(rows) + 1, first_true(cols), last_true(cols) + 1], 1).tolist()
+    for k, (y0, y1, x0, x1) in enumerate(spans):
+        if y1 <= y0:  # an empty mask: dropped (area 0)
+            continue
+        mask, free = ordered[k, y0:y1, x0:x1], ~taken[y0:y1, x0:x1]
         area = torch.count_nonzero(mask)
-        keep = (area > 0) & (torch.count_nonzero(mask & taken) <= overlap_threshold * area)
-        paste = mask & ~taken & keep  # the free part of a kept mask
-        rank.masked_fill_(paste, k)  # k is a host int: no sync
-        taken |= paste
+        keep = torch.count_nonzero(mask & ~free) <= overlap_threshold * area
+        paste = mask & free & keep  # the free part of a kept mask
+        rank[y0:y1, x0:x1].masked_fill_(paste, k)  # k is a host int: no sync
+        taken[y0:y1, x0:x1] |= paste
     if ordered.shape[0] == 0:
         return rank
     return torch.where(rank >= 0, order[rank.clamp(min=0)], -1)
@@ -71,7 +84,7 @@ def fill_stuff(
     void. A stuff class covering fewer than ``stuff_area_limit`` free pixels is dropped.
     """
     k = sem_logits.shape[0]
-    label = sem_logits.argmax(0)  # (H, W)
+    label = channel_argmax(sem_logits)  # (H, W)
     is_stuff = torch.zeros(k, dtype=torch.bool, device=label.device)
     if len(stuff_ids):
         is_stuff[torch.as_tensor(list(stuff_ids), device=label.device)] = True

@@ -22,10 +22,11 @@ from typing import Any, NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.detection.roi_heads import paste_masks_in_image, project_masks_on_boxes
+from torchvision.models.detection.roi_heads import project_masks_on_boxes
 
 from ...crf.panoptic import refine_panoptic
 from ...fusers.panoptic import (
+    channel_argmax,
     create_panoptic_fuser,
     masks_to_category_channels,
     rank_scores_from_map,
@@ -38,7 +39,7 @@ from ...losses import UncertaintyWeighting
 from ...metrics import PanopticEvaluator
 from ..base import SegmentationModel, crf_options
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
-from .mask_paste import paste_masks_by_sampling
+from .mask_paste import paste_mask_logits, paste_masks_by_sampling
 from .targets import batch_images, detection_targets, semantic_targets
 
 __all__ = ["PanopticModel", "PanopticRawOutput", "PanopticPrediction"]
@@ -284,10 +285,9 @@ class PanopticModel(SegmentationModel):
             logits = gt_logits[offset : offset + n, None]
             offset += n
             boxes = t["boxes"] * torch.tensor([scale[1], scale[0], scale[1], scale[0]], device=t["boxes"].device)
-            pasted_logits = paste_masks_in_image(logits, boxes, size)[:, 0]
-            inside = paste_masks_in_image(torch.ones_like(logits), boxes, size)[:, 0] > 0.5
+            pasted_logits, probs = paste_mask_logits(logits[:, 0], boxes, size)
             gt = F.interpolate(t["masks"][None].float(), size=size, mode="nearest")[0] > 0.5
-            yield torch.sigmoid(pasted_logits) * inside, gt, labels, pasted_logits
+            yield probs, gt, labels, pasted_logits
 
     def _ranking_loss(self, gt_logits, det_targets, padded) -> torch.Tensor:
         """OANet's loss: predicted masks of the GT boxes (category channels, stride 4) -> ranking map,
@@ -360,7 +360,7 @@ class PanopticModel(SegmentationModel):
             if crf is not None:
                 rgb = self.denormalize_uint8(images[i : i + 1, :, :h, :w])[0]
                 panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, rgb, **crf)
-            results.append(PanopticPrediction(panoptic_seg, segments_info, sem.argmax(0), instances))
+            results.append(PanopticPrediction(panoptic_seg, segments_info, channel_argmax(sem), instances))
         return results
 
     def instances(self, det: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, torch.Tensor]:
@@ -371,9 +371,7 @@ class PanopticModel(SegmentationModel):
             masks = paste_masks_by_sampling(torch.sigmoid(logits[:, 0]), boxes, size)
             mask_logits = torch.logit(masks.clamp(1e-6, 1 - 1e-6))
         else:
-            mask_logits = paste_masks_in_image(logits, boxes, size)[:, 0] if len(boxes) else logits.new_zeros(0, *size)
-            inside = paste_masks_in_image(torch.ones_like(logits), boxes, size)[:, 0] > 0.5 if len(boxes) else mask_logits.bool()
-            masks = torch.sigmoid(mask_logits) * inside  # 0 outside each box
+            mask_logits, masks = paste_mask_logits(logits[:, 0], boxes, size)  # torchvision's paste; 0 outside each box
         instances = {"boxes": boxes, "scores": det["scores"], "labels": det["labels"], "masks": masks, "mask_logits": mask_logits}
         if self.ranking is not None:
             small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training

@@ -1,0 +1,112 @@
+"""The faster panoptic post-processing gives exactly what the previous implementation gave, on
+generated detections: torchvision's mask paste, the full-image sequential paste of the heuristic
+fusion and ``torch.argmax`` are kept here as the reference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import build_tiny
+from torchvision.models.detection.roi_heads import paste_masks_in_image
+
+from segzoo.fusers.panoptic import channel_argmax, paste_instances
+from segzoo.fusers.panoptic._common import assemble_panoptic
+from segzoo.models.panoptic.mask_paste import paste_mask_logits
+from segzoo.models.panoptic.model import PanopticRawOutput
+
+
+def _detections(n: int, size: tuple[int, int], seed: int, num_things: int = 3) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    corner = torch.rand(n, 2, generator=g) * torch.tensor([w, h]) - 8
+    extent = torch.rand(n, 2, generator=g) * torch.tensor([w / 2, h / 2]) + 0.5
+    boxes = torch.cat([corner, corner + extent], 1)
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+    return {
+        "boxes": boxes, "scores": torch.rand(n, generator=g), "labels": torch.randint(0, num_things, (n,), generator=g),
+        "mask_logits": torch.randn(n, 28, 28, generator=g) * 3,
+    }  # fmt: skip
+
+
+def _reference_paste(masks: torch.Tensor, order: torch.Tensor, overlap_threshold: float = 0.5) -> torch.Tensor:
+    """The previous paste_instances: every step over the whole image."""
+    h, w = masks.shape[-2:]
+    ordered = masks[order]
+    rank = torch.full((h, w), -1, dtype=torch.int64)
+    taken = torch.zeros((h, w), dtype=torch.bool)
+    for k in range(ordered.shape[0]):
+        mask = ordered[k]
+        area = torch.count_nonzero(mask)
+        keep = (area > 0) & (torch.count_nonzero(mask & taken) <= overlap_threshold * area)
+        paste = mask & ~taken & keep
+        rank.masked_fill_(paste, k)
+        taken |= paste
+    if ordered.shape[0] == 0:
+        return rank
+    return torch.where(rank >= 0, order[rank.clamp(min=0)], -1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mask_paste_equals_torchvisions_element_for_element(seed):
+    det = _detections(40, (70, 90), seed)
+    logits = det["mask_logits"][:, None]
+    reference = paste_masks_in_image(logits, det["boxes"], (70, 90))[:, 0]
+    inside = paste_masks_in_image(torch.ones_like(logits), det["boxes"], (70, 90))[:, 0] > 0.5
+    pasted, probs = paste_mask_logits(det["mask_logits"], det["boxes"], (70, 90))
+    assert torch.equal(pasted, reference)
+    assert torch.equal(probs, torch.sigmoid(reference) * inside)
+    empty = paste_mask_logits(det["mask_logits"][:0], det["boxes"][:0], (70, 90))
+    assert empty[0].shape == (0, 70, 90) and empty[1].shape == (0, 70, 90)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_windowed_paste_equals_the_full_image_paste(seed):
+    g = torch.Generator().manual_seed(seed)
+    probs = paste_mask_logits(*[_detections(30, (64, 80), seed)[k] for k in ("mask_logits", "boxes")], (64, 80))[1]
+    masks = probs >= 0.5
+    masks[3] = False  # an empty mask is dropped
+    order = torch.randperm(30, generator=g)[:25]
+    for threshold in (0.0, 0.5, 1.0):
+        assert torch.equal(paste_instances(masks, order, overlap_threshold=threshold), _reference_paste(masks, order, threshold))
+
+
+def test_channel_argmax_is_argmax_including_ties_and_nan():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(9, 20, 30, generator=g)
+    logits[2, :5] = logits[6, :5] = 50.0  # a tie: the first channel wins, as torch.argmax
+    assert torch.equal(channel_argmax(logits), logits.argmax(0))
+    logits[4, 10, 10] = float("nan")
+    assert torch.equal(channel_argmax(logits), logits.argmax(0))
+    assert torch.equal(channel_argmax(logits.round().int()), logits.round().int().argmax(0))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_postprocess_equals_the_previous_pipeline_on_generated_detections(seed):
+    model = build_tiny("panoptic_fpn_r50").eval()
+    things = len(model.thing_ids)
+    size = (96, 128)
+    det = _detections(60, size, seed, num_things=things)
+    g = torch.Generator().manual_seed(seed + 10)
+    raw = PanopticRawOutput(sem_logits=torch.randn(1, model.num_classes, 24, 32, generator=g), detections=[det], image_sizes=[size])
+    with torch.no_grad():
+        (result,) = model.postprocess(raw, torch.zeros(1, 3, *size))
+    # The previous pipeline: torchvision's paste, full-image paste loop, torch.argmax.
+    sem = F.interpolate(raw.sem_logits, size=size, mode="bilinear", align_corners=False)[0]
+    logits = det["mask_logits"][:, None]
+    pasted = paste_masks_in_image(logits, det["boxes"], size)[:, 0]
+    masks = torch.sigmoid(pasted) * (paste_masks_in_image(torch.ones_like(logits), det["boxes"], size)[:, 0] > 0.5)
+    kept = torch.nonzero(det["scores"] >= model.fuser.score_threshold).squeeze(1)
+    order = kept[torch.argsort(det["scores"][kept], descending=True, stable=True)]
+    owner = _reference_paste(masks >= model.fuser.mask_threshold, order, model.fuser.overlap_threshold)
+    label = sem.argmax(0)
+    stuff = torch.zeros(model.num_classes, dtype=torch.bool)
+    stuff[list(model.stuff_ids)] = True
+    candidate = (owner < 0) & stuff[label]
+    area = torch.bincount(torch.where(candidate, label + 1, 0).reshape(-1), minlength=model.num_classes + 1)[1:]
+    stuff_map = torch.where(candidate & (area >= model.fuser.stuff_area_limit)[label], label, -1)
+    panoptic, segments = assemble_panoptic(owner, stuff_map, sem, scores=det["scores"], labels=det["labels"], order=order)
+    assert len(order) > 5 and torch.equal(result.panoptic_seg, panoptic) and result.segments_info == segments
+    assert torch.equal(result.sem_seg, label)
+    assert torch.equal(result.instances["masks"], masks) and torch.equal(result.instances["mask_logits"], pasted)
