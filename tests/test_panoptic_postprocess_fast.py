@@ -12,7 +12,7 @@ from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from segzoo.fusers.panoptic import channel_argmax, paste_instances
 from segzoo.fusers.panoptic._common import assemble_panoptic
-from segzoo.models.panoptic.mask_paste import paste_mask_logits
+from segzoo.models.panoptic.mask_paste import paste_logits_and_probs
 from segzoo.models.panoptic.model import PanopticRawOutput
 
 
@@ -54,17 +54,17 @@ def test_mask_paste_equals_torchvisions_element_for_element(seed):
     logits = det["mask_logits"][:, None]
     reference = paste_masks_in_image(logits, det["boxes"], (70, 90))[:, 0]
     inside = paste_masks_in_image(torch.ones_like(logits), det["boxes"], (70, 90))[:, 0] > 0.5
-    pasted, probs = paste_mask_logits(det["mask_logits"], det["boxes"], (70, 90))
+    pasted, probs = paste_logits_and_probs(det["mask_logits"], det["boxes"], (70, 90))
     assert torch.equal(pasted, reference)
     assert torch.equal(probs, torch.sigmoid(reference) * inside)
-    empty = paste_mask_logits(det["mask_logits"][:0], det["boxes"][:0], (70, 90))
+    empty = paste_logits_and_probs(det["mask_logits"][:0], det["boxes"][:0], (70, 90))
     assert empty[0].shape == (0, 70, 90) and empty[1].shape == (0, 70, 90)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_windowed_paste_equals_the_full_image_paste(seed):
     g = torch.Generator().manual_seed(seed)
-    probs = paste_mask_logits(*[_detections(30, (64, 80), seed)[k] for k in ("mask_logits", "boxes")], (64, 80))[1]
+    probs = paste_logits_and_probs(*[_detections(30, (64, 80), seed)[k] for k in ("mask_logits", "boxes")], (64, 80))[1]
     masks = probs >= 0.5
     masks[3] = False  # an empty mask is dropped
     order = torch.randperm(30, generator=g)[:25]

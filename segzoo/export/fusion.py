@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from ..fusers.panoptic import create_panoptic_fuser
-from ..models.panoptic.mask_paste import paste_mask_logits
+from ..models.panoptic.mask_paste import paste_logits_and_probs
 from .panoptic import PANOPTIC_OUTPUTS
 
 __all__ = ["fuse_panoptic", "panoptic_instances"]
@@ -27,7 +27,7 @@ def panoptic_instances(outputs: Sequence[Any] | Mapping[str, Any]) -> tuple[torc
     sem, boxes, scores, labels, mask_logits, rank_scores = (torch.as_tensor(o) for o in outputs)
     h, w = sem.shape[-2:]
     logits = mask_logits[:, None]  # (N, 1, 28, 28)
-    pasted, masks = paste_mask_logits(logits[:, 0], boxes, (h, w))  # (N, H, W), 0 outside the box
+    pasted, masks = paste_logits_and_probs(logits[:, 0], boxes, (h, w))  # (N, H, W), 0 outside the box
     instances = {
         "boxes": boxes, "scores": scores, "labels": labels, "masks": masks,
         "mask_logits": pasted, "rank_scores": rank_scores,

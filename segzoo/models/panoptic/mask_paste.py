@@ -7,7 +7,7 @@ every image pixel, the mask's ``M x M`` cells spanning the box exactly (``grid_s
 ``align_corners=False``, zeros outside). The two differ along mask edges, so reproducing
 Detectron2's panoptic output needs its paste.
 
-``paste_mask_logits`` is torchvision's paste (``paste_masks_in_image`` of the logits, and of a
+``paste_logits_and_probs`` is torchvision's paste (``paste_masks_in_image`` of the logits, and of a
 mask of ones for the "inside the box" test) computed into one preallocated ``(N, H, W)`` tensor,
 with the sigmoid taken only inside the box windows: the same resizes and the same values as
 torchvision's, without its full-image zero tensor per instance and the stack of them (at 512x512
@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.detection.roi_heads import expand_boxes
 
-__all__ = ["paste_masks_by_sampling", "paste_mask_logits"]
+__all__ = ["paste_masks_by_sampling", "paste_logits_and_probs"]
 
 
-def paste_mask_logits(logits: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def paste_logits_and_probs(logits: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, M, M)`` mask logits in their ``(N, 4)`` xyxy boxes -> ``(pasted logits, probabilities)``,
     both ``(N, H, W)``: the logits pasted as torchvision's ``paste_masks_in_image`` pastes them (0
     outside the box) and ``sigmoid(logits)`` where torchvision's paste of a mask of ones exceeds 0.5

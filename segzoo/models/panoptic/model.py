@@ -39,7 +39,7 @@ from ...losses import UncertaintyWeighting
 from ...metrics import PanopticEvaluator
 from ..base import SegmentationModel, crf_options
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
-from .mask_paste import paste_mask_logits, paste_masks_by_sampling
+from .mask_paste import paste_logits_and_probs, paste_masks_by_sampling
 from .targets import batch_images, detection_targets, semantic_targets
 
 __all__ = ["PanopticModel", "PanopticRawOutput", "PanopticPrediction"]
@@ -285,7 +285,7 @@ class PanopticModel(SegmentationModel):
             logits = gt_logits[offset : offset + n, None]
             offset += n
             boxes = t["boxes"] * torch.tensor([scale[1], scale[0], scale[1], scale[0]], device=t["boxes"].device)
-            pasted_logits, probs = paste_mask_logits(logits[:, 0], boxes, size)
+            pasted_logits, probs = paste_logits_and_probs(logits[:, 0], boxes, size)
             gt = F.interpolate(t["masks"][None].float(), size=size, mode="nearest")[0] > 0.5
             yield probs, gt, labels, pasted_logits
 
@@ -371,7 +371,7 @@ class PanopticModel(SegmentationModel):
             masks = paste_masks_by_sampling(torch.sigmoid(logits[:, 0]), boxes, size)
             mask_logits = torch.logit(masks.clamp(1e-6, 1 - 1e-6))
         else:
-            mask_logits, masks = paste_mask_logits(logits[:, 0], boxes, size)  # torchvision's paste; 0 outside each box
+            mask_logits, masks = paste_logits_and_probs(logits[:, 0], boxes, size)  # torchvision's paste; 0 outside each box
         instances = {"boxes": boxes, "scores": det["scores"], "labels": det["labels"], "masks": masks, "mask_logits": mask_logits}
         if self.ranking is not None:
             small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
