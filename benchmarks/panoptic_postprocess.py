@@ -1,0 +1,119 @@
+"""Panoptic post-processing time against network time, with where the post-processing time goes.
+
+For ``panoptic_fpn_r50`` (heuristic fusion), ``panoptic_se_r50`` (spatial ranking) and
+``upsnet_r50`` (UPSNet's panoptic head) at 512x512, batch 1: the network forward through
+``segzoo.optimize`` with its defaults, and ``model.postprocess`` on the network's semantic logits
+with the recipe's default detection count (100) of generated detections (random weights detect
+nothing worth fusing: seeded boxes of 8-200 px, scores in 0.5-1, mask logits N(0, 3)). Medians of
+``--iters`` runs; then one profiled post-processing run grouped by operator family.
+
+    python benchmarks/panoptic_postprocess.py [--iters 5] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+import segzoo
+from segzoo.bench import fingerprint, optimize
+from segzoo.bench.report import fingerprint_lines
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODELS = ["panoptic_fpn_r50", "panoptic_se_r50", "upsnet_r50"]
+FAMILIES = {  # ATen operator -> family, for the profile
+    "upsample_bilinear2d": "resize (semantic logits, masks)", "amax": "argmax", "argmax": "argmax", "eq": "argmax",
+    "masked_fill_": "paste / argmax", "logsumexp": "stuff scores (softmax)", "exp": "stuff scores (softmax)",
+    "sigmoid": "mask probabilities", "count_nonzero": "instance paste", "bitwise_and": "instance paste",
+    "bitwise_or_": "instance paste", "bitwise_not": "instance paste", "any": "instance paste", "bincount": "areas",
+    "index_add_": "stuff scores (softmax)", "zeros": "allocation", "new_zeros": "allocation", "full": "allocation",
+    "copy_": "copies", "cat": "copies", "index": "copies", "gather": "copies", "where": "select", "ge": "compare",
+}  # fmt: skip
+
+
+def detections(n: int, size: tuple[int, int], num_things: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    corner = torch.rand(n, 2, generator=g) * torch.tensor([w - 8, h - 8])
+    extent = torch.rand(n, 2, generator=g) * 192 + 8
+    boxes = torch.cat([corner, corner + extent], 1)
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+    return {"boxes": boxes, "scores": torch.rand(n, generator=g) * 0.5 + 0.5,
+            "labels": torch.randint(0, num_things, (n,), generator=g), "mask_logits": torch.randn(n, 28, 28, generator=g) * 3}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="*", default=MODELS)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    command = "python benchmarks/panoptic_postprocess.py " + " ".join(map(shlex.quote, sys.argv[1:] if argv is None else argv))
+    rows = []
+    for name in args.models:
+        torch.manual_seed(0)
+        model = segzoo.build(name).eval()
+        x = torch.randn(1, 3, args.size, args.size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fast = optimize(model, sample=x)
+        net = []
+        for _ in range(args.iters + 1):
+            start = time.perf_counter()
+            raw = fast(x)
+            net.append(1000 * (time.perf_counter() - start))
+        n = model.roi_heads.detections_per_img
+        raw = raw._replace(detections=[detections(n, (args.size, args.size), len(model.thing_ids))])
+        post = []
+        with torch.inference_mode():
+            for _ in range(args.iters + 1):
+                start = time.perf_counter()
+                fast.postprocess(raw, x)
+                post.append(1000 * (time.perf_counter() - start))
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                fast.postprocess(raw, x)
+        families: dict[str, float] = defaultdict(float)
+        for event in prof.key_averages():
+            op = event.key.replace("aten::", "")
+            if event.key.startswith("aten::") and op in FAMILIES:
+                families[FAMILIES[op]] += event.self_cpu_time_total / 1000
+        net_ms, post_ms = statistics.median(net[1:]), statistics.median(post[1:])
+        row = {"model": name, "detections": n, "fuser": type(model.fuser).__name__, "precision": fast.segzoo_optimize.dtype,
+               "network_ms": net_ms, "postprocess_ms": post_ms, "share": post_ms / net_ms,
+               "profile_ms": dict(sorted(families.items(), key=lambda kv: -kv[1]))}  # fmt: skip
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    payload = {"command": command.strip(), "fingerprint": fingerprint(), "size": args.size, "iters": args.iters, "rows": rows}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "panoptic_postprocess.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    lines = ["# Panoptic post-processing vs network time", "", "```", payload["command"], "```", "", *fingerprint_lines(payload["fingerprint"]), "",
+             f"{args.size}x{args.size}, batch 1, medians of {args.iters} runs after one warm-up; post-processing on the recipe's "
+             "default detection count of generated detections.", "",
+             "| model | fuser | network precision | network ms | post-processing ms | share | where the post-processing time goes (ms, profiled run) |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        where = ", ".join(f"{k} {v:.0f}" for k, v in r["profile_ms"].items() if v >= 1)
+        lines.append(f"| {r['model']} | {r['fuser']} | {r['precision']} | {r['network_ms']:.0f} | {r['postprocess_ms']:.0f} | "
+                     f"{100 * r['share']:.0f}% | {where} |")  # fmt: skip
+    md = "\n".join(lines) + "\n"
+    (out / "panoptic_postprocess.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
