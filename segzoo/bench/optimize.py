@@ -16,10 +16,16 @@ included):
   MobileNet and HRNet blocks, and refuses pairs whose convolution output is also used
   elsewhere. A folded ``BatchNormAct2d`` leaves its activation in place;
 - channels-last memory format for weights and inputs (oneDNN's and cuDNN's preferred layout);
+- on a CPU in bf16, convolutions with dilation >= 8 (DeepLabV3's ASPP) computed as one 1x1 GEMM
+  over their taps plus shifted additions (:mod:`segzoo.bench.dilated`): oneDNN's bf16 kernels
+  for large dilations are slower than fp32;
 - autocast: bfloat16 on a CPU with native bf16 dot products (AVX512-BF16 or AMX-BF16 in
   ``/proc/cpuinfo``; elsewhere bf16 matmuls are emulated and slower than fp32), bfloat16 on
   CUDA where supported, else float16. Floating-point outputs are cast back to float32;
-- optionally ``torch.compile`` (``nn.Module.compile``, so ``predict`` uses it too).
+- optionally ``torch.compile`` (``nn.Module.compile``, so ``predict`` uses it too): on the CPU
+  with inductor's weight freezing (constant folding and prepacked oneDNN weights, valid since
+  the optimised model never trains), on CUDA in mode ``"max-autotune"`` (autotuned kernels and
+  CUDA graphs).
 
 The result verifies itself on a sample input against the unoptimised fp32 model
 (:mod:`segzoo.bench.precision`): the share of pixels with the same argmax label, and the same
@@ -49,6 +55,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
+from .dilated import rewrite_dilated_convs
 from .fingerprint import cpu_supports_bf16
 from .precision import PrecisionCheck, auto_accepts, compare_precision
 
@@ -91,6 +98,7 @@ class OptimizeReport:
     backend: str = "torch"  # "torch" or "onnxruntime"
     quantize: str | None = None  # "int8": ONNX Runtime static quantisation
     artifact: str | None = None  # the ONNX file the session runs
+    rewritten_convs: int = 0  # dilated convs computed as tap GEMMs under CPU bf16 (segzoo.bench.dilated)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -362,6 +370,7 @@ def optimize(
     channels_last: bool = True,
     fuse_bn: bool = True,
     compile: bool = False,
+    compile_mode: str | None = None,
     sample: torch.Tensor | None = None,
     min_agreement: float = MIN_AGREEMENT,
     inplace: bool = False,
@@ -382,6 +391,8 @@ def optimize(
         channels_last: weights and 4-D inputs in channels-last memory format.
         fuse_bn: fold BatchNorm into the preceding convolutions.
         compile: ``torch.compile`` the model (``nn.Module.compile``; the first call compiles).
+        compile_mode: ``torch.compile``'s mode; default ``"max-autotune"`` on CUDA (CUDA graphs,
+            autotuned kernels), elsewhere inductor's default mode with weight freezing.
         sample: the verification input (normalised ``(B, C, H, W)`` on the model's device);
             default one seeded ``N(0, 1)`` image of 256x256.
         min_agreement: the label agreement with the fp32 eager model an explicit dtype must
@@ -431,6 +442,7 @@ def optimize(
         else:
             reference = main_logits(model(sample)).float()
     folded = fold_batchnorm(model, pairs)
+    rewritten = rewrite_dilated_convs(model) if device.type == "cpu" and target_dtype == torch.bfloat16 else 0
     if channels_last:
         model.to(memory_format=torch.channels_last)
 
@@ -438,7 +450,12 @@ def optimize(
     model.__class__ = _fast_class(base_cls)
     model._segzoo_fast = {"dtype": target_dtype, "channels_last": channels_last, "device_type": device.type}
     if compile:
-        model.compile()
+        if compile_mode is not None:
+            model.compile(mode=compile_mode)
+        elif device.type == "cuda":
+            model.compile(mode="max-autotune")
+        else:  # inference only: inductor may fold the weights in as constants
+            model.compile(options={"freezing": True})
 
     def check() -> PrecisionCheck:
         return compare_precision(reference, main_logits(model(sample)))
@@ -490,5 +507,6 @@ def optimize(
         decisive_share=result.decisive_share,
         error_bound=result.error_bound,
         decision=decision,
+        rewritten_convs=rewritten,
     )
     return model
