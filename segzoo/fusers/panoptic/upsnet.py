@@ -47,7 +47,15 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from ._common import as_ids, assemble_panoptic, box_masks, check_class_sets, check_instances, thing_channels
+from ._common import (
+    as_ids,
+    assemble_panoptic,
+    box_masks,
+    channel_argmax,
+    check_class_sets,
+    check_instances,
+    thing_channels,
+)
 from .base import PanopticFuser
 
 __all__ = [
@@ -211,7 +219,7 @@ def upsnet_fusion(
         sem_logits, boxes[kept], labels_k, mask_logits[kept], things=things, stuff=stuff, with_unknown=with_unknown
     )
     s, n = len(stuff), kept.shape[0]
-    winner = z.argmax(0)  # (H, W)
+    winner = channel_argmax(z)  # (H, W): z.argmax(0)
     device = winner.device
     # Instance pixels: the winning channel is an instance's and the pixel is inside its box.
     inst = (winner - s).clamp(0, max(n - 1, 0))
