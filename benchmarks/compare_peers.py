@@ -60,6 +60,7 @@ except ImportError:  # optional peer
     smp = None
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CPU = torch.device("cpu")
 NUM_CLASSES = 21
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -96,7 +97,7 @@ def peers() -> list[dict[str, Any]]:
     return pairs
 
 
-def prepare(model: nn.Module, setting: str, dtype: torch.dtype) -> tuple[nn.Module, Callable[[Any], Any]]:
+def prepare(model: nn.Module, setting: str, dtype: torch.dtype, device: torch.device = CPU) -> tuple[nn.Module, Callable[[Any], Any]]:
     """(model, call) for a setting: ``default`` (eval + no_grad, contiguous fp32), ``fast``
     (segzoo.optimize defaults), ``equal`` (eval + inference mode + channels-last + ``dtype``)."""
     model.eval()
@@ -113,15 +114,14 @@ def prepare(model: nn.Module, setting: str, dtype: torch.dtype) -> tuple[nn.Modu
     def call_equal(x):
         if isinstance(x, torch.Tensor):
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
             return model(x)
 
     return model, call_equal
 
 
-def measure(calls: dict[str, Callable[[], Any]], *, warmup: int, iters: int) -> dict[str, list[float]]:
-    """Interleaved timing: every call once per round; milliseconds per call."""
-    device = torch.device("cpu")
+def measure(calls: dict[str, Callable[[], Any]], *, warmup: int, iters: int, device: torch.device = CPU) -> dict[str, list[float]]:
+    """Interleaved timing: every call once per round; milliseconds per call (CUDA events on a GPU)."""
     for fn in calls.values():
         for _ in range(warmup):
             fn()
@@ -145,24 +145,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=None, help="segzoo recipe names of the pairs to run")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the GPU run of benchmarks/gpu.sh)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     command = "python benchmarks/compare_peers.py " + " ".join(map(shlex.quote, sys.argv[1:] if argv is None else argv))
-    bf16 = cpu_supports_bf16()
-    dtype = torch.bfloat16 if bf16 else torch.float32
-    equal_label = "channels_last + bf16 autocast" if bf16 else "channels_last + float32 (this CPU has no AVX512-BF16/AMX)"
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        equal_label = f"channels_last + {str(dtype).replace('torch.', '')} autocast (GPU)"
+    else:
+        bf16 = cpu_supports_bf16()
+        dtype = torch.bfloat16 if bf16 else torch.float32
+        equal_label = "channels_last + bf16 autocast" if bf16 else "channels_last + float32 (this CPU has no AVX512-BF16/AMX)"
     g = torch.Generator().manual_seed(0)
-    unit = torch.rand(1, 3, args.size, args.size, generator=g)  # the image, 0-1
-    normalised = (unit - MEAN) / STD
+    unit = torch.rand(1, 3, args.size, args.size, generator=g).to(device)  # the image, 0-1
+    normalised = (unit - MEAN.to(device)) / STD.to(device)
     results = []
     for pair in peers():
         if args.only and pair["segzoo"] not in args.only:
             continue
         print(f"== {pair['segzoo']} vs {pair['peer']} (load {load_average()})", flush=True)
         torch.manual_seed(0)
-        ours = segzoo.build(pair["segzoo"], **({} if pair["input"] == "unit" else {"num_classes": NUM_CLASSES})).eval()
-        theirs = pair["build"]().eval()
+        ours = segzoo.build(pair["segzoo"], **({} if pair["input"] == "unit" else {"num_classes": NUM_CLASSES})).eval().to(device)
+        theirs = pair["build"]().eval().to(device)
         x_ours = normalised
         x_theirs = [unit[0]] if pair["input"] == "unit" else normalised
         flops_ours, flops_theirs = count_flops(ours, x_ours), count_flops(theirs, x_theirs)
@@ -171,11 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         entry: dict[str, Any] = {"segzoo": pair["segzoo"], "peer": pair["peer"], "architecture": pair["arch"],
                                  "flops_ratio": flops_ours / flops_theirs}  # fmt: skip
         # Table 1: defaults (+ segzoo's fast path).
-        m_eager, c_eager = prepare(ours, "default", dtype)
-        m_fast, c_fast = prepare(ours, "fast", dtype)
-        m_peer, c_peer = prepare(theirs, "default", dtype)
+        m_eager, c_eager = prepare(ours, "default", dtype, device)
+        m_fast, c_fast = prepare(ours, "fast", dtype, device)
+        m_peer, c_peer = prepare(theirs, "default", dtype, device)
         t = measure({"eager": lambda: c_eager(x_ours), "fast": lambda: c_fast(x_ours), "peer": lambda: c_peer(x_theirs)},
-                    warmup=args.warmup, iters=args.iters)  # fmt: skip
+                    warmup=args.warmup, iters=args.iters, device=device)  # fmt: skip
         entry["defaults"] = {
             "segzoo_eager": row(pair["segzoo"], p_ours, flops_ours, t["eager"]),
             "segzoo_fast": row(pair["segzoo"], p_ours, flops_ours, t["fast"]) | {"optimize": m_fast.segzoo_optimize.as_dict()},
@@ -183,9 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         del m_fast, c_fast
         # Table 2: equal settings.
-        m_ours, c_ours = prepare(ours, "equal", dtype)
-        m_theirs, c_theirs = prepare(theirs, "equal", dtype)
-        t = measure({"segzoo": lambda: c_ours(x_ours), "peer": lambda: c_theirs(x_theirs)}, warmup=args.warmup, iters=args.iters)
+        m_ours, c_ours = prepare(ours, "equal", dtype, device)
+        m_theirs, c_theirs = prepare(theirs, "equal", dtype, device)
+        t = measure({"segzoo": lambda: c_ours(x_ours), "peer": lambda: c_theirs(x_theirs)}, warmup=args.warmup, iters=args.iters,
+                    device=device)  # fmt: skip
         entry["equal"] = {"segzoo": row(pair["segzoo"], p_ours, flops_ours, t["segzoo"]),
                           "peer": row(pair["peer"], p_theirs, flops_theirs, t["peer"])}  # fmt: skip
         entry["load_average"] = load_average()

@@ -1,0 +1,59 @@
+"""``benchmarks/gpu.sh`` (the GPU latency table and peer comparison in one command) runs its steps
+end to end: here with ``--device cpu --dry-run`` (toy sizes; no GPU in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_script_dry_run_on_the_cpu_writes_both_tables(tmp_path):
+    out = tmp_path / "gpu"
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = subprocess.run(["bash", str(ROOT / "benchmarks/gpu.sh"), "--device", "cpu", "--dry-run", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--compile" in done.stdout and "(dry run, not run)" in done.stdout  # the compiled step is shown, not run
+    latency = json.loads((out / "latency.json").read_text())
+    assert [(r["model"], r["device"], r["error"]) for r in latency["rows"]] == [("fcn_r50", "cpu", None), ("panoptic_fpn_r50", "cpu", None)]
+    peers = json.loads((out / "compare_peers.json").read_text())
+    assert [p["segzoo"] for p in peers["pairs"]] == ["fcn_r50"] and (out / "compare_peers.md").is_file()
+
+
+def test_gpu_script_refuses_unknown_options():
+    done = subprocess.run(["bash", str(ROOT / "benchmarks/gpu.sh"), "--gpus", "2"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "unknown option --gpus" in done.stderr
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_compile_uses_max_autotune_on_cuda(monkeypatch):  # pragma: no cover - no GPU in CI
+    import torch
+
+    import segzoo
+
+    seen = {}
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: seen.update(kw))
+    segzoo.optimize(segzoo.build("fcn_r50", backbone="tiny").cuda(), compile=True)
+    assert seen == {"mode": "max-autotune"}
+
+
+def test_compile_mode_rule_on_the_cpu(monkeypatch):
+    """The rule on this device: inductor with weight freezing on a CPU unless a mode is given."""
+    import torch
+    from conftest import build_tiny
+
+    import segzoo
+
+    calls = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: calls.append(kw))
+    model = build_tiny("fcn_r50")
+    segzoo.optimize(model, compile=True, dtype="fp32", sample=torch.randn(1, 3, 32, 32))
+    segzoo.optimize(model, compile=True, compile_mode="reduce-overhead", dtype="fp32", sample=torch.randn(1, 3, 32, 32))
+    assert calls == [{"options": {"freezing": True}}, {"mode": "reduce-overhead"}]
