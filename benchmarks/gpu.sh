@@ -10,7 +10,7 @@
 #   2. the same with torch.compile (mode "max-autotune": autotuned kernels and CUDA graphs;
 #      the compile time is its own column);
 #   3. segzoo against torchvision (and smp when installed) on the same networks.
-# --dry-run: the default recipes replaced by fcn_r50 and panoptic_fpn_r50 on the tiny backbone at
+# --dry-run: the default recipes replaced by fcn_r50 on the tiny backbone at
 # 64x64, one iteration, the compiled run printed instead of run (inductor takes minutes on a CPU).
 set -euo pipefail
 
@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
 
 if [ "$DRY" = 1 ]; then
-  MODELS=(fcn_r50 panoptic_fpn_r50)
+  MODELS=(fcn_r50)
   RUN_ARGS=(--size 64x64 --batch 1 --iters 1 --warmup 0 --set backbone=tiny --gemm-size 128)
   PEER_ARGS=(--only fcn_r50 --size 64 --iters 1 --warmup 0)
 else
