@@ -57,3 +57,25 @@ def test_compile_mode_rule_on_the_cpu(monkeypatch):
     segzoo.optimize(model, compile=True, dtype="fp32", sample=torch.randn(1, 3, 32, 32))
     segzoo.optimize(model, compile=True, compile_mode="reduce-overhead", dtype="fp32", sample=torch.randn(1, 3, 32, 32))
     assert calls == [{"options": {"freezing": True}}, {"mode": "reduce-overhead"}]
+
+
+def test_compile_falls_back_to_no_freezing_when_freezing_fails(monkeypatch):
+    import torch
+    from conftest import build_tiny
+
+    import segzoo
+
+    calls = []
+
+    def fake_compile(self, **kw):  # the first (frozen) compiled forward fails, the second is the plain one
+        calls.append(kw)
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("Cannot set version_counter for inference tensor")
+
+        self._compiled_call_impl = broken if kw else None
+
+    monkeypatch.setattr(torch.nn.Module, "compile", fake_compile)
+    with pytest.warns(UserWarning, match="compiling without freezing"):
+        fast = segzoo.optimize(build_tiny("fcn_r50"), compile=True, dtype="fp32", sample=torch.randn(1, 3, 32, 32))
+    assert calls == [{"options": {"freezing": True}}, {}] and fast.segzoo_optimize.agreement == 1.0

@@ -40,6 +40,10 @@ class TapSumConv2d(nn.Module):
         if not _eligible(conv):
             raise ValueError(f"TapSumConv2d takes a stride-1, one-group, 'same'-padded dilated Conv2d, got {conv}.")
         self.conv = conv
+        out_c, in_c, kh, kw = conv.weight.shape  # tap t = i * kw + j holds W[:, :, i, j]; fixed at wrapping (inference)
+        self.register_buffer("taps_weight", conv.weight.detach().permute(2, 3, 0, 1).reshape(kh * kw * out_c, in_c, 1, 1).clone())
+        bias = conv.bias.detach().reshape(1, out_c, 1, 1).clone() if conv.bias is not None else None
+        self.register_buffer("taps_bias", bias)  # shaped for the sum: no view of a parameter in forward (inductor freezing)
 
     def _taps_path(self, x: torch.Tensor) -> bool:
         return x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
@@ -50,8 +54,7 @@ class TapSumConv2d(nn.Module):
         conv = self.conv
         out_c, in_c, kh, kw = conv.weight.shape
         (dh, dw), (ph, pw) = conv.dilation, conv.padding
-        # (k*k*out_c, in_c, 1, 1): tap t = i * kw + j holds W[:, :, i, j]
-        taps = F.conv2d(x, conv.weight.permute(2, 3, 0, 1).reshape(kh * kw * out_c, in_c, 1, 1))
+        taps = F.conv2d(x, self.taps_weight)  # every tap's output map at once: one GEMM
         n, _, h, w = taps.shape
         taps = taps.view(n, kh * kw, out_c, h, w)
         out = torch.zeros(n, out_c, h, w, dtype=torch.promote_types(taps.dtype, torch.float32), device=x.device)
@@ -66,8 +69,8 @@ class TapSumConv2d(nn.Module):
                 if x1 <= x0:
                     continue
                 out[:, :, y0:y1, x0:x1] += taps[:, i * kw + j, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
-        if conv.bias is not None:
-            out += conv.bias.view(1, -1, 1, 1)
+        if self.taps_bias is not None:
+            out += self.taps_bias
         layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         return out.to(taps.dtype).contiguous(memory_format=layout)
 
