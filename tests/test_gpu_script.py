@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # two runs of the benchmark scripts (~20 s): pytest -m slow
 def test_gpu_script_dry_run_on_the_cpu_writes_both_tables(tmp_path):
     out = tmp_path / "gpu"
     env = {**os.environ, "PYTHON": sys.executable}

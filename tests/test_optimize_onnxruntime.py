@@ -37,6 +37,7 @@ def test_float32_session_gives_the_eager_models_logits_and_predictions(tiny_fcn,
     assert type(tiny_fcn).__name__ == "SemanticModel"  # the original is untouched (a copy was optimised)
 
 
+@pytest.mark.slow  # an export plus ONNX Runtime's quantisation (~20 s): pytest -m slow
 def test_int8_session_is_calibrated_and_reports_its_agreement(tiny_fcn):
     """The rule, not one machine's value: the agreement reported is the one measured, and a warning
     comes exactly when it is under the threshold (the int8 model is used either way)."""
