@@ -68,3 +68,19 @@ def test_bad_requests_say_what_to_do(tiny_fcn):
         segzoo.optimize(tiny_fcn, backend="onnxruntime", quantize="int8", calibration=torch.randn(64, 64))
     with pytest.raises(NotImplementedError, match="load_exported"):
         segzoo.optimize(build_tiny("panoptic_fpn_r50"), backend="onnxruntime")
+
+
+def test_the_classifier_convs_are_the_ones_feeding_the_output(tiny_fcn, tmp_path):
+    """They stay in float32 under int8 quantisation: exactly the 1x1 conv making the class logits."""
+    import onnx
+
+    from segzoo.bench.onnxruntime_backend import classifier_convs
+
+    path = segzoo.export(tiny_fcn, tmp_path / "m.onnx", format="onnx", example_size=(64, 64))
+    graph = onnx.load(str(path)).graph
+    names = classifier_convs(graph)
+    assert len(names) == 1
+    (node,) = [n for n in graph.node if n.name == names[0]]
+    weights = {t.name: tuple(t.dims) for t in graph.initializer}
+    assert weights[node.input[1]][:2] == (tiny_fcn.num_classes, tiny_fcn.decode_head.classifier.in_channels)
+    assert sum(n.op_type == "Conv" for n in graph.node) > 10  # the trunk's convs are not picked

