@@ -17,6 +17,7 @@ from segzoo.engine import (
     LRFactor,
     ModelEMA,
     ResumableSampler,
+    TrainConfig,
     build_optimizer,
     build_scheduler,
     seed_everything,
@@ -39,6 +40,28 @@ def test_schedules_known_values():
         LRFactor("step", max_iters=10)
     with pytest.raises(ValueError, match="Unknown schedule"):
         LRFactor("linear", max_iters=10)
+
+
+def test_step_schedule_with_milestones_halves_twice_like_seed_002():
+    halves = LRFactor("step", max_iters=200, milestones=(160, 190), gamma=0.5)
+    assert [halves(i) for i in (0, 159, 160, 189, 190, 199)] == [1, 1, 0.5, 0.5, 0.25, 0.25]
+    for bad in ((190, 160), (0, 5), (5, 5)):
+        with pytest.raises(ValueError, match="milestones"):
+            LRFactor("step", max_iters=200, milestones=bad)
+    with pytest.raises(ValueError, match="milestones"):
+        LRFactor("poly", max_iters=200, milestones=(10,))
+    config = TrainConfig(schedule="step", milestones=[3, 6], gamma=0.5, max_iters=8)
+    assert config.milestones == (3, 6)  # lists (JSON) become tuples
+    with pytest.raises(ValueError, match="step_size >= 1 or milestones"):
+        TrainConfig(schedule="step")
+
+
+def test_heads_train_at_the_backbones_rate_unless_a_recipe_says_otherwise():
+    """One default (1.0) for TrainConfig and param_groups; seed 004's recipe asks for 10."""
+    from segzoo.engine.optim import param_groups
+
+    model = segzoo.build("fcn_r50", backbone="tiny", num_classes=4)
+    assert {g["lr"] for g in param_groups(model, lr=0.01)} == {0.01} and TrainConfig().head_lr_mult == 1.0
 
 
 def test_optimizer_groups_decay_and_head_multiplier():

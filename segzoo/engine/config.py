@@ -5,7 +5,9 @@ CLI builds its flags from :func:`train_options`, so each option is written once.
 
 Defaults follow the common semantic-segmentation practice (MMSegmentation / DeepLab): SGD
 with momentum 0.9, weight decay 1e-4 (not on norms and biases), poly schedule with power
-0.9. Seed 004 trains its decoder at 10x the encoder's rate (``head_lr_mult=10``).
+0.9, heads at the backbone's rate (``head_lr_mult=1``, as :func:`~segzoo.engine.optim.param_groups`).
+The papers' own settings (seed 004 trains its decoder at 10x the encoder's rate) are in their
+training recipes (:func:`segzoo.train_recipe`), which ``segzoo train`` applies.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class TrainConfig:
     schedule: str = _option("poly", "schedule", "learning-rate schedule", choices=SCHEDULES)
     power: float = 0.9
     step_size: int | None = _option(None, "step-size", "iterations between x0.1 drops (step schedule)")
+    milestones: tuple[int, ...] | None = None  # step schedule: the iterations of the drops (instead of step_size)
     gamma: float = 0.1
     min_lr_ratio: float = 0.0
     warmup_iters: int = _option(0, "warmup-iters", "linear warm-up iterations")
@@ -107,12 +110,13 @@ class TrainConfig:
             (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
             (self.clip_grad_norm is None or self.clip_grad_norm > 0, "clip_grad_norm must be positive or None"),
             (self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay must be in (0, 1), got {self.ema_decay}"),
-            (self.schedule != "step" or (self.step_size or 0) >= 1, "the step schedule needs step_size >= 1"),
+            (self.schedule != "step" or (self.step_size or 0) >= 1 or bool(self.milestones),
+             "the step schedule needs step_size >= 1 or milestones"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message + ".")
-        for name in ("betas", "batch_scale_range", "batch_scales", "batch_base_sizes"):
+        for name in ("betas", "milestones", "batch_scale_range", "batch_scales", "batch_base_sizes"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 setattr(self, name, tuple(value))  # lists from JSON

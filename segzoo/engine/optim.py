@@ -24,9 +24,10 @@ _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalRe
 
 
 def param_groups(
-    model: nn.Module, *, lr: float, head_lr_mult: float = 10.0, weight_decay: float = 1e-4
+    model: nn.Module, *, lr: float, head_lr_mult: float = 1.0, weight_decay: float = 1e-4
 ) -> list[dict[str, Any]]:
-    """Parameter groups: backbone vs head (``lr * head_lr_mult``), each with and without decay.
+    """Parameter groups: backbone vs head (``lr * head_lr_mult``; 1 by default, as ``TrainConfig``; seed
+    004's recipe uses 10), each with and without decay.
 
     Backbone parameters are those under any submodule attribute named ``backbone`` (so a
     multi-scale model's ``model.backbone`` counts too); everything else is head (decoder,

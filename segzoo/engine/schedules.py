@@ -3,7 +3,8 @@
 - poly: ``(1 - it / max_iters) ** power`` (ParseNet, arXiv:1506.04579; DeepLab; seed 004
   uses power 0.9);
 - step: ``gamma ** (it // step_size)`` (x0.1 every ``step_size`` iterations, as in the
-  ResNet and Mask R-CNN schedules);
+  ResNet schedule), or with ``milestones``: ``gamma ** (number of milestones <= it)`` (Mask R-CNN's
+  and Detectron's multi-step schedules; seed 002 halves the rate twice);
 - cosine: ``min_ratio + (1 - min_ratio) * (1 + cos(pi * it / max_iters)) / 2`` (SGDR,
   Loshchilov & Hutter, arXiv:1608.03983, without restarts);
 - linear warm-up over the first ``warmup_iters`` from ``warmup_ratio`` (Goyal et al.,
@@ -21,7 +22,6 @@ from .config import SCHEDULES
 __all__ = ["LRFactor", "SCHEDULES", "build_scheduler"]
 
 
-
 class LRFactor:
     """The learning-rate multiplier at iteration ``it`` (a picklable callable for ``LambdaLR``).
 
@@ -30,6 +30,7 @@ class LRFactor:
         max_iters: the length of training.
         power: poly exponent.
         step_size, gamma: the step schedule multiplies by ``gamma`` every ``step_size`` iterations.
+        milestones: instead of ``step_size``, the iterations at which it multiplies by ``gamma``.
         min_ratio: cosine's final multiplier.
         warmup_iters, warmup_ratio: linear warm-up from ``warmup_ratio`` to 1.
     """
@@ -41,6 +42,7 @@ class LRFactor:
         max_iters: int,
         power: float = 0.9,
         step_size: int | None = None,
+        milestones: tuple[int, ...] | None = None,
         gamma: float = 0.1,
         min_ratio: float = 0.0,
         warmup_iters: int = 0,
@@ -50,12 +52,18 @@ class LRFactor:
             raise ValueError(f"Unknown schedule {name!r}; choose one of {SCHEDULES}.")
         if max_iters < 1:
             raise ValueError(f"max_iters must be >= 1, got {max_iters}.")
-        if name == "step" and (step_size is None or step_size < 1):
-            raise ValueError("The step schedule needs step_size >= 1 (iterations between the x gamma drops).")
+        if milestones is not None:
+            milestones = tuple(int(m) for m in milestones)
+            if name != "step" or step_size is not None or list(milestones) != sorted(set(milestones)) or milestones[0] < 1:
+                raise ValueError(
+                    f"milestones ({milestones}) are increasing iterations >= 1 of the step schedule, given instead of step_size."
+                )
+        elif name == "step" and (step_size is None or step_size < 1):
+            raise ValueError("The step schedule needs step_size >= 1 (iterations between the x gamma drops) or milestones.")
         if warmup_iters < 0 or not 0 < warmup_ratio <= 1:
             raise ValueError(f"Need warmup_iters >= 0 and 0 < warmup_ratio <= 1, got {warmup_iters}, {warmup_ratio}.")
         self.name, self.max_iters, self.power = name, int(max_iters), float(power)
-        self.step_size, self.gamma, self.min_ratio = step_size, float(gamma), float(min_ratio)
+        self.step_size, self.milestones, self.gamma, self.min_ratio = step_size, milestones, float(gamma), float(min_ratio)
         self.warmup_iters, self.warmup_ratio = int(warmup_iters), float(warmup_ratio)
 
     def main(self, it: int) -> float:
@@ -63,6 +71,8 @@ class LRFactor:
         t = min(it, self.max_iters) / self.max_iters
         if self.name == "poly":
             return (1.0 - t) ** self.power
+        if self.name == "step" and self.milestones is not None:
+            return self.gamma ** sum(it >= m for m in self.milestones)
         if self.name == "step":
             return self.gamma ** (it // self.step_size)
         if self.name == "cosine":
@@ -83,6 +93,7 @@ def build_scheduler(
     max_iters: int,
     power: float = 0.9,
     step_size: int | None = None,
+    milestones: tuple[int, ...] | None = None,
     gamma: float = 0.1,
     min_ratio: float = 0.0,
     warmup_iters: int = 0,
@@ -90,7 +101,7 @@ def build_scheduler(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A ``LambdaLR`` applying :class:`LRFactor` to every parameter group's initial learning rate."""
     factor = LRFactor(
-        name, max_iters=max_iters, power=power, step_size=step_size, gamma=gamma, min_ratio=min_ratio,
-        warmup_iters=warmup_iters, warmup_ratio=warmup_ratio,
+        name, max_iters=max_iters, power=power, step_size=step_size, milestones=milestones, gamma=gamma,
+        min_ratio=min_ratio, warmup_iters=warmup_iters, warmup_ratio=warmup_ratio,
     )  # fmt: skip
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

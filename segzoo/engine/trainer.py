@@ -143,7 +143,7 @@ class Trainer:
         )  # fmt: skip
         self.scheduler = build_scheduler(
             self.optimizer, name=cfg.schedule, max_iters=cfg.max_iters, power=cfg.power, step_size=cfg.step_size,
-            gamma=cfg.gamma, min_ratio=cfg.min_lr_ratio, warmup_iters=cfg.warmup_iters, warmup_ratio=cfg.warmup_ratio,
+            milestones=cfg.milestones, gamma=cfg.gamma, min_ratio=cfg.min_lr_ratio, warmup_iters=cfg.warmup_iters, warmup_ratio=cfg.warmup_ratio,
         )  # fmt: skip
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
         self.ema = ModelEMA(model, decay=cfg.ema_decay) if cfg.ema_decay is not None else None
