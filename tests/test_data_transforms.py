@@ -23,10 +23,10 @@ from segzoo.data import (
     RandomResize,
     Resize,
     SyntheticPanoptic,
+    SyntheticSemantic,
 )
 from segzoo.data import functional as DF
 from segzoo.data.panoptic_utils import CategoryMap, panoptic_target
-
 
 CMAP = CategoryMap(
     [{"id": i, "name": name, "isthing": 1} for i, name in ((1, "a"), (2, "b"), (3, "c"))]
@@ -285,6 +285,26 @@ def test_mosaic_dataset_and_errors():
         Mosaic(32)([ds[0]] * 3)
     with pytest.raises(ValueError, match="differs from sample 0"):
         Mosaic(32)([ds[0]] * 3 + [(ds[0][0], {"sem_seg": ds[0][1]["sem_seg"]})])
+
+
+def test_mosaic_dataset_adds_extra_mosaics_after_the_source_samples():
+    """Seed 001's 1:0.3 set: the 10 source samples unchanged, then 3 mosaics of four random samples."""
+    ds = SyntheticSemantic(10, size=(32, 32), seed=0)
+    added = MosaicDataset(ds, Mosaic(32, generator=0), extra=0.3, generator=0)
+    assert len(added) == 13
+    for i in (0, 9):
+        assert torch.equal(added[i][0], ds[i][0]) and torch.equal(added[i][1]["sem_seg"], ds[i][1]["sem_seg"])
+    image, target = added[12]
+    assert image.shape == (3, 32, 32) and len(target["image_id"]) == 4
+    sources = {ds[j][1]["image_id"] for j in range(10)}
+    assert set(target["image_id"]) <= sources
+    assert len(added[-1][1]["image_id"]) == 4 and added[-13][1]["image_id"] == ds[0][1]["image_id"]  # from the end
+    with pytest.raises(IndexError, match="13 samples"):
+        added[13]
+    with pytest.raises(ValueError, match="not both"):
+        MosaicDataset(ds, Mosaic(32), p=0.5, extra=0.3)
+    with pytest.raises(ValueError, match="extra must be"):
+        MosaicDataset(ds, Mosaic(32), extra=-1)
 
 
 def test_mosaic_with_the_centre_in_a_corner_shows_one_sample():

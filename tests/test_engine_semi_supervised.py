@@ -53,7 +53,7 @@ def test_two_rounds_chain_teachers_and_students(tmp_path):
         return segzoo.build("fcn_r50", backbone="tiny", num_classes=8)
 
     loop = SemiSupervised(build, labelled, unlabelled, out_dir=tmp_path, rounds=2, teacher=stage, student=stage,
-                          finetune=stage)  # fmt: skip
+                          finetune=stage, tta_scales=(1.0,))  # fmt: skip
     rounds = loop.run()
     assert [r.round for r in rounds] == [1, 2]
     for r in rounds:
@@ -69,3 +69,39 @@ def test_two_rounds_chain_teachers_and_students(tmp_path):
     probs = TTA(round1, scales=(1.0,), flip=True)(round1.normalize(image[None].float() / 255))[0]
     written = np.asarray(Image.open(rounds[1].pseudo.directory / "masks" / "000002.png"))
     assert np.array_equal(written, probs.argmax(0).numpy())
+
+
+@pytest.mark.parametrize("student_data, student_sizes", [("pseudo", [3, 3]), ("pseudo+labelled", [7, 7])])
+def test_the_student_learns_from_the_pseudo_labels_then_is_fine_tuned(tmp_path, monkeypatch, student_data, student_sizes):
+    """Seed 001 Sec. 3.4/4.1: teacher on labels; per round the student trains on the pseudo-labelled
+    images only, then fine-tunes on the labelled set; two rounds by default."""
+    labelled = SyntheticSemantic(4, size=(32, 32), seed=0)
+    unlabelled = SyntheticSemantic(3, size=(32, 32), seed=5)
+    stage = TrainConfig(max_iters=1, batch_size=2, progress=False, checkpoint_every=0)
+    seen = []
+
+    def record(self, model, data, stage_name, out, resume):
+        seen.append((stage_name, len(data)))
+        (out / "last").mkdir(parents=True, exist_ok=True)
+
+    monkeypatch.setattr(SemiSupervised, "_train", record)
+    build = lambda: segzoo.build("fcn_r50", backbone="tiny", num_classes=8)  # noqa: E731
+    loop = SemiSupervised(build, labelled, unlabelled, out_dir=tmp_path, teacher=stage, student=stage, finetune=stage,
+                          student_data=student_data, tta_scales=(1.0,))  # fmt: skip
+    assert loop.rounds == 2
+    loop.run()
+    students = [n for name, n in seen if name == "student"]
+    assert seen[0] == ("teacher", 4) and students == student_sizes
+    assert [n for name, n in seen if name == "finetune"] == [4, 4]
+
+
+def test_semi_supervised_defaults_follow_seed_001_and_bad_options_are_explained():
+    from segzoo.postprocess import AINNOSEG_SCALES
+
+    stage = TrainConfig(max_iters=1, batch_size=1)
+    loop = SemiSupervised(lambda: None, [], [], out_dir="unused", teacher=stage, student=stage, finetune=stage)
+    assert (loop.rounds, loop.student_data, loop.tta_scales, loop.flip) == (2, "pseudo", AINNOSEG_SCALES, True)
+    with pytest.raises(ValueError, match="fine-tuned on the labelled set"):
+        SemiSupervised(lambda: None, [], [], out_dir="unused", teacher=stage, student=stage, finetune=None)
+    with pytest.raises(ValueError, match="student_data must be"):
+        SemiSupervised(lambda: None, [], [], out_dir="x", teacher=stage, student=stage, finetune=stage, student_data="all")

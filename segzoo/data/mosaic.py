@@ -152,17 +152,21 @@ class Mosaic:
 
 
 class MosaicDataset(Dataset):
-    """A dataset whose samples are, with probability ``p``, mosaics of four random samples.
+    """A dataset with mosaics of four random samples: replacing samples (``p``) or added to them (``extra``).
 
     Args:
         dataset: the source (its own ``transforms`` run on each of the four samples first).
         mosaic: the :class:`Mosaic` transform.
         p: probability that a sample is a mosaic; otherwise ``dataset[index]`` as is.
+        extra: instead of ``p``, add ``round(extra * len(dataset))`` mosaic samples after the
+            source's (AinnoSeg, seed 001 Sec. 4.1: a new set "with a ratio of 1:0.3", i.e.
+            ``extra=0.3``); ``dataset[index]`` for ``index < len(dataset)`` is the source's sample.
         transforms: applied after the mosaic (or to the plain sample), e.g. crop, flip, normalise.
-        generator: draws ``p`` and the three partner indices (``None``: torch's global RNG).
+        generator: draws ``p`` and the partner indices (``None``: torch's global RNG).
 
-    ``dataset[index]`` is always the first (top-left) sample of its mosaic. Category
-    metadata (``classes``, ``categories``, ``thing_ids``, ...) is the source's.
+    With ``p``, ``dataset[index]`` is the first (top-left) sample of its mosaic; an added mosaic
+    (``extra``) draws all four. Category metadata (``classes``, ``categories``, ``thing_ids``, ...)
+    is the source's.
     """
 
     def __init__(
@@ -170,17 +174,25 @@ class MosaicDataset(Dataset):
         dataset: Dataset,
         mosaic: Mosaic,
         *,
-        p: float = 1.0,
+        p: float | None = None,
+        extra: float | None = None,
         transforms: Callable[[torch.Tensor, dict], Sample] | None = None,
         generator: torch.Generator | int | None = None,
     ) -> None:
-        if not 0 <= p <= 1:
+        if p is not None and extra is not None:
+            raise ValueError("Give p (mosaics replace samples) or extra (mosaics are added), not both.")
+        if p is None and extra is None:
+            p = 1.0
+        if p is not None and not 0 <= p <= 1:
             raise ValueError(f"p must be in [0, 1], got {p}.")
-        self.dataset, self.mosaic, self.p, self.transforms = dataset, mosaic, p, transforms
+        if extra is not None and not extra >= 0:
+            raise ValueError(f"extra must be >= 0 (mosaics added per source sample, e.g. 0.3), got {extra}.")
+        self.dataset, self.mosaic, self.p, self.extra, self.transforms = dataset, mosaic, p or 0.0, extra, transforms
         self.generator = make_generator(generator)
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        added = 0 if self.extra is None else round(self.extra * len(self.dataset))
+        return len(self.dataset) + added
 
     def __getattr__(self, name: str) -> Any:
         # Category metadata passes through to the source dataset.
@@ -190,7 +202,12 @@ class MosaicDataset(Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         n = len(self.dataset)
-        if coin(self.generator, self.p):
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for a MosaicDataset of {len(self)} samples.")
+        index %= len(self)
+        if index >= n:  # an added mosaic: four random samples
+            image, target = self.mosaic([self.dataset[randint(self.generator, 0, n - 1)] for _ in range(4)])
+        elif coin(self.generator, self.p):
             others = [randint(self.generator, 0, n - 1) for _ in range(3)]
             image, target = self.mosaic([self.dataset[index]] + [self.dataset[i] for i in others])
         else:

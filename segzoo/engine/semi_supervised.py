@@ -1,12 +1,18 @@
 """Pseudo-labelling and teacher/student rounds (seed 001, AinnoSeg).
 
-AinnoSeg trains a teacher on the labelled set, labels the unlabelled images with it
-(multi-scale + flip test-time augmentation), trains a student on pseudo-labelled plus
-labelled data, fine-tunes it on the labelled data, and repeats with the student as the next
-teacher: self-training in the manner of Noisy Student (Xie et al., arXiv:1911.04252) and
-Zoph et al., "Rethinking Pre-training and Self-training" (arXiv:2006.06882). The paper does not
-say whether low-confidence pixels are dropped; ``threshold`` (off by default) sets pixels whose
-top probability is below it to 255 (ignored), the usual practice in those works.
+AinnoSeg (seed 001 Sec. 3.4, Fig. 5, Sec. 4.1) trains a teacher on the labelled set, labels the
+unlabelled images with it (multi-scale inference, Sec. 3.5: the seven scales 0.5-2.0, with flip),
+trains a student on the pseudo-labelled images, fine-tunes it on the labelled data, and repeats with
+the student as the next teacher, two rounds: self-training in the manner of Noisy Student (Xie et al.,
+arXiv:1911.04252). Those are the defaults here (``student_data="pseudo"``, ``rounds=2``,
+``tta_scales=AINNOSEG_SCALES``, ``flip=True``).
+
+Readings the seed leaves open: Sec. 3.4 fine-tunes on "all the datasets with the test dataset pair"
+while Sec. 4.1 and Fig. 5 fine-tune on "the training dataset"; we follow Sec. 4.1 (labelled set)
+and offer ``student_data="pseudo+labelled"`` for a student trained on both. Flip is not named in
+the seed (we flip, as multi-scale TTA usually does; ``flip=False`` to match the text). The seed
+does not say whether low-confidence pixels are dropped; ``threshold`` (off by default) sets pixels
+whose top probability is below it to 255 (ignored), the usual practice in those works.
 
 Pseudo labels are written as a :class:`segzoo.data.SegmentationFolder`:
 ``out_dir/images/<name>.png`` (the RGB image) and ``out_dir/masks/<name>.png`` (train ids,
@@ -27,11 +33,14 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from ..data import SegmentationFolder
 from ..data.panoptic_utils import IGNORE_INDEX
-from ..postprocess.tta import TTA
+from ..postprocess.tta import AINNOSEG_SCALES, TTA
 from .config import TrainConfig
 from .evaluation import to_unit_float
 
-__all__ = ["pseudo_label", "PseudoLabels", "SemiSupervised", "RoundResult"]
+__all__ = ["pseudo_label", "PseudoLabels", "SemiSupervised", "RoundResult", "STUDENT_DATA"]
+
+# what the student trains on: the pseudo labels only (seed 001), or pseudo labels plus the labelled set
+STUDENT_DATA = ("pseudo", "pseudo+labelled")
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +166,13 @@ class SemiSupervised:
         labelled: the labelled training set; ``unlabelled``: images to pseudo-label (see
             :func:`pseudo_label` for the accepted forms).
         out_dir: ``teacher/``, then ``round_<r>/{pseudo,student,finetune}/``.
-        rounds: number of student rounds.
+        rounds: number of student rounds (seed 001: 2).
         teacher, student, finetune: :class:`TrainConfig` of each stage (``finetune=None``
-            skips fine-tuning on the labelled set).
+            skips fine-tuning on the labelled set, which seed 001 does not).
+        student_data: ``"pseudo"`` (seed 001: the student learns from the pseudo labels only,
+            then is fine-tuned) or ``"pseudo+labelled"`` (both sets at once).
         val_data: evaluated at the end of every stage.
-        tta_scales, flip, threshold: pseudo-labelling options.
+        tta_scales, flip, threshold: pseudo-labelling options (seed 001: seven scales, flip).
         pseudo_transforms: transforms of the pseudo-labelled set (default: the labelled set's).
         trainer_options: extra keyword arguments for every :class:`Trainer`.
     """
@@ -173,18 +184,27 @@ class SemiSupervised:
         unlabelled: Any,
         *,
         out_dir: str | Path,
-        rounds: int = 1,
+        rounds: int = 2,
         teacher: TrainConfig,
         student: TrainConfig,
-        finetune: TrainConfig | None = None,
+        finetune: TrainConfig | None,
+        student_data: str = "pseudo",
         val_data: Dataset | None = None,
-        tta_scales: Sequence[float] = (1.0,),
+        tta_scales: Sequence[float] = AINNOSEG_SCALES,
         flip: bool = True,
         threshold: float | None = None,
         pseudo_transforms: Any = None,
     ) -> None:
         if rounds < 1:
             raise ValueError(f"rounds must be >= 1, got {rounds}.")
+        if student_data not in STUDENT_DATA:
+            raise ValueError(f"student_data must be one of {STUDENT_DATA}, got {student_data!r}.")
+        if student_data == "pseudo" and finetune is None:
+            raise ValueError(
+                "A student trained on pseudo labels only (student_data='pseudo', seed 001) is then fine-tuned on the "
+                "labelled set: pass finetune=TrainConfig(...), or student_data='pseudo+labelled' to skip fine-tuning."
+            )
+        self.student_data = student_data
         self.build_model, self.labelled, self.unlabelled = build_model, labelled, unlabelled
         self.out_dir, self.rounds = Path(out_dir), int(rounds)
         self.configs = {"teacher": teacher, "student": student, "finetune": finetune}
@@ -222,7 +242,8 @@ class SemiSupervised:
             )  # fmt: skip
             pseudo_set = pseudo.dataset(num_classes=teacher.num_classes, transforms=self.pseudo_transforms)
             student = self.build_model()
-            self._train(student, ConcatDataset([self.labelled, pseudo_set]), "student", round_dir / "student", resume)
+            student_set = pseudo_set if self.student_data == "pseudo" else ConcatDataset([self.labelled, pseudo_set])
+            self._train(student, student_set, "student", round_dir / "student", resume)
             final_dir, metrics = round_dir / "student" / "last", None
             if self.configs["finetune"] is not None:
                 metrics = self._train(student, self.labelled, "finetune", round_dir / "finetune", resume)
