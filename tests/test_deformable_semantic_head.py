@@ -117,3 +117,30 @@ def test_deformable_conv_runs_under_bf16_autocast_in_float32():
             reduced = block(x.bfloat16())
     assert reduced.dtype == torch.bfloat16
     torch.testing.assert_close(reduced.float(), reference, atol=0.1, rtol=0.05)
+
+
+def test_deformable_fpn_levels_start_as_plain_convs_and_their_offsets_move_only_those_levels():
+    """Seed 002's FPN: P3-P5's output convs are deformable. With zero offsets the pyramid equals the same
+    FPN with ordinary 3x3 output convs of the same weights; offsets change P3-P5 (and P6, pooled from P5)
+    but not P2."""
+    from segzoo.necks.dcn import DeformableConv2d
+
+    torch.manual_seed(0)
+    info = [FeatureInfo(c, s, f"c{i}") for i, (c, s) in enumerate(zip((8, 16, 24, 32), (4, 8, 16, 32)))]
+    deform = FPN(info, out_channels=16, p6=True, deformable_levels=(1, 2, 3)).eval()
+    plain = FPN(info, out_channels=16, p6=True).eval()
+    blocks = deform.fpn.layer_blocks
+    assert [isinstance(b, DeformableConv2d) for b in blocks] == [False, True, True, True]
+    state = {k: v for k, v in deform.state_dict().items() if ".offset." not in k}
+    plain.load_state_dict({k.replace(".conv.weight", ".0.weight").replace(".conv.bias", ".0.bias")
+                           if k.startswith("fpn.layer_blocks.") and k[17] != "0" else k: v for k, v in state.items()})  # fmt: skip
+    features = [torch.randn(1, c, 64 // s, 96 // s) for c, s in zip((8, 16, 24, 32), (4, 8, 16, 32))]
+    with torch.no_grad():
+        for got, expected in zip(deform(features), plain(features)):
+            torch.testing.assert_close(got, expected)
+        for b in blocks[1:]:
+            b.offset.bias.fill_(0.6)
+        moved = deform(features)
+        reference = plain(features)
+    assert torch.equal(moved[0], reference[0])
+    assert all((m - r).abs().max() > 1e-3 for m, r in zip(moved[1:], reference[1:]))

@@ -71,6 +71,41 @@ def test_cascade_has_three_stages_and_mask_stage():
     assert {f"loss_classifier_s{i}" for i in range(3)} <= set(losses)
 
 
+def test_seed_002_takes_its_test_detections_from_the_middle_stage():
+    """'We choose the middle stage as the instance segmentation flow': the detections are the middle
+    stage's boxes with the mean score of stages 1-2, exactly what a two-stage cascade of the same
+    modules gives; the third stage doesn't run at test time. detection_stage=None is Cascade R-CNN's
+    last stage."""
+    from segzoo.models.panoptic import CascadeRoIHeads
+
+    torch.manual_seed(0)
+    model = build_tiny("panoptic_cascade_x101_dcn", **SYNTH_TINY).eval()
+    heads = model.roi_heads
+    assert (heads.mask_stage, heads.detection_stage) == (1, 1)
+    for stage in heads.stages:
+        stage.score_thresh = 0.0  # random weights: keep every box
+    images = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        image_list, fpn, roi_features, _, _ = model._features(images)
+        proposals, _ = model.rpn(image_list, fpn)
+        sizes = image_list.image_sizes
+        middle, _ = heads(roi_features, proposals, sizes)
+        two = CascadeRoIHeads(stages=list(heads.stages[:2]), mask_roi_pool=heads.mask_roi_pool, mask_head=heads.mask_head,
+                              mask_predictor=heads.mask_predictor, stage_loss_weights=(1.0, 0.5), mask_stage=1).eval()  # fmt: skip
+        expected, _ = two(roi_features, proposals, sizes)
+        heads.detection_stage = 2
+        last, _ = heads(roi_features, proposals, sizes)
+    assert len(middle[0]["boxes"]) > 0
+    for key in ("boxes", "scores", "labels", "masks"):
+        torch.testing.assert_close(middle[0][key], expected[0][key])
+    assert not torch.equal(middle[0]["boxes"], last[0]["boxes"][: len(middle[0]["boxes"])]) or len(last[0]["boxes"]) != len(
+        middle[0]["boxes"])
+    assert build_tiny("panoptic_fpn_r50", **SYNTH_TINY).roi_heads.__class__.__name__ == "RoIHeads"
+    with pytest.raises(ValueError, match="detection_stage must index"):
+        CascadeRoIHeads(stages=list(heads.stages), mask_roi_pool=heads.mask_roi_pool, mask_head=heads.mask_head,
+                        mask_predictor=heads.mask_predictor, detection_stage=3)  # fmt: skip
+
+
 @pytest.mark.parametrize("name", ["panoptic_fpn_r50", "panoptic_cascade_x101_dcn"])
 def test_improved_mask_rcnn_layout_builds_and_trains(name):
     """Li et al. (arXiv:2111.11429), torchvision's maskrcnn_resnet50_fpn_v2: BatchNorm in the FPN and the

@@ -100,8 +100,9 @@ class PanopticOptions(ModelOptions):
             Detectron2's weights need Detectron2's (``exact_anchors=True``, ``"v2"``: ROIAlignV2,
             ``"sample"``: bilinear sampling at pixel centres), which its tags set.
         semantic_head: the semantic head by name, ``None`` for the recipe's own (``"fpn"``: Panoptic
-            FPN's, ``"fcn"``: seed 000's, ``"fpn_dcn_concat"``: seed 002's, ``"upsnet"``: UPSNet's
-            shared deformable subnet).
+            FPN's, ``"fcn"``: seed 000's, ``"upsnet"``: UPSNet's and seed 002's shared deformable
+            subnet, ``"upsnet_per_level"``: one subnet per level, ``"fpn_dcn_concat"``: one deformable
+            conv per level).
         fpn_context: add a linear map of C5's global average to the FPN's top lateral (UPSNet's
             COCO configuration, ``fpn_with_gap``; its ``upsnet_coco`` tag sets it).
     """

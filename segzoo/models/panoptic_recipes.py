@@ -11,6 +11,8 @@ variants pass ``backbone="tiny"`` and small ``fpn_channels`` / ``box_channels`` 
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from torch import nn
 
 from ..heads import DeformableSemanticHead, FCNSemanticHead, PrototypeModule, SemanticFPNHead, SpatialRankingModule
@@ -33,17 +35,21 @@ FPN_STRIDES = (4, 8, 16, 32)
 
 def semantic_head_for(o: PanopticOptions, kind: str) -> nn.Module:
     """A semantic head on P2-P5 by name: ``"fcn"`` (seed 000), ``"fpn"`` (Panoptic FPN, levels summed),
-    ``"fpn_dcn_concat"`` (seed 002: a deformable conv per level, concatenated) or ``"upsnet"`` (UPSNet:
-    one subnet of three deformable convs shared by the levels, concatenated)."""
-    if kind == "upsnet":
-        return DeformableSemanticHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES, channels=o.semantic_channels)
+    ``"upsnet"`` (UPSNet and seed 002: one subnet of three deformable convs shared by the levels,
+    concatenated), ``"upsnet_per_level"`` (the same with a subnet per level) or ``"fpn_dcn_concat"``
+    (one deformable conv per level, concatenated: segzoo's earlier reading of seed 002)."""
+    if kind in ("upsnet", "upsnet_per_level"):
+        return DeformableSemanticHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES,
+                                      channels=o.semantic_channels, shared=kind == "upsnet")  # fmt: skip
     if kind == "fcn":
         return FCNSemanticHead(o.fpn_channels, num_classes=o.num_classes, channels=o.semantic_channels)
     if kind in ("fpn", "fpn_dcn_concat"):
         deform = kind == "fpn_dcn_concat"
         return SemanticFPNHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES, channels=o.semantic_channels,
                                merge="concat" if deform else "sum", deformable=deform)  # fmt: skip
-    raise ValueError(f"semantic_head must be 'fcn', 'fpn', 'fpn_dcn_concat', 'upsnet' or a module, got {kind!r}.")
+    raise ValueError(
+        f"semantic_head must be 'fcn', 'fpn', 'upsnet', 'upsnet_per_level', 'fpn_dcn_concat' or a module, got {kind!r}."
+    )
 
 
 def panoptic_model(
@@ -57,6 +63,7 @@ def panoptic_model(
     ranking: SpatialRankingModule | None = None,
     uncertainty: UncertaintyWeighting | None = None,
     panoptic_loss: bool = False,
+    roi_options: Mapping[str, Any] | None = None,
 ) -> PanopticModel:
     """Assemble a panoptic network from its parts (the whole architecture on one screen).
 
@@ -66,7 +73,8 @@ def panoptic_model(
     ``(logits, features)`` at stride 4). Optional branches are modules or ``None``: seed 000's
     ``prototypes`` and OANet's ``ranking`` module, ``uncertainty`` loss weighting;
     ``info_sharing`` feeds the semantic features to the mask head; ``panoptic_loss`` trains
-    UPSNet's panoptic cross entropy.
+    UPSNet's panoptic cross entropy; ``roi_options`` go to the RoI heads' builder (e.g. the
+    Cascade's ``mask_stage`` and ``detection_stage``).
     """
     encoder = o.encoder()
     if tuple(f.stride for f in encoder.feature_info) != FPN_STRIDES:
@@ -88,7 +96,7 @@ def panoptic_model(
         num_thing_classes=len(o.thing_ids), in_channels=o.fpn_channels, box_channels=o.box_channels,
         semantic_channels=sem.out_channels if info_sharing else None, mask_channels=o.mask_channels,
         detections_per_img=o.detections_per_img, box_head=o.box_head, norm=o.head_norm,
-        **({} if roi_heads == "cascade" else {"roi_align": o.roi_align}),
+        **({} if roi_heads == "cascade" else {"roi_align": o.roi_align}), **(roi_options or {}),
     )  # fmt: skip
     top_n = tuple(int(n) for n in o.rpn_top_n)
     return PanopticModel(
@@ -150,9 +158,13 @@ def upsnet_r50(o: PanopticOptions) -> PanopticModel:
 @register_model(task="panoptic", paper=SEED002,
                 options=PanopticOptions(backbone="resnext101_64x4d", fuser="upsnet", crf=True))  # fmt: skip
 def panoptic_cascade_x101_dcn(o: PanopticOptions) -> PanopticModel:
-    """Seed 002: ResNeXt-101 64x4d, deformable P3-P5, Cascade Mask R-CNN (mask from the middle stage),
-    deformable concatenating semantic head, UPSNet panoptic head; ``predict`` refines the segments'
-    edges with a dense CRF (``crf=True``; pass ``crf=False`` to skip it)."""
+    """Seed 002: ResNeXt-101 64x4d, deformable P3-P5, Cascade Mask R-CNN whose middle stage is the
+    instance flow (the mask head trains on its RoIs and the test detections are its boxes),
+    UPSNet's semantic head (P2-P5 "go through the same deformable convolution network independently":
+    one shared subnet, as in UPSNet, which the seed builds on; ``semantic_head="upsnet_per_level"``
+    gives each level its own), UPSNet panoptic head; ``predict`` refines the segments' edges with a
+    dense CRF fed the model's own probabilities (``crf=True``; pass ``crf=False`` to skip it)."""
     return panoptic_model(
-        o, semantic_head="fpn_dcn_concat", roi_heads="cascade", deformable_fpn=True, panoptic_loss=True
-    )
+        o, semantic_head="upsnet", roi_heads="cascade", deformable_fpn=True, panoptic_loss=True,
+        roi_options={"mask_stage": 1, "detection_stage": 1},
+    )  # fmt: skip

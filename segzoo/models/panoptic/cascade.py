@@ -5,8 +5,11 @@ Segmentation", arXiv:1906.09756: three box stages trained at IoU 0.5 / 0.6 / 0.7
 refining the boxes of the previous one (regression weights (10, 10, 5, 5), (20, 20, 10, 10),
 (30, 30, 15, 15); stage losses weighted 1, 0.5, 0.25). At test time the class scores are
 the mean of the three stages' scores and the boxes those of the last stage. The mask head
-is trained on the positive RoIs of a configurable stage (seed 002 uses the middle one) and
-applied to the final detections. Each stage reuses torchvision's ``RoIHeads`` machinery
+is trained on the positive RoIs of a configurable stage (``mask_stage``) and applied to the
+test detections; ``detection_stage`` picks the stage whose boxes (with the mean score of the
+stages up to it) are the detections: the last (Cascade R-CNN) by default, the middle one in
+seed 002 ("we choose the middle stage as the instance segmentation flow"), whose later stages
+then do not run at test time. Each stage reuses torchvision's ``RoIHeads`` machinery
 (sampling, box coding, losses, post-processing).
 """
 
@@ -41,12 +44,15 @@ class CascadeRoIHeads(nn.Module):
         mask_predictor: nn.Module,
         stage_loss_weights: Sequence[float] = (1.0, 0.5, 0.25),
         mask_stage: int = 1,
+        detection_stage: int | None = None,
     ) -> None:
         super().__init__()
         if len(stage_loss_weights) != len(stages):
             raise ValueError(f"One loss weight per stage: {len(stages)} stages, weights {tuple(stage_loss_weights)}.")
         if not 0 <= mask_stage < len(stages):
             raise ValueError(f"mask_stage must index the {len(stages)} stages, got {mask_stage}.")
+        if detection_stage is not None and not 0 <= detection_stage < len(stages):
+            raise ValueError(f"detection_stage must index the {len(stages)} stages (or be None: the last), got {detection_stage}.")
         self.stages = nn.ModuleList(stages)
         self.box_roi_pool = stages[0].box_roi_pool  # shared by every stage
         self.mask_roi_pool = mask_roi_pool
@@ -54,6 +60,7 @@ class CascadeRoIHeads(nn.Module):
         self.mask_predictor = mask_predictor
         self.stage_loss_weights = tuple(float(w) for w in stage_loss_weights)
         self.mask_stage = mask_stage
+        self.detection_stage = len(stages) - 1 if detection_stage is None else int(detection_stage)
 
     @staticmethod
     def _refine(stage: RoIHeads, regression: torch.Tensor, proposals: list[torch.Tensor], labels: list[torch.Tensor],
@@ -105,14 +112,15 @@ class CascadeRoIHeads(nn.Module):
 
     def _forward_test(self, features, proposals, image_shapes) -> list[dict[str, torch.Tensor]]:
         probs = []
-        for t, stage in enumerate(self.stages):
+        used = self.stages[: self.detection_stage + 1]  # the stages after the detection stage don't run
+        for t, stage in enumerate(used):
             class_logits, box_regression = stage.box_predictor(stage.box_head(stage.box_roi_pool(features, proposals, image_shapes)))
             probs.append(F.softmax(class_logits, dim=-1))
-            if t + 1 < len(self.stages):
+            if t + 1 < len(used):
                 predicted = class_logits[:, 1:].argmax(dim=1) + 1
                 proposals = self._refine(stage, box_regression, proposals, list(predicted.split([len(p) for p in proposals])), image_shapes)
         mean_probs = torch.stack(probs).mean(0)
-        last = self.stages[-1]
+        last = used[-1]
         boxes, scores, labels = last.postprocess_detections(mean_probs.clamp_min(1e-12).log(), box_regression, proposals, image_shapes)
         result = [{"boxes": b, "labels": lab, "scores": s} for b, s, lab in zip(boxes, scores, labels)]
         mask_logits = self.mask_predictor(self.mask_head(self.mask_roi_pool(features, boxes, image_shapes)))
@@ -131,6 +139,7 @@ def build_cascade_heads(
     iou_thresholds: Sequence[float] = (0.5, 0.6, 0.7),
     reg_weights: Sequence[tuple[float, float, float, float]] = ((10, 10, 5, 5), (20, 20, 10, 10), (30, 30, 15, 15)),
     mask_stage: int = 1,
+    detection_stage: int | None = None,
     batch_size_per_image: int = 512,
     score_thresh: float = 0.05,
     nms_thresh: float = 0.5,
@@ -163,4 +172,5 @@ def build_cascade_heads(
         mask_head=build_mask_head(in_channels=in_channels, channels=mask_channels, norm=norm),
         mask_predictor=MaskRCNNPredictor(mask_channels, mask_channels, num_thing_classes + 1),
         mask_stage=mask_stage,
+        detection_stage=detection_stage,
     )
