@@ -92,9 +92,13 @@ def _photo_like(h: int = 48, w: int = 64) -> torch.Tensor:
     return (image + 10 * torch.randn(3, h, w, generator=g)).clamp(0, 255).to(torch.uint8)
 
 
-def test_seed002_recipe_refines_with_the_crf_in_predict():
-    """panoptic_cascade_x101_dcn runs refine_panoptic after its fuser; crf=False skips it; other recipes don't."""
+def test_seed002_recipe_refines_with_the_crf_fed_the_models_own_probabilities(monkeypatch):
+    """panoptic_cascade_x101_dcn runs the dense CRF after its fuser, its unary the network's own panoptic
+    logits for the fused segments (not the labels at a fixed confidence); crf=False skips it;
+    unary_source="labels" gives the labels-at-confidence CRF; other recipes don't refine."""
     import segzoo
+    from segzoo.crf import panoptic_unary
+    from segzoo.crf.panoptic_unary import segment_logits
 
     assert segzoo.model_info("panoptic_cascade_x101_dcn")["defaults"]["crf"] is True
     assert segzoo.model_info("panoptic_fpn_r50")["defaults"]["crf"] is False
@@ -102,15 +106,55 @@ def test_seed002_recipe_refines_with_the_crf_in_predict():
     assert model.crf == {}
     image = _photo_like()
     plain = model.predict(image, crf=False)
+    seen = {}
+    original = panoptic_unary.refine_panoptic_with_model
+
+    def spy(*args, **kwargs):
+        seen["args"], seen["kwargs"] = args, kwargs
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("segzoo.models.panoptic.model.refine_panoptic_with_model", spy)
     refined = model.predict(image)
     assert model.crf == {}  # the per-call override is not kept
-    expected_seg, expected_info = refine_panoptic(plain.panoptic_seg, plain.segments_info, image)
+    _, _, _, sem, instances = seen["args"]
+    assert torch.equal(seen["args"][0], plain.panoptic_seg) and sem.shape[-2:] == image.shape[-2:]
+    unary = segment_logits(sem, instances, plain.segments_info, plain.panoptic_seg, thing_ids=model.thing_ids,
+                           stuff_ids=model.stuff_ids)  # fmt: skip
+    expected_seg, expected_info = refine_panoptic(plain.panoptic_seg, plain.segments_info, image, unary=unary, input="logits")
     assert torch.equal(refined.panoptic_seg, expected_seg) and refined.segments_info == expected_info
-    one = model.predict(image, crf={"iterations": 1, "confidence": 0.6})
+    monkeypatch.undo()
+    labels = model.predict(image, crf={"unary_source": "labels", "iterations": 1, "confidence": 0.6})
     seg1, info1 = refine_panoptic(plain.panoptic_seg, plain.segments_info, image, iterations=1, confidence=0.6)
-    assert torch.equal(one.panoptic_seg, seg1) and one.segments_info == info1
+    assert torch.equal(labels.panoptic_seg, seg1) and labels.segments_info == info1
+    with pytest.raises(ValueError, match="unary_source must be"):
+        model.predict(image, crf={"unary_source": "guess"})
     off = build_tiny("panoptic_cascade_x101_dcn", crf=False).eval()
     assert off.crf is None
+
+
+def test_segment_logits_are_upsnets_channels_in_segment_order():
+    """Known answer: a thing segment's channel is its mask logit + its class's semantic logit inside its
+    box (-1e4 outside), a stuff segment's its class logit, void's UPSNet's unknown channel."""
+    from segzoo.crf.panoptic_unary import segment_logits
+    from segzoo.fusers.panoptic.upsnet import OUTSIDE_BOX_LOGIT
+
+    g = torch.Generator().manual_seed(0)
+    sem = torch.randn(4, 6, 8, generator=g)  # classes 0, 1 things; 2, 3 stuff
+    masks = torch.randn(2, 6, 8, generator=g)
+    instances = {"boxes": torch.tensor([[0.0, 0.0, 4.0, 6.0], [4.0, 2.0, 8.0, 6.0]]), "labels": torch.tensor([1, 0]),
+                 "mask_logits": masks, "scores": torch.tensor([0.9, 0.8])}  # fmt: skip
+    seg = torch.zeros(6, 8, dtype=torch.int32)
+    seg[:, :4], seg[:3, 4:] = 1, 2  # instance 1 lost; stuff class 3; void bottom-right
+    info = [{"id": 1, "category_id": 1, "isthing": True, "instance_id": 0}, {"id": 2, "category_id": 3, "isthing": False}]
+    got = segment_logits(sem, instances, info, seg, thing_ids=[0, 1], stuff_ids=[2, 3])
+    inside = torch.zeros(6, 8, dtype=torch.bool)
+    inside[:, :4] = True
+    thing = torch.where(inside, masks[0] + sem[1], torch.tensor(OUTSIDE_BOX_LOGIT))
+    unknown = sem[:2].amax(0) - thing.clamp(min=0)
+    torch.testing.assert_close(got, torch.stack([thing, sem[3], unknown]))
+    assert segment_logits(sem, instances, info, seg, thing_ids=[0, 1], stuff_ids=[2, 3], fill_void=True).shape[0] == 2
+    with pytest.raises(ValueError, match="instance_id"):
+        segment_logits(sem, instances, [{"id": 1, "isthing": True}], seg, thing_ids=[0, 1], stuff_ids=[2, 3])
 
 
 def test_crf_option_errors_say_how_to_fix():

@@ -69,9 +69,12 @@ def fuse_panoptic(
     panoptic_seg, segments_info = fuser(sem, instances, thing_ids=thing_ids, stuff_ids=stuff_ids)
     crf = meta.get("crf") if crf is None else crf
     if image is not None and crf not in (None, False):
-        from ..crf import refine_panoptic
+        from ..crf.panoptic_unary import refine_panoptic_with_model
 
         options = {} if crf is True else dict(crf)
         image = torch.as_tensor(image)  # uint8, or floats in 0-1 / 0-255 (dense_crf's convention)
-        panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, image.to(panoptic_seg.device), **options)
+        panoptic_seg, segments_info = refine_panoptic_with_model(
+            panoptic_seg, segments_info, image.to(panoptic_seg.device), sem, instances, thing_ids=thing_ids,
+            stuff_ids=stuff_ids, **options,
+        )  # fmt: skip
     return panoptic_seg, segments_info

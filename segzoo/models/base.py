@@ -34,9 +34,11 @@ from ..metrics import SemanticEvaluator
 __all__ = ["SegmentationModel", "crf_options", "IMAGENET_MEAN", "IMAGENET_STD", "default_mean_std", "run_predict"]
 
 
-def crf_options(crf: bool | Mapping[str, Any] | None, *, refine: Callable, in_chans: int) -> dict[str, Any] | None:
+def crf_options(
+    crf: bool | Mapping[str, Any] | None, *, refine: Callable, in_chans: int, extra: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
     """Check a ``crf`` setting: ``None`` (no CRF) or keyword arguments of ``refine``
-    (``segzoo.crf.dense_crf`` or ``refine_panoptic``)."""
+    (``segzoo.crf.dense_crf`` or ``refine_panoptic``) and the ``extra`` ones the caller handles."""
     if crf is None or crf is False:
         return None
     if crf is True:
@@ -46,6 +48,7 @@ def crf_options(crf: bool | Mapping[str, Any] | None, *, refine: Callable, in_ch
     else:
         raise TypeError(f"crf must be True, False or a dict of {refine.__name__} options, got {type(crf).__name__}")
     allowed = [n for n, p in inspect.signature(refine).parameters.items() if p.kind is p.KEYWORD_ONLY and n != "unary"]
+    allowed += list(extra)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise TypeError(f"unknown crf option(s) {unknown}; {refine.__name__} takes {allowed}")

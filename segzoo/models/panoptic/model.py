@@ -25,6 +25,7 @@ from torch import nn
 from torchvision.models.detection.roi_heads import project_masks_on_boxes
 
 from ...crf.panoptic import refine_panoptic
+from ...crf.panoptic_unary import refine_panoptic_with_model
 from ...fusers.panoptic import (
     channel_argmax,
     create_panoptic_fuser,
@@ -41,6 +42,8 @@ from ..base import SegmentationModel, crf_options
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
 from .mask_paste import paste_logits_and_probs, paste_masks_by_sampling
 from .targets import batch_images, detection_targets, semantic_targets
+
+CRF_EXTRA = ("unary_source",)  # crf options handled by refine_panoptic_with_model, not refine_panoptic
 
 __all__ = ["PanopticModel", "PanopticRawOutput", "PanopticPrediction"]
 
@@ -91,8 +94,10 @@ class PanopticModel(SegmentationModel):
         panoptic_loss: train UPSNet's panoptic cross entropy (for the ``upsnet`` fuser).
         crf: refine the fused segments' edges in ``predict`` with a dense CRF (seed 002;
             :func:`segzoo.crf.refine_panoptic`): ``True`` for its defaults, a dict of
-            its keyword arguments (``iterations``, ``bilateral``, ``confidence``, ...), or
-            ``False``/``None`` for none.
+            its keyword arguments (``iterations``, ``bilateral``, ...), or ``False``/``None`` for
+            none. The unary is the model's own per-segment probabilities (UPSNet's panoptic
+            logits, :func:`segzoo.crf.panoptic_unary.segment_logits`); ``{"unary_source":
+            "labels", "confidence": 0.8}`` uses the fused labels at a fixed confidence instead.
         upsnet_keep_fraction: share of GT instances kept as instance channels in that loss
             (the dropped ones' pixels are targets of the unknown channel, as in UPSNet).
         mask_paste: how a detection's 28 x 28 mask goes into the image: ``"resize"`` (torchvision's
@@ -155,7 +160,7 @@ class PanopticModel(SegmentationModel):
         self.uncertainty = uncertainty or None
         self.fuser = create_panoptic_fuser(fuser) if isinstance(fuser, str) else fuser
         self.panoptic_loss = panoptic_loss
-        self.crf = crf_options(crf, refine=refine_panoptic, in_chans=in_chans)
+        self.crf = crf_options(crf, refine=refine_panoptic, in_chans=in_chans, extra=CRF_EXTRA)
         self.upsnet_keep_fraction = float(upsnet_keep_fraction)
         if mask_paste not in ("resize", "sample"):
             raise ValueError(f"mask_paste must be 'resize' (torchvision's) or 'sample' (Detectron2's), got {mask_paste!r}.")
@@ -348,7 +353,7 @@ class PanopticModel(SegmentationModel):
             fuser = self.fuser
         elif isinstance(fuser, str):
             fuser = create_panoptic_fuser(fuser)
-        crf = self.crf if crf is None else crf_options(crf, refine=refine_panoptic, in_chans=self.in_chans)
+        crf = self.crf if crf is None else crf_options(crf, refine=refine_panoptic, in_chans=self.in_chans, extra=CRF_EXTRA)
         padded = self._padded_size([tuple(images.shape[-2:])])
         sem_all = F.interpolate(raw.sem_logits, size=padded, mode="bilinear", align_corners=False)
         results = []
@@ -359,7 +364,10 @@ class PanopticModel(SegmentationModel):
             panoptic_seg, segments_info = fuser(sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
             if crf is not None:
                 rgb = self.denormalize_uint8(images[i : i + 1, :, :h, :w])[0]
-                panoptic_seg, segments_info = refine_panoptic(panoptic_seg, segments_info, rgb, **crf)
+                panoptic_seg, segments_info = refine_panoptic_with_model(
+                    panoptic_seg, segments_info, rgb, sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids,
+                    **crf,
+                )  # fmt: skip
             results.append(PanopticPrediction(panoptic_seg, segments_info, channel_argmax(sem), instances))
         return results
 
@@ -397,7 +405,7 @@ class PanopticModel(SegmentationModel):
         """``predict``'s ``fuser`` and ``crf`` checked and resolved once for all its batches."""
         if isinstance(fuser, str):
             fuser = create_panoptic_fuser(fuser)
-        resolved = self.crf if crf is None else crf_options(crf, refine=refine_panoptic, in_chans=self.in_chans)
+        resolved = self.crf if crf is None else crf_options(crf, refine=refine_panoptic, in_chans=self.in_chans, extra=CRF_EXTRA)
         return {"fuser": fuser, "crf": resolved if resolved is not None else False}
 
     def predict(
