@@ -63,6 +63,45 @@ def test_seed000_losses_and_parts():
     assert model.roi_heads.mask_roi_pool.project.weight.grad.abs().sum() > 0  # the semantic information flow
 
 
+def test_seed000_ranking_module_sees_binary_masks_and_trains_through_the_public_loss(monkeypatch):
+    """OANet/PAPERS.md: the ranking module's input is the instances' *binary* masks in their category
+    channels, in training and at inference; the loss is spatial_ranking_loss against
+    spatial_ranking_targets (the exported functions), not a private copy."""
+    import segzoo.models.panoptic.model as panoptic_model
+    from segzoo.fusers.panoptic import spatial_ranking_loss
+
+    torch.manual_seed(0)
+    model = build_tiny("panoptic_se_r50", **SYNTH_TINY).train()
+    inputs, calls = [], []
+    model.ranking.register_forward_pre_hook(lambda module, args: inputs.append(args[0].detach().clone()))
+
+    def spy(logits, targets, **kwargs):
+        calls.append((logits.detach(), targets))
+        return spatial_ranking_loss(logits, targets, **kwargs)
+
+    monkeypatch.setattr(panoptic_model, "spatial_ranking_loss", spy)
+    images, targets = _batch()
+    losses = _losses(model, images, targets)
+    assert len(calls) == 1 and len(inputs) == 1
+    assert set(inputs[0].unique().tolist()) <= {0.0, 1.0} and inputs[0].sum() > 0  # binary masks, some placed
+    logits, target = calls[0]
+    torch.testing.assert_close(losses["loss_ranking"], spatial_ranking_loss(logits, target))
+    # inference: the full-resolution masks are thresholded before the resize to stride 4
+    placed = []
+    original = panoptic_model.masks_to_category_channels
+
+    def record(masks, labels, **kwargs):
+        placed.append(masks)
+        return original(masks, labels, **kwargs)
+
+    monkeypatch.setattr(panoptic_model, "masks_to_category_channels", record)
+    model.eval()
+    model.roi_heads.score_thresh = 0.0
+    with torch.no_grad():
+        model.predict(SYNTH[0][0])
+    assert placed and all(m.dtype == torch.bool for m in placed)
+
+
 def test_cascade_has_three_stages_and_mask_stage():
     model = build_tiny("panoptic_cascade_x101_dcn", **SYNTH_TINY).train()
     assert len(model.roi_heads.stages) == 3 and model.roi_heads.mask_stage == 1

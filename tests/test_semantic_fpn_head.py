@@ -3,6 +3,7 @@ each coarser level goes conv -> 2x upsample per stage, not all convs then one up
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -40,3 +41,35 @@ def test_sizes_that_are_not_multiples_of_32_still_reach_stride_4():
     with torch.no_grad():
         logits, _ = head(features)
     assert logits.shape == (1, 3, 18, 13)
+
+
+def test_fcn_heads_deconvolution_starts_as_bilinear_upsampling_and_is_learned():
+    """Seed 000's FCN branch upsamples with FCN's deconvolution, initialised to bilinear: inside the map it
+    equals F.interpolate(scale 2, bilinear); it has weights (trained), and the head takes odd sizes."""
+    from segzoo.heads import FCNSemanticHead
+    from segzoo.heads.panoptic_semantic import bilinear_deconv
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 5, 7)
+    deconv = bilinear_deconv(3)
+    with torch.no_grad():
+        got = deconv(x)
+        expected = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    assert got.shape == expected.shape == (1, 3, 10, 14)
+    torch.testing.assert_close(got[..., 1:-1, 1:-1], expected[..., 1:-1, 1:-1])
+    assert deconv.weight.requires_grad and deconv.weight.shape == (3, 1, 4, 4)
+    head = FCNSemanticHead(8, num_classes=4, channels=6)
+    plain = FCNSemanticHead(8, num_classes=4, channels=6, upsample="bilinear")
+    assert len(head.up) == 3 and plain.up is None
+    features = [torch.randn(1, 8, 17, 23), torch.randn(1, 8, 9, 12), torch.randn(1, 8, 5, 6), torch.randn(1, 8, 3, 3)]
+    logits, merged = head(features)
+    assert logits.shape == (1, 4, 17, 23) and merged.shape == (1, 6, 17, 23)
+    logits.sum().backward()
+    assert all(up.weight.grad is not None and up.weight.grad.abs().sum() > 0 for up in head.up)
+    with pytest.raises(ValueError, match="upsample must be"):
+        FCNSemanticHead(8, num_classes=4, upsample="nearest")
+    import segzoo
+
+    tiny = dict(backbone="tiny", fpn_channels=16, box_channels=32, mask_channels=16, semantic_channels=8)
+    assert segzoo.build("panoptic_se_r50", **tiny).semantic_head.upsample == "deconv"
+    assert segzoo.build("panoptic_se_r50", semantic_head="fcn_bilinear", **tiny).semantic_head.upsample == "bilinear"

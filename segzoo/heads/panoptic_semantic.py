@@ -7,7 +7,10 @@
   variant (each level through its own deformable conv, upsampled to 1/4, concatenated, 1x1).
 - ``FCNSemanticHead``: seed 000's FCN semantic branch (Long et al., arXiv:1411.4038): FCN's
   skip architecture on the pyramid: the coarsest level is upsampled 2x and added to the next
-  finer one (each after a 3x3 conv-norm-ReLU), down to stride 4, then a 1x1 classifier.
+  finer one (each after a 3x3 conv-norm-ReLU), down to stride 4, then a 1x1 classifier. The 2x
+  upsampling is FCN's learned deconvolution (seed 000 Sec. 1: "uses the deconvolution layer ...
+  to up-sample"), one 4x4 stride-2 transposed conv per channel initialised to bilinear
+  interpolation as in FCN, so it starts as the bilinear upsampling ``upsample="bilinear"`` keeps.
 
 Both return ``(logits at stride 4, features at stride 4)``; the features feed the
 information flow into the mask head and the prototype coefficients.
@@ -85,20 +88,56 @@ class SemanticFPNHead(nn.Module):
         return self.classifier(merged), merged
 
 
-class FCNSemanticHead(nn.Module):
-    """FCN skip architecture over the pyramid, coarse to fine, ending at stride 4."""
+def bilinear_deconv(channels: int) -> nn.ConvTranspose2d:
+    """A 2x depthwise transposed conv (kernel 4, stride 2, padding 1) whose weights are bilinear
+    interpolation's (FCN's initialisation): away from the border it equals
+    ``F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)``; it is learned from there."""
+    deconv = nn.ConvTranspose2d(channels, channels, 4, stride=2, padding=1, groups=channels, bias=False)
+    taps = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    with torch.no_grad():
+        deconv.weight.copy_((taps[:, None] * taps[None, :]).expand_as(deconv.weight))
+    return deconv
 
-    def __init__(self, in_channels: int, *, num_classes: int, num_levels: int = 4, channels: int = 128, norm: str | None = "gn") -> None:
+
+class FCNSemanticHead(nn.Module):
+    """FCN skip architecture over the pyramid, coarse to fine, ending at stride 4.
+
+    ``upsample``: ``"deconv"`` (FCN's learned 2x deconvolution, bilinear-initialised; seed 000) or
+    ``"bilinear"`` (fixed interpolation)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        *,
+        num_classes: int,
+        num_levels: int = 4,
+        channels: int = 128,
+        norm: str | None = "gn",
+        upsample: str = "deconv",
+    ) -> None:
         super().__init__()
+        if upsample not in ("deconv", "bilinear"):
+            raise ValueError(f"upsample must be 'deconv' (FCN's learned deconvolution) or 'bilinear', got {upsample!r}.")
         self.lateral = nn.ModuleList(ConvNormAct(in_channels, channels, 3, norm=norm) for _ in range(num_levels))
+        self.upsample = upsample
+        self.up = nn.ModuleList(bilinear_deconv(channels) for _ in range(num_levels - 1)) if upsample == "deconv" else None
         self.smooth = ConvNormAct(channels, channels, 3, norm=norm)
         self.out_channels = channels
         self.classifier = nn.Conv2d(channels, num_classes, 1)
+
+    def _up(self, i: int, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """Level ``i + 1``'s map to level ``i``'s size: deconvolution, cropped like FCN's ("crop" layer)
+        when the finer level is odd-sized, or bilinear interpolation."""
+        if self.up is None:
+            return _up_to(x, skip)
+        x = self.up[i](x)
+        h, w = skip.shape[-2:]
+        return x[..., :h, :w] if x.shape[-2] >= h and x.shape[-1] >= w else _up_to(x, skip)
 
     def forward(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.lateral[-1](features[len(self.lateral) - 1])
         for i in range(len(self.lateral) - 2, -1, -1):
             skip = self.lateral[i](features[i])
-            x = _up_to(x, skip) + skip  # FCN's "upsample and add the finer prediction"
+            x = self._up(i, x, skip) + skip  # FCN's "upsample and add the finer prediction"
         x = self.smooth(x)
         return self.classifier(x), x

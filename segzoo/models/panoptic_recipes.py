@@ -34,21 +34,23 @@ FPN_STRIDES = (4, 8, 16, 32)
 
 
 def semantic_head_for(o: PanopticOptions, kind: str) -> nn.Module:
-    """A semantic head on P2-P5 by name: ``"fcn"`` (seed 000), ``"fpn"`` (Panoptic FPN, levels summed),
+    """A semantic head on P2-P5 by name: ``"fcn"`` (seed 000: FCN's skips with learned deconvolutions;
+    ``"fcn_bilinear"`` with fixed bilinear upsampling), ``"fpn"`` (Panoptic FPN, levels summed),
     ``"upsnet"`` (UPSNet and seed 002: one subnet of three deformable convs shared by the levels,
     concatenated), ``"upsnet_per_level"`` (the same with a subnet per level) or ``"fpn_dcn_concat"``
     (one deformable conv per level, concatenated: segzoo's earlier reading of seed 002)."""
     if kind in ("upsnet", "upsnet_per_level"):
         return DeformableSemanticHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES,
                                       channels=o.semantic_channels, shared=kind == "upsnet")  # fmt: skip
-    if kind == "fcn":
-        return FCNSemanticHead(o.fpn_channels, num_classes=o.num_classes, channels=o.semantic_channels)
+    if kind in ("fcn", "fcn_bilinear"):
+        return FCNSemanticHead(o.fpn_channels, num_classes=o.num_classes, channels=o.semantic_channels,
+                               upsample="deconv" if kind == "fcn" else "bilinear")  # fmt: skip
     if kind in ("fpn", "fpn_dcn_concat"):
         deform = kind == "fpn_dcn_concat"
         return SemanticFPNHead(o.fpn_channels, num_classes=o.num_classes, strides=FPN_STRIDES, channels=o.semantic_channels,
                                merge="concat" if deform else "sum", deformable=deform)  # fmt: skip
     raise ValueError(
-        f"semantic_head must be 'fcn', 'fpn', 'upsnet', 'upsnet_per_level', 'fpn_dcn_concat' or a module, got {kind!r}."
+        f"semantic_head must be 'fcn', 'fcn_bilinear', 'fpn', 'upsnet', 'upsnet_per_level', 'fpn_dcn_concat' or a module, got {kind!r}."
     )
 
 

@@ -31,6 +31,8 @@ from ...fusers.panoptic import (
     create_panoptic_fuser,
     masks_to_category_channels,
     rank_scores_from_map,
+    spatial_ranking_loss,
+    spatial_ranking_targets,
     upsnet_loss,
     upsnet_panoptic_logits,
     upsnet_targets,
@@ -295,18 +297,18 @@ class PanopticModel(SegmentationModel):
             yield probs, gt, labels, pasted_logits
 
     def _ranking_loss(self, gt_logits, det_targets, padded) -> torch.Tensor:
-        """OANet's loss: predicted masks of the GT boxes (category channels, stride 4) -> ranking map,
-        binary cross entropy against the visible GT masks in their category channels."""
+        """OANet's loss: the binary predicted masks of the GT boxes (category channels, stride 4) ->
+        ranking map, :func:`~segzoo.fusers.panoptic.spatial_ranking_loss` against
+        :func:`~segzoo.fusers.panoptic.spatial_ranking_targets` (the visible GT masks)."""
         sizes = [(-(-t["masks"].shape[-2] // 4), -(-t["masks"].shape[-1] // 4)) for t in det_targets]
         size = (padded[0] // 4, padded[1] // 4)
         inputs, targets = [], []
         detached = None if gt_logits is None else gt_logits.detach()
         for i, (probs, gt, labels, _) in enumerate(self._per_image_gt_masks(detached, det_targets, lambda i: sizes[i])):
             pad = (0, size[1] - sizes[i][1], 0, size[0] - sizes[i][0])
-            inputs.append(F.pad(masks_to_category_channels(probs, labels, thing_ids=self.thing_ids), pad))
-            targets.append(F.pad(masks_to_category_channels(gt.float(), labels, thing_ids=self.thing_ids), pad))
-        ranking = self.ranking(torch.stack(inputs))
-        return F.binary_cross_entropy_with_logits(ranking, torch.stack(targets))
+            inputs.append(F.pad(masks_to_category_channels(probs > 0.5, labels, thing_ids=self.thing_ids), pad))
+            targets.append(F.pad(spatial_ranking_targets(gt, labels, thing_ids=self.thing_ids), pad))
+        return spatial_ranking_loss(self.ranking(torch.stack(inputs)), torch.stack(targets))
 
     def _panoptic_loss(self, sem_logits, gt_logits, det_targets, targets, sizes) -> torch.Tensor:
         """UPSNet's panoptic cross entropy at stride 4, instance channels built from the GT instances."""
@@ -383,7 +385,8 @@ class PanopticModel(SegmentationModel):
         instances = {"boxes": boxes, "scores": det["scores"], "labels": det["labels"], "masks": masks, "mask_logits": mask_logits}
         if self.ranking is not None:
             small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
-            category = masks_to_category_channels(masks, det["labels"], thing_ids=self.thing_ids, size=small)
+            # OANet places the binary masks (PAPERS.md); resizing them to stride 4 softens their edges only
+            category = masks_to_category_channels(masks > 0.5, det["labels"], thing_ids=self.thing_ids, size=small)
             ranking_map = self.ranking(category[None])
             ranking_map = F.interpolate(ranking_map, size=size, mode="bilinear", align_corners=False)[0]
             instances["rank_scores"] = rank_scores_from_map(ranking_map, masks > 0.5, det["labels"], thing_ids=self.thing_ids)
