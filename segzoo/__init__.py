@@ -5,6 +5,7 @@
 >>> segzoo.list_models("deeplab*")
 >>> fast = segzoo.optimize(model)                      # inference fast path (segzoo.bench)
 >>> segzoo.export(model, "model.onnx", format="onnx")  # ONNX / TorchScript / torch.export
+>>> segzoo.train_recipe("deeplabv3_r50", "voc")         # the paper's training recipe, with sources
 
 The public names are imported on first use (PEP 562 ``__getattr__``): ``import segzoo`` does
 not import torch, so the ``segzoo`` command starts at once (``segzoo --help``, ``segzoo list``)
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     from . import export
     from .bench.optimize import optimize
     from .factory import build, list_models, load, model_info, register_model
+    from .train_recipes import train_recipe
     from .weights import WeightsError, save
 
 # public name -> module that defines it (a module name alone: the name is that submodule)
@@ -34,12 +36,13 @@ _LAZY = {
     "load": ".factory",
     "WeightsError": ".weights",
     "optimize": ".bench.optimize",
+    "train_recipe": ".train_recipes",
     "export": None,  # the callable package segzoo.export
 }
 
 __all__ = [
     "__version__", "build", "list_models", "model_info", "register_model", "save", "load", "WeightsError", "export",
-    "optimize",
+    "optimize", "train_recipe",
 ]  # fmt: skip
 
 

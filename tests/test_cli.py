@@ -47,7 +47,9 @@ def test_info_prints_a_short_summary(capsys):
     assert {"panoptic_fpn_r50.tv_maskrcnn_coco", "panoptic_fpn_r50.tv_maskrcnn_v2_coco", "panoptic_fpn_r50.d2_coco"} <= set(weights.split(None, 1)[1].split(", "))
     assert any(line.startswith("  - panoptic_fpn_r50.tv_maskrcnn_coco: ") for line in lines)  # the tag's metadata
     start = next(i for i, line in enumerate(lines) if line.strip().startswith("options (defaults"))
-    options = {line.split()[0]: line.split(None, 1)[1] for line in lines[start + 1 :]}
+    end = next(i for i, line in enumerate(lines) if line.strip().startswith("training recipes"))
+    options = {line.split()[0]: line.split(None, 1)[1] for line in lines[start + 1 : end]}
+    assert lines[end + 1].strip().startswith("coco-panoptic: sgd lr 0.02, step")  # one line per training recipe
     assert options["num_classes"] == "133" and options["thing_ids"] == "COCO_THINGS" and options["rpn_top_n"] == "(2000, 1000)"
     assert set(options) == set(segzoo.model_info("panoptic_fpn_r50")["defaults"])
     assert len(lines) < 50  # 3 lines per published tag, one per option

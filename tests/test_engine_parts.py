@@ -31,6 +31,8 @@ def test_schedules_known_values():
     assert poly(0) == 1.0 and poly(50) == pytest.approx(0.5**0.9) and poly(100) == 0.0
     step = LRFactor("step", max_iters=100, step_size=30, gamma=0.1)
     assert [step(i) for i in (0, 29, 30, 59, 60, 95)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.001])
+    floor = LRFactor("poly", max_iters=100, power=1.0, min_ratio=0.01)  # MMSegmentation's eta_min
+    assert floor(0) == 1.0 and floor(50) == pytest.approx(0.505) and floor(100) == pytest.approx(0.01)
     cos = LRFactor("cosine", max_iters=100, min_ratio=0.1)
     assert cos(0) == pytest.approx(1.0) and cos(50) == pytest.approx(0.55) and cos(100) == pytest.approx(0.1)
     warm = LRFactor("poly", max_iters=100, warmup_iters=10, warmup_ratio=0.1)

@@ -15,7 +15,7 @@ SEMANTIC_BASELINES = ["deeplabv3_r50", "deeplabv3p_mobilenetv2", "deeplabv3p_r50
 def test_public_api_is_the_factory_export_and_optimize():
     assert sorted(segzoo.__all__) == sorted(
         ["__version__", "build", "list_models", "model_info", "register_model", "save", "load", "WeightsError",
-         "export", "optimize"]
+         "export", "optimize", "train_recipe"]
     )  # fmt: skip
     import segzoo.export as export_package
     from segzoo.bench import optimize

@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
                        description="A recipe's task, paper, defaults and weights tags; or a backbone's ImageNet weights.")  # fmt: skip
     p.add_argument("name", help="recipe name (segzoo list) or backbone name (segzoo list --backbones)")
     p.add_argument("--json", action="store_true", help="the full record as JSON")
+    p.add_argument("--recipe", nargs="?", const="all", metavar="DATASET",
+                   help="print the paper's training recipe on DATASET (default: all of them) with every value's source")
     p.add_argument("--params", action="store_true", help="also build the model (default options) and count its "
                    "parameters; imports torch, so it takes a few seconds")  # fmt: skip
     p.set_defaults(run=run)
@@ -79,12 +81,47 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(k) for k in record.defaults)
     for key, value in record.defaults.items():
         print(f"    {key:<{width}}  {_short(value)}")
+    _print_train_recipes(record.name, args.recipe)
     return 0
+
+
+def _recipe_summary(recipe) -> str:
+    """One line: schedule, length, batch, crop."""
+    t, d = recipe.values()["train"], recipe.values()["data"]
+    crop = f", crop {d['crop'][0]}x{d['crop'][1]}" if d.get("crop") else ""
+    return (f"{recipe.dataset}: {t.get('optimizer', 'sgd')} lr {t.get('lr')}, {t.get('schedule', 'poly')}, "
+            f"{t['max_iters']} iterations x batch {t['batch_size']} on {recipe.gpus.value} GPU(s){crop}")  # fmt: skip
+
+
+def _print_train_recipes(name: str, which: str | None) -> None:
+    """The paper's training recipes (segzoo.train_recipe): one line each, or with ``--recipe`` every value
+    and its source."""
+    from ..train_recipes import recipe_datasets, train_recipe
+
+    datasets = recipe_datasets(name)
+    if not datasets:
+        print("  training recipe: none registered (segzoo train uses the generic defaults)")
+        return
+    if which is None:
+        print(f"  training recipes (segzoo train applies the one of --data's kind; values and sources: segzoo info {name} "
+              "--recipe [DATASET]):")  # fmt: skip
+        for dataset in datasets:
+            print(f"    {_recipe_summary(train_recipe(name, dataset))}")
+        return
+    if which != "all" and which not in datasets:
+        raise CLIError(f"{name} has training recipes for {', '.join(datasets)}, not {which!r}.")
+    for dataset in datasets if which == "all" else [which]:
+        for line in train_recipe(name, dataset).describe():
+            print(f"  {line}")
 
 
 def _print_json(record, params: int | None) -> int:
     """A recipe's or backbone's record as JSON (with its parameter count when asked)."""
     data = record.as_dict()
+    if not isinstance(record, BackboneRecord):
+        from ..train_recipes import recipe_datasets, train_recipe
+
+        data["train_recipes"] = {d: train_recipe(record.name, d).to_dict() for d in recipe_datasets(record.name)}
     if params is not None:
         data["parameters"] = params
     print(json.dumps(data, default=repr))

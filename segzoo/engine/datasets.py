@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from torch import nn
 
@@ -77,10 +77,15 @@ def train_transforms(
     task: str,
     crop: tuple[int, int] | None = None,
     scale_range: tuple[float, float] | None = None,
-    base_size: int | None = None,
+    base_size: int | Sequence[int] | None = None,
     synthetic_size: int = 96,
+    flip: bool = True,
+    photometric: bool | None = None,
 ) -> Any:
-    """The default augmentation pipeline for ``spec`` (see the module docstring)."""
+    """The default augmentation pipeline for ``spec`` (see the module docstring); a training recipe
+    (:func:`segzoo.train_recipe`) sets the arguments. ``base_size``: the short side at scale 1, or
+    several (one drawn per image, seed 001's ``(520, 640, 800)``); ``photometric`` defaults to on for
+    real semantic data."""
     if spec.synthetic:  # scenes are endless and already varied: flip (and optional rescale/crop)
         base, default_crop, default_range = synthetic_size, None, None
     else:
@@ -89,13 +94,16 @@ def train_transforms(
     base = base_size or base
     crop = crop or default_crop
     scale_range = scale_range or default_range
+    if photometric is None:
+        photometric = task == "semantic" and not spec.synthetic
     steps: list[Any] = []
     if scale_range is not None:
-        steps.append(D.RandomResize(base, scale_range=scale_range))
+        steps.append(D.RandomResize(base, scale_range=tuple(scale_range)))
     if crop is not None:
         steps.append(D.RandomCrop(crop, cat_max_ratio=0.75 if task == "semantic" else 1.0))
-    steps.append(D.RandomHorizontalFlip())
-    if task == "semantic" and not spec.synthetic:
+    if flip:
+        steps.append(D.RandomHorizontalFlip())
+    if photometric:
         steps.append(D.PhotometricDistortion())
     return D.Compose(steps)
 

@@ -31,7 +31,8 @@ class LRFactor:
         power: poly exponent.
         step_size, gamma: the step schedule multiplies by ``gamma`` every ``step_size`` iterations.
         milestones: instead of ``step_size``, the iterations at which it multiplies by ``gamma``.
-        min_ratio: cosine's final multiplier.
+        min_ratio: the final multiplier of the cosine and poly schedules (poly's floor: MMSegmentation's
+            ``eta_min`` / base lr).
         warmup_iters, warmup_ratio: linear warm-up from ``warmup_ratio`` to 1.
     """
 
@@ -69,8 +70,8 @@ class LRFactor:
     def main(self, it: int) -> float:
         """The schedule without warm-up."""
         t = min(it, self.max_iters) / self.max_iters
-        if self.name == "poly":
-            return (1.0 - t) ** self.power
+        if self.name == "poly":  # with min_ratio: MMSegmentation's PolyLR eta_min (floor)
+            return self.min_ratio + (1.0 - self.min_ratio) * (1.0 - t) ** self.power
         if self.name == "step" and self.milestones is not None:
             return self.gamma ** sum(it >= m for m in self.milestones)
         if self.name == "step":
