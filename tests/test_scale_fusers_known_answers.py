@@ -97,3 +97,34 @@ def test_one_stream_passes_through_and_wrong_counts_raise():
         AverageFuser()([], (4, 5))
     with pytest.raises(ValueError, match="built for 2 scales"):
         AttentionToScaleFuser(3, num_scales=2, channels=4)(streams((0.5, 1.0, 2.0)), (4, 5))
+
+
+def test_hmsa_with_maps_of_different_sizes_matches_a_hand_computed_fusion():
+    """Seed 003 / Tao et al.: F = up(a_L * P_L) + (1 - up(a_L)) * F_H, applied from the lowest scale upward,
+    each stream at its own resolution (0.5x: 5x6, 1x: 10x12, 2x: 20x24 logits; attention maps at their
+    features' resolution). The weighting happens at the lower scale's resolution *before* the resize, so a
+    resize-order error (up(a) * up(P) instead of up(a * P)) changes the answer; the attention head is replaced
+    by the identity on a one-channel feature map so a = sigmoid(feature), varying per pixel."""
+    import torch.nn.functional as F
+
+    def up(x, size):
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+    torch.manual_seed(0)
+    fuser = HierarchicalScaleFuser(1, channels=4).eval()
+    fuser.attention = torch.nn.Identity()
+    sizes = {0.5: (5, 6), 1.0: (10, 12), 2.0: (20, 24)}
+    logits = {s: torch.randn(1, 3, *hw) for s, hw in sizes.items()}
+    feats = {s: torch.randn(1, 1, hw[0] // 2 + 1, hw[1] // 2) for s, hw in sizes.items()}  # coarser than the logits
+    out = (10, 12)
+    got = fuser([ScaleStream(s, logits[s], [feats[s]]) for s in (1.0, 2.0, 0.5)], out)
+    a = {s: up(torch.sigmoid(feats[s]), sizes[s]) for s in (0.5, 1.0)}  # attention at the stream's logits size
+    high = up(logits[2.0], out)
+    mid = up(a[1.0] * logits[1.0], out) + (1 - up(a[1.0], out)) * high
+    expected = up(a[0.5] * logits[0.5], out) + (1 - up(a[0.5], out)) * mid
+    torch.testing.assert_close(got.logits, expected)
+    wrong_order = up(a[0.5], out) * up(logits[0.5], out) + (1 - up(a[0.5], out)) * mid
+    assert (wrong_order - expected).abs().max() > 1e-3  # the test can tell the two orders apart
+    w = got.attention["scale_weights"]
+    a_lo, a_mid = up(a[0.5], out), up(a[1.0], out)
+    torch.testing.assert_close(w, torch.cat([a_lo, (1 - a_lo) * a_mid, (1 - a_lo) * (1 - a_mid)], 1))
