@@ -1,0 +1,258 @@
+"""Does each seed's claim reproduce? A synthetic benchmark, three seeds, mean and spread per claim.
+
+Each claim gets the scenes its method exploits and the comparison the paper makes, trained and
+evaluated with the same budget for every variant, repeated for several seeds (the seed sets the
+training scenes, the initial weights and the batch order; the evaluation scenes are another seeded
+set). A claim *reproduces* when the claimed order holds on the mean over seeds and in at least two of
+three seeds; the table gives each variant's mean and standard deviation.
+
+Claims (paper, what is compared, scenes):
+- SE helps (seed 000 on SENet): FCN head on ResNet-18 vs SE-ResNet-18, default scenes.
+- refine > attention-to-scale > avg/max > single scale (seed 004, Table 1): the ResNet34-dilated8-style
+  model (tiny trunk) at 1x, and at (0.5x, 1x) fused by avg, max, attention-to-scale and refine-multiscale;
+  scenes whose objects' radii are log-uniform over more than 8x (2.5% to 22% of the image side).
+- HMSA's eval-time scales help (seed 003): HMSA trained on (0.5, 1), evaluated on (0.5, 1) and (0.5, 1, 2).
+- TTA helps (seed 001 Sec. 3.5): the single-scale model with scales 0.75/1/1.25 + flip vs without.
+- the dense CRF helps (seed 002): the single-scale model's logits refined by 5 mean-field iterations.
+- spatial ranking or UPSNet beats heuristic fusion (seed 000, seed 002): one trained panoptic_se_r50
+  (tiny trunk) fused three ways, on scenes with many overlapping objects (6 to 12 per image).
+
+    python benchmarks/seed_claims.py                      # 3 seeds, the default budget
+    python benchmarks/seed_claims.py --seeds 0 --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from segzoo.bench.accuracy import (
+    NUM_CLASSES,
+    PANOPTIC_HEADS,
+    STUFF_AREA_FRACTION,
+    Budget,
+    _seresnet18,
+    eval_panoptic,
+    eval_semantic,
+    panoptic_batches,
+    semantic_batches,
+    train,
+)
+from segzoo.bench.fingerprint import fingerprint
+from segzoo.bench.report import fingerprint_lines
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# claim -> (variants in the claimed order, worst first; how to read it)
+CLAIMS: dict[str, tuple[list[str], str]] = {
+    "SE helps (seed 000)": (["ResNet-18", "SE-ResNet-18"], "mIoU"),
+    "refine > attention-to-scale > avg/max > single scale (seed 004)": (
+        ["single scale", "avg/max (best)", "attention-to-scale", "refine-multiscale"], "mIoU"),
+    "HMSA: adding an eval-time scale helps (seed 003)": (["hmsa eval (0.5, 1)", "hmsa eval (0.5, 1, 2)"], "mIoU"),
+    "TTA helps (seed 001)": (["single scale", "TTA 0.75/1/1.25 + flip"], "mIoU"),
+    "dense CRF helps (seed 002)": (["single scale", "dense CRF"], "mIoU"),
+    "spatial ranking or UPSNet beats heuristic fusion (seeds 000, 002)": (
+        ["heuristic", "best of spatial ranking / UPSNet"], "PQ"),
+}  # fmt: skip
+
+
+def semantic_data(n: int, size: int, seed: int, **scene) -> tuple[torch.Tensor, torch.Tensor]:
+    from segzoo.data import SyntheticSemantic
+
+    data = SyntheticSemantic(n, size=(size, size), seed=seed, **scene)
+    samples = [data[i] for i in range(n)]
+    return torch.stack([s[0] for s in samples]), torch.stack([s[1]["sem_seg"] for s in samples])
+
+
+def run_seed(seed: int, args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, dict[str, float]]:
+    """Every variant's metric for one seed: ``{claim: {variant: value}}``."""
+    from segzoo import build
+    from segzoo.crf import dense_crf
+    from segzoo.data import SyntheticPanoptic
+    from segzoo.fusers.panoptic import create_panoptic_fuser
+    from segzoo.postprocess import TTA
+
+    budget = Budget("claims", size=args.size, train_images=args.train_images, eval_images=args.eval_images,
+                    iters=args.iters, batch=args.batch, panoptic_iters=args.panoptic_iters, panoptic_batch=2,
+                    seed=seed)  # fmt: skip
+    out: dict[str, dict[str, float]] = {claim: {} for claim in CLAIMS}
+    sets = {size: (semantic_data(args.train_images, size, seed), semantic_data(args.eval_images, size, 1000 + seed))
+            for size in {args.size, args.ms_size}}  # fmt: skip
+    tr_x, tr_y, ev_x, ev_y = None, None, None, None
+
+    def use(size: int) -> None:
+        nonlocal tr_x, tr_y, ev_x, ev_y
+        (tr_x, tr_y), (ev_x, ev_y) = sets[size]
+
+    use(args.size)
+
+    def fit(make: Callable[[], torch.nn.Module], label: str) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        model = make()
+        t0 = time.time()
+        train(model, semantic_batches(model, tr_x, tr_y, budget), iters=args.iters, lr=budget.lr,
+              weight_decay=budget.weight_decay)  # fmt: skip
+        log(f"  seed {seed} {label}: trained in {time.time() - t0:.0f} s")
+        return model
+
+    def miou(model: torch.nn.Module, predict: Callable | None = None) -> float:
+        predict = predict or (lambda x: model.semantic_logits(model.normalize(x.float() / 255)))
+        return eval_semantic(predict, ev_x, ev_y)["miou"]
+
+    if "se" in args.claims:
+        claim = "SE helps (seed 000)"
+        se = {"num_classes": NUM_CLASSES, "output_stride": 16, "aux": False}
+        out[claim]["ResNet-18"] = miou(fit(lambda: build("fcn_r50", backbone="resnet18", **se), "fcn resnet18"))
+        out[claim]["SE-ResNet-18"] = miou(fit(lambda: build("fcn_r50", backbone=_seresnet18(16), **se), "fcn seresnet18"))
+
+    if {"multiscale", "hmsa", "tta", "crf"} & set(args.claims):
+        use(args.ms_size)
+        ms = {"backbone": "tiny", "num_classes": NUM_CLASSES}
+        single = fit(lambda: build("msrefine_r34d8", fuser="avg", scales=(1.0,), **ms), "single scale")
+        base = miou(single)
+        if "multiscale" in args.claims:
+            claim = "refine > attention-to-scale > avg/max > single scale (seed 004)"
+            fused = {}
+            for fuser in ("avg", "max", "attention_to_scale", "refine_multiscale"):
+                model = fit(lambda: build("msrefine_r34d8", fuser=fuser, scales=(0.5, 1.0), **ms), fuser)
+                fused[fuser] = miou(model)
+            out[claim].update({"single scale": base, "avg/max (best)": max(fused["avg"], fused["max"]),
+                               "attention-to-scale": fused["attention_to_scale"],
+                               "refine-multiscale": fused["refine_multiscale"],
+                               "avg": fused["avg"], "max": fused["max"]})  # fmt: skip
+        if "hmsa" in args.claims:
+            claim = "HMSA: adding an eval-time scale helps (seed 003)"
+            hmsa = fit(lambda: build("msrefine_r34d8", fuser="hmsa", scales=(0.5, 1.0), **ms), "hmsa")
+            out[claim]["hmsa eval (0.5, 1)"] = miou(hmsa)
+            hmsa.scales = (0.5, 1.0, 2.0)
+            out[claim]["hmsa eval (0.5, 1, 2)"] = miou(hmsa)
+        if "tta" in args.claims:
+            claim = "TTA helps (seed 001)"
+            tta = TTA(single, scales=(0.75, 1.0, 1.25), flip=True)
+            out[claim].update({"single scale": base,
+                               "TTA 0.75/1/1.25 + flip": miou(single, lambda x: tta(single.normalize(x.float() / 255)))})
+        if "crf" in args.claims:
+            claim = "dense CRF helps (seed 002)"
+
+            def refined(x: torch.Tensor) -> torch.Tensor:
+                return dense_crf(single.semantic_logits(single.normalize(x.float() / 255)), x, iterations=5)
+
+            out[claim].update({"single scale": base, "dense CRF": miou(single, refined)})
+
+    if "fusion" in args.claims:
+        claim = "spatial ranking or UPSNet beats heuristic fusion (seeds 000, 002)"
+        crowded = {"min_objects": 6, "max_objects": 12}
+        data = SyntheticPanoptic(args.train_images, size=(args.size, args.size), seed=seed, **crowded)
+        train_samples = [data[i] for i in range(len(data))]
+        evaluation = SyntheticPanoptic(args.eval_images, size=(args.size, args.size), seed=1000 + seed, **crowded)
+        eval_samples = [evaluation[i] for i in range(len(evaluation))]
+        torch.manual_seed(seed)
+        model = build("panoptic_se_r50", backbone="tiny", num_classes=len(data.classes), thing_ids=data.thing_ids,
+                      stuff_ids=data.stuff_ids, **PANOPTIC_HEADS)  # fmt: skip
+        t0 = time.time()
+        train(model, panoptic_batches(model, train_samples, budget), iters=args.panoptic_iters, lr=1e-3,
+              weight_decay=budget.weight_decay)  # fmt: skip
+        log(f"  seed {seed} panoptic_se_r50: trained in {time.time() - t0:.0f} s")
+        stuff_area = max(1, round(STUFF_AREA_FRACTION * args.size * args.size))
+        pq = {}
+        for fuser in ("heuristic", "spatial_ranking", "upsnet"):
+            made = create_panoptic_fuser(fuser, stuff_area_limit=stuff_area, score_threshold=args.score_threshold)
+            pq[fuser] = eval_panoptic(model, data, eval_samples, made)["pq"] or 0.0
+        out[claim].update({"heuristic": pq["heuristic"], "best of spatial ranking / UPSNet": max(pq["spatial_ranking"], pq["upsnet"]),
+                           "spatial ranking": pq["spatial_ranking"], "UPSNet": pq["upsnet"]})  # fmt: skip
+    for claim, values in out.items():
+        if values:
+            log(f"  seed {seed} {claim}: " + ", ".join(f"{k} {v:.1f}" for k, v in values.items()))
+    return out
+
+
+def verdicts(per_seed: list[dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    """Per claim: each variant's mean and spread; whether the claimed order holds on the mean and per seed."""
+    rows = []
+    for claim, (order, metric) in CLAIMS.items():
+        runs = [seed[claim] for seed in per_seed if seed.get(claim)]
+        if not runs:
+            continue
+        variants = list(runs[0])
+        stats = {v: (statistics.mean(r[v] for r in runs), statistics.pstdev(r[v] for r in runs)) for v in variants}
+
+        def holds(values: dict[str, float]) -> bool:
+            return all(values[a] < values[b] for a, b in zip(order, order[1:]))
+
+        seeds_holding = sum(holds(r) for r in runs)
+        mean_holds = holds({v: m for v, (m, _) in stats.items()})
+        reproduces = mean_holds and seeds_holding >= max(1, (2 * len(runs) + 2) // 3)
+        gap = stats[order[-1]][0] - stats[order[0]][0]
+        rows.append({"claim": claim, "metric": metric, "order": order, "stats": stats, "seeds": len(runs),
+                     "seeds_holding": seeds_holding, "mean_holds": mean_holds, "reproduces": reproduces,
+                     "best_minus_worst": gap})  # fmt: skip
+    return rows
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    a = payload["args"]
+    lines = ["# Do the seeds' claims reproduce? (synthetic scenes, several seeds)", "", "```", payload["command"], "```", "",
+             f"{a['size']} px scenes ({a['ms_size']} px for the multi-scale, HMSA, TTA and CRF claims), {a['train_images']} training / {a['eval_images']} evaluation images per seed, "
+             f"semantic models {a['iters']} iterations x batch {a['batch']}, panoptic {a['panoptic_iters']} x 2, AdamW lr 2e-3 "
+             f"(panoptic 1e-3) with poly decay; seeds {a['seeds']}; {payload['seconds'] / 60:.1f} min. Claimed order: worst "
+             "first; *reproduces* = the order holds on the mean and in at least 2 of 3 seeds.", ""]  # fmt: skip
+    lines += fingerprint_lines(payload["fingerprint"]) + [""]
+    lines += ["| claim | variant | metric | mean | std | claimed order holds in seeds | reproduces |", "|---|---|---|---|---|---|---|"]
+    for row in payload["verdicts"]:
+        first = True
+        for variant, (mean, std) in row["stats"].items():
+            tail = (f"{row['seeds_holding']}/{row['seeds']}", "yes" if row["reproduces"] else "**no**") if first else ("", "")
+            lines.append(f"| {row['claim'] if first else ''} | {variant} | {row['metric'] if first else ''} | {mean:.1f} | "
+                         f"{std:.1f} | {tail[0]} | {tail[1]} |")  # fmt: skip
+            first = False
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--claims", nargs="+", default=["se", "multiscale", "hmsa", "tta", "crf", "fusion"])
+    parser.add_argument("--size", type=int, default=64, help="scene size of the SE and panoptic claims")
+    parser.add_argument("--ms-size", type=int, default=96, help="scene size of the multi-scale, HMSA, TTA and CRF claims "
+                        "(at 64 px the 0.5x stream of an output-stride-8 trunk is 4x4)")
+    parser.add_argument("--train-images", type=int, default=128)
+    parser.add_argument("--eval-images", type=int, default=48)
+    parser.add_argument("--iters", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--panoptic-iters", type=int, default=300)
+    parser.add_argument("--score-threshold", type=float, default=0.3, help="detection score threshold of the fusers")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 48 px, 40 iterations")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.size, args.ms_size, args.train_images, args.eval_images, args.iters, args.panoptic_iters = 48, 48, 32, 8, 40, 40
+    torch.set_num_threads(args.threads)
+    command = "python benchmarks/seed_claims.py " + " ".join(map(shlex.quote, sys.argv[1:] if argv is None else argv))
+    start = time.time()
+    per_seed = []
+    for seed in args.seeds:
+        print(f"== seed {seed}", flush=True)
+        per_seed.append(run_seed(seed, args, lambda m: print(m, flush=True)))
+    payload = {"command": command.strip(), "fingerprint": fingerprint(), "args": vars(args), "per_seed": per_seed,
+               "verdicts": verdicts(per_seed), "seconds": time.time() - start}  # fmt: skip
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "seed_claims_quick" if args.quick else "seed_claims"
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    md = markdown(payload)
+    (out / f"{name}.md").write_text(md + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
