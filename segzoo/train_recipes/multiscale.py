@@ -6,12 +6,14 @@ Attention to Scale (arXiv:1511.03339 Sec. 4) trains DeepLab-LargeFOV's way: step
 (power 0.9), the decoder at 10x the encoder's rate, two training scales (1x, 0.5x) and dilations 2/12, and
 otherwise follows attention-to-scale on VOC. On ADE20K its ResNet34-dilated8 baseline is, by every sign
 (the seed cites no code), CSAILVision/semantic-segmentation-pytorch's default model of late 2017, so the rest
-comes from that repository's ``train.py``, ``dataset.py`` and ``eval.py`` at commit 199c2820 (2017-12-04). HMSA (Tao et al.,
-arXiv:2005.10821) follows NVIDIA/semantic-segmentation's ``scripts/train_cityscapes.yml`` with the defaults of
-its ``train.py`` and ``config.py``; epochs are converted to iterations in the sources.
+comes from that repository's ``train.py``, ``dataset.py`` and ``eval.py`` at commit 199c2820 (2017-12-04).
+HMSA (Tao et al., arXiv:2005.10821) follows NVIDIA/semantic-segmentation's ``scripts/train_cityscapes.yml`` with
+the defaults of its ``train.py`` and ``config.py``; epochs are converted to iterations in the sources.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from .recipe import Cited, TrainRecipe, cite
 from .registry import register_train_recipe
@@ -53,6 +55,8 @@ SEED004_VOC_EVAL = {
     **cite("seed 004 Table 1: mean intersection over union", metric="mIoU"),
 }
 SEED004_GPUS = Cited(1, "seed 004 Sec. 3: PyTorch on a NVIDIA TITAN Xp GPU")
+SEED004_SCALES = cite(f"{SEED004}: 2 scales, 1x and 0.5x", scales=(0.5, 1.0))
+SEED004_DILATIONS = cite(f"{SEED004}: dilation 2 for the small scale and 12 for the large scale", dilations=(2, 12))
 SEED004_VOC_NOTES = (
     "Seed 004 gives the schedule shape, the decoder multiplier and the scales; for the rest it reproduces "
     "DeepLab-LargeFOV and attention-to-scale 'following the set of attention-to-scale' (Sec. 3.1): batch, lr, "
@@ -62,6 +66,40 @@ SEED004_VOC_NOTES = (
     "side to its base size (VOC 512) even at scale 1; LargeFOV keeps the native size. Its reproduction scored "
     "61.40 (LargeFOV), 63.88 (max), 64.07 (avg), 64.74 (attention-to-scale), 67.98 (ours)."
 )
+
+
+class Seed004Setting(NamedTuple):
+    """What seed 004's recipes on one dataset share."""
+
+    dataset: str
+    train: dict[str, Cited]
+    data: dict[str, Cited]
+    pretrained: dict[str, Cited]  # the backbone's initialisation
+    evaluation: dict[str, Cited]
+    notes: str
+
+
+SEED004_VOC = Seed004Setting("voc", SEED004_VOC_TRAIN, LFOV_DATA,
+                             cite("seed 004 Sec. 3.1: VGG16 pretrained on ImageNet", pretrained_backbone=True),
+                             SEED004_VOC_EVAL, SEED004_VOC_NOTES)
+
+
+def seed004_recipe(model: str, setting: Seed004Setting, *, paper: str, refine: bool = True,
+                   notes: str = "") -> TrainRecipe:
+    """Register seed 004's recipe on ``setting``'s dataset for its two-scale ``model``: ``refine``, the
+    attention-to-refine model, whose two scales have their own dilations (the pooling baselines have none); the notes
+    are ``setting.notes``, then ``notes``."""
+    return register_train_recipe(TrainRecipe(
+        model=model, dataset=setting.dataset,
+        paper=paper,
+        gpus=SEED004_GPUS,
+        train=setting.train,
+        data=setting.data,
+        model_options={**setting.pretrained, **SEED004_SCALES, **(SEED004_DILATIONS if refine else {})},
+        evaluation=setting.evaluation,
+        notes=setting.notes + notes,
+    ))
+
 
 register_train_recipe(TrainRecipe(
     model="a2s_largefov_vgg16", dataset="voc",
@@ -91,46 +129,13 @@ register_train_recipe(TrainRecipe(
     "losses (extra supervision, the model's loss). Train on --train-split train_aug. Crop size and flipping are "
     "not stated (segzoo's VOC defaults apply).",
 ))
-register_train_recipe(TrainRecipe(
-    model="msavg_largefov_vgg16", dataset="voc",
-    paper="Seed 004 baseline 'Merged with AvgPooling' (Attention to Refine through Multi-Scales, Table 1)",
-    gpus=SEED004_GPUS,
-    train=SEED004_VOC_TRAIN,
-    data=LFOV_DATA,
-    model_options={
-        **cite("seed 004 Sec. 3.1: VGG16 pretrained on ImageNet", pretrained_backbone=True),
-        **cite(f"{SEED004}: 2 scales, 1x and 0.5x", scales=(0.5, 1.0)),
-    },
-    evaluation=SEED004_VOC_EVAL,
-    notes=SEED004_VOC_NOTES,
-))
-register_train_recipe(TrainRecipe(
-    model="msmax_largefov_vgg16", dataset="voc",
-    paper="Seed 004 baseline 'Merged with MaxPooling' (Attention to Refine through Multi-Scales, Table 1)",
-    gpus=SEED004_GPUS,
-    train=SEED004_VOC_TRAIN,
-    data=LFOV_DATA,
-    model_options={
-        **cite("seed 004 Sec. 3.1: VGG16 pretrained on ImageNet", pretrained_backbone=True),
-        **cite(f"{SEED004}: 2 scales, 1x and 0.5x", scales=(0.5, 1.0)),
-    },
-    evaluation=SEED004_VOC_EVAL,
-    notes=SEED004_VOC_NOTES,
-))
-register_train_recipe(TrainRecipe(
-    model="msrefine_largefov_vgg16", dataset="voc",
-    paper="Attention to Refine through Multi-Scales (seed 004) Sec. 3.1, on DeepLab-LargeFOV",
-    gpus=SEED004_GPUS,
-    train=SEED004_VOC_TRAIN,
-    data=LFOV_DATA,
-    model_options={
-        **cite("seed 004 Sec. 3.1: VGG16 pretrained on ImageNet", pretrained_backbone=True),
-        **cite(f"{SEED004}: 2 scales, 1x and 0.5x", scales=(0.5, 1.0)),
-        **cite(f"{SEED004}: dilation 2 for the small scale and 12 for the large scale", dilations=(2, 12)),
-    },
-    evaluation=SEED004_VOC_EVAL,
-    notes=SEED004_VOC_NOTES,
-))
+for _merge in ("Avg", "Max"):
+    seed004_recipe(
+        f"ms{_merge.lower()}_largefov_vgg16", SEED004_VOC, refine=False,
+        paper=f"Seed 004 baseline 'Merged with {_merge}Pooling' (Attention to Refine through Multi-Scales, Table 1)",
+    )
+seed004_recipe("msrefine_largefov_vgg16", SEED004_VOC,
+               paper="Attention to Refine through Multi-Scales (seed 004) Sec. 3.1, on DeepLab-LargeFOV")
 
 # --------------------------------------------------------------------------------------- ADE20K, ResNet34-dilated8
 
@@ -170,38 +175,24 @@ CSAIL_NOTES = (
     "size): segzoo rescales from its ADE20K base short side 512. Its poly schedule steps once per epoch. The seed "
     "does not state its evaluation protocol; CSAIL's multi-scale eval.py is cited."
 )
+SEED004_ADE20K = Seed004Setting(
+    "ade20k", CSAIL_TRAIN, CSAIL_DATA,
+    cite(f"{CSAIL} resnet.py: pretrained ResNet-34 (resnet34-places365.pth there; segzoo's is ImageNet)",
+         pretrained_backbone=True),
+    CSAIL_EVAL, CSAIL_NOTES,
+)
 
-register_train_recipe(TrainRecipe(
-    model="msrefine_r34d8", dataset="ade20k",
+seed004_recipe(
+    "msrefine_r34d8", SEED004_ADE20K,
     paper="Attention to Refine through Multi-Scales (seed 004) Sec. 3.2, ResNet34-dilated8 (CSAIL code)",
-    gpus=SEED004_GPUS,
-    train=CSAIL_TRAIN,
-    data=CSAIL_DATA,
-    model_options={
-        **cite(f"{CSAIL} resnet.py: pretrained ResNet-34 (resnet34-places365.pth there; segzoo's is ImageNet)",
-               pretrained_backbone=True),
-        **cite(f"{SEED004}: 2 scales, 1x and 0.5x", scales=(0.5, 1.0)),
-        **cite(f"{SEED004}: dilation 2 for the small scale and 12 for the large scale", dilations=(2, 12)),
-    },
-    evaluation=CSAIL_EVAL,
-    notes=CSAIL_NOTES + " Seed 004 Table 3: baseline + our attention model 37.07 mIoU / 78.57 pixel accuracy.",
-))
-register_train_recipe(TrainRecipe(
-    model="msrefine_r34d8_psp", dataset="ade20k",
+    notes=" Seed 004 Table 3: baseline + our attention model 37.07 mIoU / 78.57 pixel accuracy.",
+)
+seed004_recipe(
+    "msrefine_r34d8_psp", SEED004_ADE20K,
     paper="Attention to Refine through Multi-Scales (seed 004) Sec. 3.2, ResNet34-dilated8 + PSP (CSAIL code)",
-    gpus=SEED004_GPUS,
-    train=CSAIL_TRAIN,
-    data=CSAIL_DATA,
-    model_options={
-        **cite(f"{CSAIL} resnet.py: pretrained ResNet-34 (resnet34-places365.pth there; segzoo's is ImageNet)",
-               pretrained_backbone=True),
-        **cite(f"{SEED004}: 2 scales, 1x and 0.5x", scales=(0.5, 1.0)),
-        **cite(f"{SEED004}: dilation 2 for the small scale and 12 for the large scale", dilations=(2, 12)),
-    },
-    evaluation=CSAIL_EVAL,
-    notes=CSAIL_NOTES + " The PSP head has no auxiliary loss (seed 004 Sec. 3.2). Seed 004 Table 3: 38.21 mIoU / "
-    "79.29 pixel accuracy.",
-))
+    notes=" The PSP head has no auxiliary loss (seed 004 Sec. 3.2). Seed 004 Table 3: 38.21 mIoU / 79.29 "
+    "pixel accuracy.",
+)
 
 # --------------------------------------------------------------------------------------- Cityscapes, HMSA
 
@@ -245,54 +236,48 @@ HMSA_NOTES = (
     "auto-labelled coarse data) is not this recipe. "
 )
 
-register_train_recipe(TrainRecipe(
-    model="hmsa_ocrnet_hrnet_w48", dataset="cityscapes",
+
+def hmsa_recipe(model: str, *, paper: str, pretrained: str, notes: str) -> TrainRecipe:
+    """Register NVIDIA's HMSA Cityscapes recipe for ``model``: its trunk's initialisation cited to ``pretrained``,
+    the notes HMSA_NOTES, then ``notes``."""
+    return register_train_recipe(TrainRecipe(
+        model=model, dataset="cityscapes",
+        paper=paper,
+        gpus=Cited(8, f"{NV_YML}: torch.distributed.launch --nproc_per_node=8"),
+        train=HMSA_TRAIN,
+        data=HMSA_DATA,
+        model_options={**cite(pretrained, pretrained_backbone=True), **HMSA_MODEL_SCALES},
+        evaluation=HMSA_EVAL,
+        notes=HMSA_NOTES + notes,
+    ))
+
+
+hmsa_recipe(
+    "hmsa_ocrnet_hrnet_w48",
     paper=f"HMSA, arXiv:2005.10821 ({NV_YML}, arch ocrnet.HRNet_Mscale)",
-    gpus=Cited(8, f"{NV_YML}: torch.distributed.launch --nproc_per_node=8"),
-    train=HMSA_TRAIN,
-    data=HMSA_DATA,
-    model_options={
-        **cite(f"{NV} config.py MODEL.HRNET_CHECKPOINT hrnetv2_w48_imagenet_pretrained.pth (train_cityscapes.yml "
-               "then loads the Mapillary-trained snapshot ocrnet.HRNet_industrious-chicken.pth)", pretrained_backbone=True),
-        **HMSA_MODEL_SCALES,
-    },
-    evaluation=HMSA_EVAL,
-    notes=HMSA_NOTES + "train_cityscapes.yml fine-tunes a Mapillary-trained HRNet-OCR snapshot, not an ImageNet "
+    pretrained=f"{NV} config.py MODEL.HRNET_CHECKPOINT hrnetv2_w48_imagenet_pretrained.pth (train_cityscapes.yml "
+    "then loads the Mapillary-trained snapshot ocrnet.HRNet_industrious-chicken.pth)",
+    notes="train_cityscapes.yml fine-tunes a Mapillary-trained HRNet-OCR snapshot, not an ImageNet "
     "trunk; starting from ImageNet weights (pretrained_backbone) is not the paper's run. OCR's auxiliary loss "
     f"(config.py LOSS.OCR_ALPHA 0.4) and each scale's own loss ({NV_YML}: supervised_mscale_loss_wt 0.05) are the "
     "model's default loss weights. The weights tag nvidia_cityscapes is NVIDIA's resulting checkpoint (86.92 mIoU).",
-))
-register_train_recipe(TrainRecipe(
-    model="hmsa_deeplabv3p_r50", dataset="cityscapes",
+)
+hmsa_recipe(
+    "hmsa_deeplabv3p_r50",
     paper=f"HMSA, arXiv:2005.10821 ({NV_YML} schedule; DeepLabV3+ ResNet-50 = {NV} network/mscale.py DeepV3R50)",
-    gpus=Cited(8, f"{NV_YML}: torch.distributed.launch --nproc_per_node=8"),
-    train=HMSA_TRAIN,
-    data=HMSA_DATA,
-    model_options={
-        **cite(f"{NV} network/Resnet.py resnet50(pretrained=True): 'pre-trained on ImageNet'", pretrained_backbone=True),
-        **HMSA_MODEL_SCALES,
-    },
-    evaluation=HMSA_EVAL,
-    notes=HMSA_NOTES + f"{NV} ships no training script for its HMSA DeepLabV3+ ResNet-50 (network/mscale.py "
+    pretrained=f"{NV} network/Resnet.py resnet50(pretrained=True): 'pre-trained on ImageNet'",
+    notes=f"{NV} ships no training script for its HMSA DeepLabV3+ ResNet-50 (network/mscale.py "
     "DeepV3R50): the HRNet-OCR Cityscapes schedule is used. Its single-scale DeepLabV3+ script "
     "(scripts/train_cityscapes_deepv3.yml, WRN-38) has the same lr, poly 2, 175 epochs and 8 x 1 batch with an "
     "800 x 800 crop and no RMI. NVIDIA weights each scale's own loss by supervised_mscale_loss_wt 0.05; segzoo's "
     "hmsa_deeplabv3p_r50 weights them 1.0 and has no option to change it.",
-))
-register_train_recipe(TrainRecipe(
-    model="hmsa_deeplabv3p_mobilenetv2", dataset="cityscapes",
+)
+hmsa_recipe(
+    "hmsa_deeplabv3p_mobilenetv2",
     paper=f"HMSA, arXiv:2005.10821 ({NV_YML} schedule) on DeepLabV3+ / MobileNetV2 (seed 003's reproduction)",
-    gpus=Cited(8, f"{NV_YML}: torch.distributed.launch --nproc_per_node=8"),
-    train=HMSA_TRAIN,
-    data=HMSA_DATA,
-    model_options={
-        **cite("ImageNet-pretrained MobileNetV2 (the trunk NVIDIA's HMSA replaces; seed 003 Sec. 4 swaps it in)",
-               pretrained_backbone=True),
-        **HMSA_MODEL_SCALES,
-    },
-    evaluation=HMSA_EVAL,
-    notes=HMSA_NOTES + "Neither the paper nor NVIDIA's code has a MobileNetV2 HMSA: the HRNet-OCR Cityscapes "
+    pretrained="ImageNet-pretrained MobileNetV2 (the trunk NVIDIA's HMSA replaces; seed 003 Sec. 4 swaps it in)",
+    notes="Neither the paper nor NVIDIA's code has a MobileNetV2 HMSA: the HRNet-OCR Cityscapes "
     "schedule is used. Seed 003 (a student reproduction) could not train HMSA end to end: it trained single-scale "
     "DeepLabV3+ MobileNet models per scale (0.5 / 1 / 2) for 7 / 7 / 5 epochs (its Table 2, 51.4 / 50.6 / 50.3 mIoU) "
     "and assembled them. segzoo weights each scale's own loss 1.0 (NVIDIA: 0.05) with no option to change it.",
-))
+)

@@ -25,6 +25,7 @@ D2_DEFAULTS = "detectron2/config/defaults.py"
 
 
 def _d2_3x(config: str) -> dict[str, Cited]:
+    """Detectron2's 3x schedule of the COCO panoptic ``config`` (SGD lr 0.02, batch 16, 270k iterations)."""
     src = f"{D2}/COCO-PanopticSegmentation/{config}"
     return {
         **cite(f"{D2_BASE}: SOLVER.IMS_PER_BATCH 16", batch_size=16),
@@ -35,8 +36,8 @@ def _d2_3x(config: str) -> dict[str, Cited]:
                milestones=(210000, 250000), gamma=0.1),
         **cite(f"{src}: SOLVER.MAX_ITER 270000 (the 3x schedule: 270000 x 16 / {COCO_TRAIN} = 36.5 epochs)",
                max_iters=270000),
-        **cite(f"{D2_DEFAULTS}: SOLVER.WARMUP_ITERS 1000, WARMUP_FACTOR 1/1000, WARMUP_METHOD linear", warmup_iters=1000,
-               warmup_ratio=0.001),
+        **cite(f"{D2_DEFAULTS}: SOLVER.WARMUP_ITERS 1000, WARMUP_FACTOR 1/1000, WARMUP_METHOD linear",
+               warmup_iters=1000, warmup_ratio=0.001),
     }
 
 
@@ -65,32 +66,28 @@ D2_NOTES = (
     "Cityscapes recipe could not be read here and are not encoded."
 )
 
-register_train_recipe(TrainRecipe(
-    model="panoptic_fpn_r50", dataset="coco-panoptic",
-    paper="Panoptic FPN, arXiv:1901.02446 (Detectron2 configs/COCO-PanopticSegmentation/panoptic_fpn_R_50_3x.yaml)",
-    gpus=D2_GPUS,
-    train=_d2_3x("panoptic_fpn_R_50_3x.yaml"),
-    data=D2_DATA,
-    model_options={
-        **cite(f"{D2}/COCO-PanopticSegmentation/panoptic_fpn_R_50_3x.yaml: MODEL.WEIGHTS "
-               "detectron2://ImageNetPretrained/MSRA/R-50.pkl", pretrained_backbone=True),
-    },
-    evaluation=D2_EVAL,
-    notes=D2_NOTES + " The weights tag d2_coco is this config's checkpoint (model 139514569, 41.5 PQ).",
-))
-register_train_recipe(TrainRecipe(
-    model="panoptic_fpn_r101", dataset="coco-panoptic",
-    paper="Panoptic FPN, arXiv:1901.02446 (Detectron2 configs/COCO-PanopticSegmentation/panoptic_fpn_R_101_3x.yaml)",
-    gpus=D2_GPUS,
-    train=_d2_3x("panoptic_fpn_R_101_3x.yaml"),
-    data=D2_DATA,
-    model_options={
-        **cite(f"{D2}/COCO-PanopticSegmentation/panoptic_fpn_R_101_3x.yaml: MODEL.WEIGHTS "
-               "detectron2://ImageNetPretrained/MSRA/R-101.pkl", pretrained_backbone=True),
-    },
-    evaluation=D2_EVAL,
-    notes=D2_NOTES + " The weights tag d2_coco is this config's checkpoint (model 139514519, 43.0 PQ).",
-))
+
+def panoptic_fpn_recipe(depth: int, *, checkpoint: str) -> TrainRecipe:
+    """Register Detectron2's 3x COCO panoptic config ``panoptic_fpn_R_<depth>_3x.yaml`` as panoptic_fpn_r<depth>'s
+    recipe; ``checkpoint`` names the config's released model (the weights tag d2_coco)."""
+    config = f"panoptic_fpn_R_{depth}_3x.yaml"
+    return register_train_recipe(TrainRecipe(
+        model=f"panoptic_fpn_r{depth}", dataset="coco-panoptic",
+        paper=f"Panoptic FPN, arXiv:1901.02446 (Detectron2 configs/COCO-PanopticSegmentation/{config})",
+        gpus=D2_GPUS,
+        train=_d2_3x(config),
+        data=D2_DATA,
+        model_options={
+            **cite(f"{D2}/COCO-PanopticSegmentation/{config}: MODEL.WEIGHTS "
+                   f"detectron2://ImageNetPretrained/MSRA/R-{depth}.pkl", pretrained_backbone=True),
+        },
+        evaluation=D2_EVAL,
+        notes=D2_NOTES + f" The weights tag d2_coco is this config's checkpoint ({checkpoint}).",
+    ))
+
+
+panoptic_fpn_recipe(50, checkpoint="model 139514569, 41.5 PQ")
+panoptic_fpn_recipe(101, checkpoint="model 139514519, 43.0 PQ")
 
 # --------------------------------------------------------------------------------------- UPSNet
 
@@ -109,67 +106,68 @@ UPS_NOTES = (
     "backbone 'resnet50_msra')."
 )
 
-register_train_recipe(TrainRecipe(
-    model="upsnet_r50", dataset="coco-panoptic",
-    paper=f"UPSNet, arXiv:1901.03784 ({UPS_COCO})",
-    gpus=Cited(16, f"{UPS_COCO}: the 16-GPU configuration (use_horovod: true, batch_size 1 per GPU)"),
-    train={
-        **cite(f"{UPS_COCO}: train.batch_size 1 per GPU x 16 GPUs", batch_size=16),
-        **cite(f"{UPS_COCO}: train.lr 0.02, momentum 0.9, wd 0.0001", optimizer="sgd", lr=0.02, momentum=0.9,
-               weight_decay=1e-4),
-        **cite(f"{UPS_COCO}: train.decay_iteration [60000, 80000]; {UPS_STEP}", schedule="step",
-               milestones=(60000, 80000), gamma=0.1),
-        **cite(f"{UPS_COCO}: train.max_iteration 90000 (90000 x 16 / {COCO_TRAIN} = 12.2 epochs)", max_iters=90000),
-        **cite(f"{UPS_COCO}: train.warmup_iteration 1500; {UPS_TRAIN}: from 0.1 x lr", warmup_iters=1500,
-               warmup_ratio=0.1),
-    },
+
+def upsnet_recipe(dataset: str, config: str, *, train_images: int, milestones: tuple[int, ...], max_iters: int,
+                  data: dict[str, Cited], pretrained: str, evaluation: dict[str, Cited], notes: str) -> TrainRecipe:
+    """Register UPSNet's 16-GPU ``config`` as upsnet_r50's recipe on ``dataset``: batch 16, SGD lr 0.02 dropped
+    x 0.1 at ``milestones``, ``max_iters`` iterations (cited as epochs over ``train_images`` images), 1500 warm-up
+    iterations. ``data`` holds its scales (flipping and no colour augmentation follow), ``pretrained`` cites its
+    initialisation; the notes are UPS_NOTES, then ``notes``."""
+    return register_train_recipe(TrainRecipe(
+        model="upsnet_r50", dataset=dataset,
+        paper=f"UPSNet, arXiv:1901.03784 ({config})",
+        gpus=Cited(16, f"{config}: the 16-GPU configuration (use_horovod: true, batch_size 1 per GPU)"),
+        train={
+            **cite(f"{config}: train.batch_size 1 per GPU x 16 GPUs", batch_size=16),
+            **cite(f"{config}: train.lr 0.02, momentum 0.9, wd 0.0001", optimizer="sgd", lr=0.02, momentum=0.9,
+                   weight_decay=1e-4),
+            **cite(f"{config}: train.decay_iteration {list(milestones)}; {UPS_STEP}", schedule="step",
+                   milestones=milestones, gamma=0.1),
+            **cite(f"{config}: train.max_iteration {max_iters} ({max_iters} x 16 / {train_images} = "
+                   f"{max_iters * 16 / train_images:.1f} epochs)", max_iters=max_iters),
+            **cite(f"{config}: train.warmup_iteration 1500; {UPS_TRAIN}: from 0.1 x lr", warmup_iters=1500,
+                   warmup_ratio=0.1),
+        },
+        data={
+            **data,
+            **cite(f"{UPS_CONFIG}: train.flip True", flip=True),
+            **cite(f"{UPS_CONFIG}: no colour augmentation", photometric=False),
+        },
+        model_options={**cite(pretrained, pretrained_backbone=True)},
+        evaluation=evaluation,
+        notes=UPS_NOTES + notes,
+    ))
+
+
+upsnet_recipe(
+    "coco-panoptic", UPS_COCO, train_images=COCO_TRAIN, milestones=(60000, 80000), max_iters=90000,
     data={
         **cite(f"{UPS_COCO}: train.scales [800] (max_size 1333)", bases=(800,)),
         **cite(f"{UPS_COCO}: a single training scale, no jitter", scale_range=(1.0, 1.0)),
-        **cite(f"{UPS_CONFIG}: train.flip True", flip=True),
-        **cite(f"{UPS_CONFIG}: no colour augmentation", photometric=False),
     },
-    model_options={
-        **cite(f"{UPS_COCO}: network.pretrained ./model/pretrained_model/resnet-50-caffe.pth (ImageNet)",
-               pretrained_backbone=True),
-    },
+    pretrained=f"{UPS_COCO}: network.pretrained ./model/pretrained_model/resnet-50-caffe.pth (ImageNet)",
     evaluation={
-        **cite(f"{UPS_COCO}: test.scales [800], max_size 1333, batch_size 1", resize=800, mode="whole", scales=(1.0,),
-               flip=False),
-        **cite("arXiv:1901.03784 / UPSNet README: PQ on COCO val2017 (test.panoptic_stuff_area_limit 4096)", metric="PQ"),
+        **cite(f"{UPS_COCO}: test.scales [800], max_size 1333, batch_size 1", resize=800, mode="whole",
+               scales=(1.0,), flip=False),
+        **cite("arXiv:1901.03784 / UPSNet README: PQ on COCO val2017 (test.panoptic_stuff_area_limit 4096)",
+               metric="PQ"),
     },
-    notes=UPS_NOTES + " COCO: fcn_loss_weight 0.2, panoptic_loss_weight 0.1, fcn_with_roi_loss true, fpn_with_gap "
-    "true (segzoo fpn_context=True, off by default). The weights tag upsnet_coco is this run's checkpoint "
+    notes=" COCO: fcn_loss_weight 0.2, panoptic_loss_weight 0.1, fcn_with_roi_loss true, fpn_with_gap true (segzoo "
+    "fpn_context=True, off by default). The weights tag upsnet_coco is this run's checkpoint "
     "(upsnet_resnet_50_coco_90000.pth, 42.5 PQ).",
-))
-register_train_recipe(TrainRecipe(
-    model="upsnet_r50", dataset="cityscapes",
-    paper=f"UPSNet, arXiv:1901.03784 ({UPS_CITY})",
-    gpus=Cited(16, f"{UPS_CITY}: the 16-GPU configuration (use_horovod: true, batch_size 1 per GPU)"),
-    train={
-        **cite(f"{UPS_CITY}: train.batch_size 1 per GPU x 16 GPUs", batch_size=16),
-        **cite(f"{UPS_CITY}: train.lr 0.02, momentum 0.9, wd 0.0001", optimizer="sgd", lr=0.02, momentum=0.9,
-               weight_decay=1e-4),
-        **cite(f"{UPS_CITY}: train.decay_iteration [9000]; {UPS_STEP}", schedule="step", milestones=(9000,), gamma=0.1),
-        **cite(f"{UPS_CITY}: train.max_iteration 12000 (12000 x 16 / 2975 = 64.5 epochs)", max_iters=12000),
-        **cite(f"{UPS_CITY}: train.warmup_iteration 1500; {UPS_TRAIN}: from 0.1 x lr", warmup_iters=1500,
-               warmup_ratio=0.1),
-    },
+)
+upsnet_recipe(
+    "cityscapes", UPS_CITY, train_images=2975, milestones=(9000,), max_iters=12000,
     data={
         **cite(f"{UPS_CITY}: train.scales [800, 832, ..., 1024] (one drawn per image; max_size 2048)",
                bases=(800, 832, 864, 896, 928, 960, 992, 1024)),
         **cite(f"{UPS_CITY}: no jitter beyond the scale choice", scale_range=(1.0, 1.0)),
-        **cite(f"{UPS_CONFIG}: train.flip True", flip=True),
-        **cite(f"{UPS_CONFIG}: no colour augmentation", photometric=False),
     },
-    model_options={
-        **cite(f"{UPS_CITY}: network.pretrained ./model/pretrained_model/resnet-50-caffe.pth (ImageNet, not COCO)",
-               pretrained_backbone=True),
-    },
+    pretrained=f"{UPS_CITY}: network.pretrained ./model/pretrained_model/resnet-50-caffe.pth (ImageNet, not COCO)",
     evaluation={
         **cite(f"{UPS_CITY}: test.scales [1024], max_size 2048", resize=1024, mode="whole", scales=(1.0,), flip=False),
         **cite("arXiv:1901.03784: PQ on Cityscapes val (test.panoptic_stuff_area_limit 2048)", metric="PQ"),
     },
-    notes=UPS_NOTES + " Cityscapes: fcn_loss_weight 1, panoptic_loss_weight 0.5, fcn_with_roi_loss false, "
-    "fcn_num_layers 2, no fpn_with_gap; the stuff area limit at test is 2048 (COCO 4096).",
-))
+    notes=" Cityscapes: fcn_loss_weight 1, panoptic_loss_weight 0.5, fcn_with_roi_loss false, fcn_num_layers 2, no "
+    "fpn_with_gap; the stuff area limit at test is 2048 (COCO 4096).",
+)
