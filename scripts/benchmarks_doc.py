@@ -26,6 +26,8 @@ SECTIONS = (
     ("scaling.md", "Scaling with input size and batch: `benchmarks/scaling.py`"),
     ("accuracy_default.md", "Accuracy: `segzoo bench --accuracy` (default synthetic budget)"),
     ("accuracy_quick.md", "Accuracy: `segzoo bench --accuracy --quick`"),
+    ("seed_claims.md", "The seeds' claims, three seeds: `benchmarks/seed_claims.py`"),
+    ("seed_claims_probe.md", "Why refine-multiscale falls behind: `benchmarks/seed_claims.py --probe-refine`"),
     ("crf_speed.md", "Dense CRF: `benchmarks/crf_speed.py`"),
     ("attention_memory.md", "Attention memory: `benchmarks/attention_memory.py`"),
 )
