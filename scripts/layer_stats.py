@@ -20,7 +20,8 @@ from pathlib import Path
 FLOORS = {1: ("registry", "inputs", "weights", "state_dicts", "published", "published_backbones", "convert", "files",
               "errors", "hub", "catalog", "version", "coco_categories", "dataset_classes"),
           2: ("backbones", "layers", "losses", "metrics", "data", "crf"), 3: ("necks", "heads", "fusers"),
-          4: ("models", "factory"), 5: ("postprocess", "export", "viz"), 6: ("engine", "bench"), 7: ("cli",)}  # fmt: skip
+          4: ("models", "factory"), 5: ("postprocess", "export", "viz"), 6: ("engine", "bench", "train_recipes"),
+          7: ("cli",)}  # fmt: skip
 FLOOR_OF = {name: floor for floor, names in FLOORS.items() for name in names}
 
 

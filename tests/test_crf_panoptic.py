@@ -97,8 +97,8 @@ def test_seed002_recipe_refines_with_the_crf_fed_the_models_own_probabilities(mo
     logits for the fused segments (not the labels at a fixed confidence); crf=False skips it;
     unary_source="labels" gives the labels-at-confidence CRF; other recipes don't refine."""
     import segzoo
-    from segzoo.crf import panoptic_unary
-    from segzoo.crf.panoptic_unary import segment_logits
+    from segzoo.fusers.panoptic import crf_unary as panoptic_unary
+    from segzoo.fusers.panoptic.crf_unary import segment_logits
 
     assert segzoo.model_info("panoptic_cascade_x101_dcn")["defaults"]["crf"] is True
     assert segzoo.model_info("panoptic_fpn_r50")["defaults"]["crf"] is False
@@ -135,7 +135,7 @@ def test_seed002_recipe_refines_with_the_crf_fed_the_models_own_probabilities(mo
 def test_segment_logits_are_upsnets_channels_in_segment_order():
     """Known answer: a thing segment's channel is its mask logit + its class's semantic logit inside its
     box (-1e4 outside), a stuff segment's its class logit, void's UPSNet's unknown channel."""
-    from segzoo.crf.panoptic_unary import segment_logits
+    from segzoo.fusers.panoptic.crf_unary import segment_logits
     from segzoo.fusers.panoptic.upsnet import OUTSIDE_BOX_LOGIT
 
     g = torch.Generator().manual_seed(0)

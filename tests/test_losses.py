@@ -154,7 +154,9 @@ def test_registry_and_model_recipes():
     assert isinstance(create_loss("ohem", thresh=0.5), OhemCrossEntropyLoss)
     with pytest.raises(TypeError, match="min_kept"):
         create_loss("ohem", min_keep=3)
-    model = segzoo.build("ainnoseg_hrnet_w48", backbone="tiny", num_classes=4)
+    default = segzoo.build("ainnoseg_hrnet_w48", backbone="tiny", num_classes=4)
+    assert type(for_model(default).loss) is CrossEntropyLoss  # seed 001's eq. (1): plain cross entropies
+    model = segzoo.build("ainnoseg_hrnet_w48", backbone="tiny", num_classes=4, loss="boundary")  # opt-in
     criterion = for_model(model)
     assert criterion.weights == {"logits": 1.0, "da": 0.1, "coarse": 0.3}
     assert isinstance(criterion.loss, BoundaryCrossEntropyLoss)

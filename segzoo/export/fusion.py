@@ -69,7 +69,7 @@ def fuse_panoptic(
     panoptic_seg, segments_info = fuser(sem, instances, thing_ids=thing_ids, stuff_ids=stuff_ids)
     crf = meta.get("crf") if crf is None else crf
     if image is not None and crf not in (None, False):
-        from ..crf.panoptic_unary import refine_panoptic_with_model
+        from ..fusers.panoptic.crf_unary import refine_panoptic_with_model
 
         options = {} if crf is True else dict(crf)
         image = torch.as_tensor(image)  # uint8, or floats in 0-1 / 0-255 (dense_crf's convention)

@@ -16,8 +16,8 @@ image with tensor operations only:
   strides (torchvision infers them from the unpadded image size, which gives the same
   scales for images at least 76 px high);
 - box head post-processing (softmax, class-specific boxes, score threshold, per-class NMS,
-  ``detections_per_img``), Cascade R-CNN's stage refinement and score averaging
-  (Cai & Vasconcelos, arXiv:1906.09756), the mask head, seed 000's prototype refinement and
+  ``detections_per_img``), Cascade R-CNN's stage refinement and score averaging up to the
+  heads' ``detection_stage`` (Cai & Vasconcelos, arXiv:1906.09756), the mask head, seed 000's prototype refinement and
   OANet's spatial ranking (arXiv:1903.05027, with a vectorised mask paste).
 
 Outputs (``PANOPTIC_OUTPUTS``), for an input ``(1, C, H, W)`` of normalised pixels:
@@ -218,8 +218,8 @@ class PanopticExportModule(nn.Module):
         self.model = model.eval()
         heads = model.roi_heads
         strides = [f.stride for f in model.neck.feature_info]
-        if isinstance(heads, CascadeRoIHeads):
-            self.stages = list(heads.stages)
+        if isinstance(heads, CascadeRoIHeads):  # up to the stage whose boxes are the detections (seed 002: the middle)
+            self.stages = list(heads.stages)[: heads.detection_stage + 1]
         elif isinstance(heads, RoIHeads):
             self.stages = [heads]
         else:
@@ -299,9 +299,10 @@ class PanopticExportModule(nn.Module):
         pasted = paste_mask_logits(mask_logits, boxes, h, w)  # (N, H, W)
         inside = paste_mask_logits(torch.ones_like(mask_logits), boxes, h, w) > 0.5
         masks = torch.sigmoid(pasted) * inside
+        binary = (masks > 0.5).to(masks.dtype)  # the ranking module takes the binary masks (OANet)
         category = masks.new_zeros(self.num_things, masks.shape[1], masks.shape[2])
         index = channels[:, None, None].expand(-1, masks.shape[1], masks.shape[2])
-        category = category.scatter_reduce(0, index, masks, reduce="amax")  # (T, H, W)
+        category = category.scatter_reduce(0, index, binary, reduce="amax")  # (T, H, W)
         # Antialiased bilinear resize to stride 4, as masks_to_category_channels(..., size=small) does.
         rows = _antialias_matrix(h, -(-h // 4), masks)  # (h / 4, H)
         cols = _antialias_matrix(w, -(-w // 4), masks)  # (w / 4, W)
@@ -309,7 +310,6 @@ class PanopticExportModule(nn.Module):
         ranking = self.model.ranking(category[None])
         ranking = F.interpolate(ranking, size=(h, w), mode="bilinear", align_corners=False)[0]
         prob = torch.sigmoid(ranking).index_select(0, channels)  # (N, H, W)
-        binary = (masks > 0.5).to(prob.dtype)
         return (prob * binary).flatten(1).sum(1) / binary.flatten(1).sum(1).clamp(min=1)
 
     # ---- the graph -------------------------------------------------------------------------------

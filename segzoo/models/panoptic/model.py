@@ -25,7 +25,6 @@ from torch import nn
 from torchvision.models.detection.roi_heads import project_masks_on_boxes
 
 from ...crf.panoptic import refine_panoptic
-from ...crf.panoptic_unary import refine_panoptic_with_model
 from ...fusers.panoptic import (
     channel_argmax,
     create_panoptic_fuser,
@@ -37,6 +36,7 @@ from ...fusers.panoptic import (
     upsnet_panoptic_logits,
     upsnet_targets,
 )
+from ...fusers.panoptic.crf_unary import refine_panoptic_with_model
 from ...heads import PrototypeModule, SpatialRankingModule
 from ...losses import UncertaintyWeighting
 from ...metrics import PanopticEvaluator
@@ -98,7 +98,7 @@ class PanopticModel(SegmentationModel):
             :func:`segzoo.crf.refine_panoptic`): ``True`` for its defaults, a dict of
             its keyword arguments (``iterations``, ``bilateral``, ...), or ``False``/``None`` for
             none. The unary is the model's own per-segment probabilities (UPSNet's panoptic
-            logits, :func:`segzoo.crf.panoptic_unary.segment_logits`); ``{"unary_source":
+            logits, :func:`segzoo.fusers.panoptic.crf_unary.segment_logits`); ``{"unary_source":
             "labels", "confidence": 0.8}`` uses the fused labels at a fixed confidence instead.
         upsnet_keep_fraction: share of GT instances kept as instance channels in that loss
             (the dropped ones' pixels are targets of the unknown channel, as in UPSNet).

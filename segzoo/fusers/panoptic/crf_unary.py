@@ -16,8 +16,8 @@ from typing import Sequence
 
 import torch
 
-from ..fusers.panoptic.upsnet import upsnet_panoptic_logits
-from .panoptic import refine_panoptic
+from ...crf.panoptic import refine_panoptic
+from .upsnet import upsnet_panoptic_logits
 
 __all__ = ["segment_logits", "refine_panoptic_with_model", "UNARY_SOURCES"]
 
