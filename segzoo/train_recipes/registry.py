@@ -10,7 +10,7 @@ from .recipe import TrainRecipe
 __all__ = ["train_recipe", "train_recipes", "recipe_datasets", "register_train_recipe"]
 
 # the modules holding the recipes, imported on the first look-up
-_MODULES = ("semantic_baselines", "panoptic_baselines", "ainnoseg", "seed_panoptic", "multiscale")
+_MODULES = ("semantic_baselines", "deeplab", "panoptic_baselines", "ainnoseg", "seed_panoptic", "multiscale")
 _RECIPES: dict[tuple[str, str], TrainRecipe] = {}
 _loaded = False
 
