@@ -3,7 +3,8 @@
 For ``panoptic_fpn_r50`` (heuristic fusion), ``panoptic_se_r50`` (spatial ranking) and
 ``upsnet_r50`` (UPSNet's panoptic head) at 512x512, batch 1: the network forward through
 ``segzoo.optimize`` with its defaults, and ``model.postprocess`` on the network's semantic logits
-with the recipe's default detection count (100) of generated detections (random weights detect
+(random weights: near-ties between classes everywhere, the worst case for ``UpsampledLogits``'
+per-cell pruning) with the recipe's default detection count (100) of generated detections (random weights detect
 nothing worth fusing: seeded boxes of 8-200 px, scores in 0.5-1, mask logits N(0, 3)). Medians of
 ``--iters`` runs; then one profiled post-processing run grouped by operator family.
 
@@ -37,6 +38,12 @@ FAMILIES = {  # ATen operator -> family, for the profile
     "bitwise_or_": "instance paste", "bitwise_not": "instance paste", "any": "instance paste", "bincount": "areas",
     "index_add_": "stuff scores (softmax)", "zeros": "allocation", "new_zeros": "allocation", "full": "allocation",
     "copy_": "copies", "cat": "copies", "index": "copies", "gather": "copies", "where": "select", "ge": "compare",
+    "gt": "compare", "fill_": "zeroed full-image tensors", "index_put_": "copies", "nonzero": "select",
+    "index_select": "bilinear values at the pixels (UpsampledLogits)", "take": "bilinear values at the pixels (UpsampledLogits)",
+    "lerp": "bilinear values at the pixels (UpsampledLogits)", "maximum": "argmax", "minimum": "argmax", "topk": "argmax",
+    "scatter_reduce": "ranking input (category channels)", "_upsample_bilinear2d_aa": "ranking input (category channels)",
+    "mkldnn_convolution": "ranking module", "mul": "arithmetic", "sum": "arithmetic", "add": "arithmetic", "div": "arithmetic",
+    "sub": "arithmetic",
 }  # fmt: skip
 
 

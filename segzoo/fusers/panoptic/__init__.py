@@ -7,10 +7,11 @@ prediction ``(panoptic_seg (H, W) int32, segments_info)``.
 - ``upsnet``: Xiong et al., UPSNet, arXiv:1901.03784 (argmax over panoptic logits with an
   unknown channel; also its training targets and loss).
 
-Plus COCO panoptic conversion and the ``check_panoptic`` validator.
+Plus COCO panoptic conversion, the ``check_panoptic`` validator and ``UpsampledLogits`` (stride-4
+semantic logits the fusers read at image resolution without resizing every channel).
 """
 
-from ._common import channel_argmax
+from ._common import thing_channels
 from .base import PanopticFuser
 from .check import check_panoptic
 from .coco_format import from_coco_panoptic, to_coco_panoptic
@@ -24,6 +25,7 @@ from .spatial_ranking import (
     spatial_ranking_loss,
     spatial_ranking_targets,
 )
+from .upsampled_logits import UpsampledLogits, channel_argmax
 from .upsnet import OUTSIDE_BOX_LOGIT, UPSNetFuser, upsnet_fusion, upsnet_loss, upsnet_panoptic_logits, upsnet_targets
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "PanopticFuser",
     "SpatialRankingFuser",
     "UPSNetFuser",
+    "UpsampledLogits",
     "check_panoptic",
     "create_panoptic_fuser",
     "fill_stuff",
@@ -45,6 +48,7 @@ __all__ = [
     "spatial_ranking_fusion",
     "spatial_ranking_loss",
     "spatial_ranking_targets",
+    "thing_channels",
     "to_coco_panoptic",
     "upsnet_fusion",
     "upsnet_loss",

@@ -11,6 +11,8 @@ from typing import Any, Sequence
 
 import torch
 
+from .upsampled_logits import channel_argmax, class_probability
+
 __all__ = [
     "as_ids", "check_class_sets", "check_instances", "thing_channels", "box_masks", "assemble_panoptic", "channel_argmax",
     "first_true", "last_true",
@@ -127,8 +129,8 @@ def assemble_panoptic(
         instance_map: ``(H, W)`` int64, index of the instance owning each pixel, -1 for none.
         stuff_map: ``(H, W)`` int64, stuff train id of each pixel, -1 for none (disjoint from
             the instance pixels).
-        sem_logits: ``(K, H, W)``; a stuff segment's score is the mean softmax probability of
-            its class over its pixels.
+        sem_logits: ``(K, H, W)`` (a tensor or an :class:`UpsampledLogits`); a stuff segment's
+            score is the mean softmax probability of its class over its pixels.
         scores, labels: ``(N,)`` of the instances ``instance_map`` indexes.
         order: instance indices in id order (the first with pixels gets id 1). Instances not
             in ``order`` must own no pixel.
@@ -154,9 +156,7 @@ def assemble_panoptic(
     # Maps are disjoint, so the two lookups add up (index 0 of each table is "none" -> 0).
     panoptic = torch.cat([zero, inst_id])[instance_map + 1] + torch.cat([zero, stuff_id])[stuff_map + 1]
     # Mean probability of each stuff class over its segment: p_c = exp(l_c - logsumexp(l)).
-    logits = sem_logits.float()
-    cls = stuff_map.clamp(min=0)
-    prob = torch.exp(logits.gather(0, cls[None])[0] - torch.logsumexp(logits, dim=0)) * (stuff_map >= 0)
+    prob = class_probability(sem_logits, stuff_map)
     prob_sum = torch.zeros(k + 1, dtype=prob.dtype, device=device).index_add_(
         0, (stuff_map + 1).reshape(-1), prob.reshape(-1)
     )[1:]
@@ -190,18 +190,3 @@ def last_true(flags: torch.Tensor) -> torch.Tensor:
     """``(N, L)`` bool -> ``(N,)`` index of the last True in each row (-1 where there is none)."""
     index = torch.arange(1, flags.shape[-1] + 1, device=flags.device)
     return (flags * index).amax(-1) - 1
-
-
-def channel_argmax(logits: torch.Tensor) -> torch.Tensor:
-    """``(K, H, W)`` -> ``(H, W)`` int64: ``logits.argmax(0)``, the first maximal channel, from four
-    vectorised passes (the maximum; where each channel reaches it; those hits weighted K..1; their
-    maximum) instead of the strided scalar ``argmax`` over dimension 0."""
-    k = logits.shape[0]
-    if k == 0 or k > 32767 or not logits.is_floating_point():
-        return logits.argmax(0)
-    best = logits.amax(0)
-    weights = torch.arange(k, 0, -1, device=logits.device, dtype=torch.uint8 if k < 256 else torch.int16)
-    index = k - ((logits == best) * weights.view(k, *([1] * (logits.ndim - 1)))).amax(0).long()
-    if bool((index == k).any()):  # NaN somewhere (no channel equals the maximum): argmax's own rule
-        return logits.argmax(0)
-    return index

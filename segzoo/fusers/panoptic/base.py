@@ -32,6 +32,7 @@ class PanopticFuser(nn.Module):
     """
 
     required_keys: tuple[str, ...] = ()
+    uses_mask_logits: bool = False  # reads instances["mask_logits"] (N, H, W) when present
     key_hint: str = ""  # how to provide the extra keys, appended to the error
 
     def forward(

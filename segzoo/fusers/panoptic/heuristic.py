@@ -28,7 +28,6 @@ import torch
 
 from ._common import (
     assemble_panoptic,
-    channel_argmax,
     check_class_sets,
     check_instances,
     first_true,
@@ -36,41 +35,60 @@ from ._common import (
     thing_channels,
 )
 from .base import PanopticFuser
+from .upsampled_logits import semantic_argmax
 
 __all__ = ["paste_instances", "fill_stuff", "heuristic_fusion", "HeuristicFuser"]
 
 
-def paste_instances(masks: torch.Tensor, order: torch.Tensor, *, overlap_threshold: float = 0.5) -> torch.Tensor:
+def paste_instances(
+    masks: torch.Tensor,
+    order: torch.Tensor,
+    *,
+    overlap_threshold: float = 0.5,
+    mask_threshold: float = 0.5,
+    windows: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Paste binary masks in ``order`` onto free pixels; return the ``(H, W)`` int64 owner map.
 
     Args:
-        masks: ``(N, H, W)`` bool.
+        masks: ``(N, H, W)`` bool, or probabilities binarised as ``masks >= mask_threshold``.
         order: int64 indices into ``masks``, first pasted first (a subset is fine: the others
             are not pasted).
         overlap_threshold: an instance is dropped when ``taken & mask`` covers more than this
             fraction of its mask (or when its mask is empty).
+        windows: optional ``(N, 4)`` int64 ``(y0, y1, x0, x1)`` per mask, outside which it is
+            empty (a paste's box windows); without it the masks' own bounding windows are found.
 
     Returns the index of the instance owning each pixel, -1 for free pixels. The loop over
     instances is sequential by nature (each decision depends on what was pasted before); each
-    step touches only the bounding window of its mask (found for all masks at once, one host
-    sync), so its cost follows the instance's size rather than the image's.
+    step touches only its mask's window (all windows go to the host at once), so its cost follows
+    the instance's size rather than the image's.
     """
     h, w = masks.shape[-2:]
-    ordered = masks[order]  # (n, H, W)
     rank = torch.full((h, w), -1, dtype=torch.int64, device=masks.device)  # paste rank of each pixel's owner
     taken = torch.zeros((h, w), dtype=torch.bool, device=masks.device)
-    rows, cols = ordered.any(2), ordered.any(1)  # (n, H), (n, W)
-    spans = torch.stack([first_true(rows), last_true(rows) + 1, first_true(cols), last_true(cols) + 1], 1).tolist()
+    binary = masks.dtype == torch.bool
+    if windows is not None and (binary or mask_threshold > 0):
+        source, spans = order.tolist(), windows[order].tolist()  # the masks stay where they are
+    else:
+        masks = masks if binary else masks >= mask_threshold
+        binary, source = True, None
+        ordered = masks[order]  # (n, H, W)
+        rows, cols = ordered.any(2), ordered.any(1)  # (n, H), (n, W)
+        spans = torch.stack([first_true(rows), last_true(rows) + 1, first_true(cols), last_true(cols) + 1], 1).tolist()
     for k, (y0, y1, x0, x1) in enumerate(spans):
-        if y1 <= y0:  # an empty mask: dropped (area 0)
+        if y1 <= y0 or x1 <= x0:  # an empty mask: dropped (area 0)
             continue
-        mask, free = ordered[k, y0:y1, x0:x1], ~taken[y0:y1, x0:x1]
+        mask = (ordered[k] if source is None else masks[source[k]])[y0:y1, x0:x1]
+        if not binary:
+            mask = mask >= mask_threshold
+        free = ~taken[y0:y1, x0:x1]
         area = torch.count_nonzero(mask)
         keep = torch.count_nonzero(mask & ~free) <= overlap_threshold * area
-        paste = mask & free & keep  # the free part of a kept mask
+        paste = mask & free & keep  # the free part of a kept mask (nothing for an empty one)
         rank[y0:y1, x0:x1].masked_fill_(paste, k)  # k is a host int: no sync
         taken[y0:y1, x0:x1] |= paste
-    if ordered.shape[0] == 0:
+    if order.shape[0] == 0:
         return rank
     return torch.where(rank >= 0, order[rank.clamp(min=0)], -1)
 
@@ -84,7 +102,7 @@ def fill_stuff(
     void. A stuff class covering fewer than ``stuff_area_limit`` free pixels is dropped.
     """
     k = sem_logits.shape[0]
-    label = channel_argmax(sem_logits)  # (H, W)
+    label = semantic_argmax(sem_logits)  # (H, W)
     is_stuff = torch.zeros(k, dtype=torch.bool, device=label.device)
     if len(stuff_ids):
         is_stuff[torch.as_tensor(list(stuff_ids), device=label.device)] = True
@@ -107,6 +125,7 @@ def heuristic_fusion(
     mask_threshold: float = 0.5,
     overlap_threshold: float = 0.5,
     stuff_area_limit: int = 4096,
+    windows: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[dict[str, Any]]]:
     """Combine one image's semantic logits and instances into a panoptic prediction.
 
@@ -121,6 +140,8 @@ def heuristic_fusion(
         mask_threshold: masks are ``masks >= mask_threshold``.
         overlap_threshold: see :func:`paste_instances`.
         stuff_area_limit: stuff segments with fewer pixels become void.
+        windows: optional ``(N, 4)`` windows outside which the masks are empty (see
+            :func:`paste_instances`; ``PanopticModel.instances`` provides them).
 
     Returns ``(panoptic_seg (H, W) int32, segments_info)``; see the module docstring.
     """
@@ -131,12 +152,13 @@ def heuristic_fusion(
         raise ValueError(
             f"rank_scores must have shape {tuple(scores.shape)} like scores, got {tuple(rank_scores.shape)}."
         )
-    binary = masks if masks.dtype == torch.bool else masks >= mask_threshold
     kept = torch.nonzero(scores >= score_threshold).squeeze(1)  # one host sync, before the loop
     order = kept[torch.argsort(scores[kept], descending=True, stable=True)]
     if rank_scores is not None:  # stable: equal rank scores keep the detection-score order
         order = order[torch.argsort(rank_scores[order], descending=True, stable=True)]
-    owner = paste_instances(binary, order, overlap_threshold=overlap_threshold)
+    owner = paste_instances(
+        masks, order, overlap_threshold=overlap_threshold, mask_threshold=mask_threshold, windows=windows
+    )
     stuff_map = fill_stuff(sem_logits, owner < 0, stuff_ids=stuff, stuff_area_limit=stuff_area_limit)
     return assemble_panoptic(owner, stuff_map, sem_logits, scores=scores, labels=labels, order=order)
 
@@ -165,7 +187,7 @@ class HeuristicFuser(PanopticFuser):
     def fuse(self, sem_logits, instances, *, thing_ids, stuff_ids):
         return heuristic_fusion(
             sem_logits, instances["masks"], instances["scores"], instances["labels"],
-            thing_ids=thing_ids, stuff_ids=stuff_ids, **self._options(),
+            thing_ids=thing_ids, stuff_ids=stuff_ids, windows=instances.get("windows"), **self._options(),
         )
 
     def _options(self) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from ._common import (
     thing_channels,
 )
 from .base import PanopticFuser
+from .upsampled_logits import as_dense_logits
 
 __all__ = [
     "OUTSIDE_BOX_LOGIT", "upsnet_panoptic_logits", "upsnet_targets", "upsnet_loss", "upsnet_fusion", "UPSNetFuser",
@@ -216,7 +217,7 @@ def upsnet_fusion(
     kept = torch.nonzero(scores >= score_threshold).squeeze(1)  # one host sync
     scores_k, labels_k = scores[kept], labels[kept]
     z, inside = _panoptic_logits(
-        sem_logits, boxes[kept], labels_k, mask_logits[kept], things=things, stuff=stuff, with_unknown=with_unknown
+        as_dense_logits(sem_logits), boxes[kept], labels_k, mask_logits[kept], things=things, stuff=stuff, with_unknown=with_unknown
     )
     s, n = len(stuff), kept.shape[0]
     winner = channel_argmax(z)  # (H, W): z.argmax(0)
@@ -248,6 +249,8 @@ class UPSNetFuser(PanopticFuser):
     Uses ``instances["mask_logits"]``; without it, the logits of ``instances["masks"]``
     (probabilities clamped to [1e-6, 1 - 1e-6]) stand in.
     """
+
+    uses_mask_logits = True
 
     def __init__(self, *, with_unknown: bool = True, score_threshold: float = 0.5, stuff_area_limit: int = 0) -> None:
         super().__init__()

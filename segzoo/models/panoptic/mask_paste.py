@@ -22,24 +22,27 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.detection.roi_heads import expand_boxes
 
-__all__ = ["paste_masks_by_sampling", "paste_logits_and_probs"]
+__all__ = ["paste_masks_by_sampling", "paste_logits_and_probs", "paste_windows"]
 
 
-def paste_logits_and_probs(logits: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def paste_logits_and_probs(
+    logits: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int], *, with_logits: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor]:
     """``(N, M, M)`` mask logits in their ``(N, 4)`` xyxy boxes -> ``(pasted logits, probabilities)``,
     both ``(N, H, W)``: the logits pasted as torchvision's ``paste_masks_in_image`` pastes them (0
     outside the box) and ``sigmoid(logits)`` where torchvision's paste of a mask of ones exceeds 0.5
-    (0 elsewhere), as the panoptic fusers take them. Equal to torchvision's values, element for element."""
+    (0 elsewhere), as the panoptic fusers take them. Equal to torchvision's values, element for element.
+    ``with_logits=False`` skips the full-image logits (``None`` in their place)."""
     n, m = logits.shape[0], logits.shape[-1]
     h, w = int(size[0]), int(size[1])
-    pasted = logits.new_zeros((n, h, w))
+    pasted = logits.new_zeros((n, h, w)) if with_logits else None
     probs = logits.new_zeros((n, h, w))
     if n == 0:
         return pasted, probs
     padded = F.pad(logits[:, None], (1, 1, 1, 1))  # torchvision's expand_masks (padding 1)
     ones = F.pad(torch.ones_like(logits[:1, None]), (1, 1, 1, 1))
     corners = expand_boxes(boxes, float(m + 2) / m).to(dtype=torch.int64).tolist()  # one host sync
-    windows = []
+    windows, resized_windows = [], []
     for i, (bx0, by0, bx1, by1) in enumerate(corners):
         bw, bh = max(bx1 - bx0 + 1, 1), max(by1 - by0 + 1, 1)
         x0, x1, y0, y1 = max(bx0, 0), min(bx1 + 1, w), max(by0, 0), min(by1 + 1, h)
@@ -48,19 +51,30 @@ def paste_logits_and_probs(logits: torch.Tensor, boxes: torch.Tensor, size: tupl
         window = (slice(y0 - by0, y1 - by0), slice(x0 - bx0, x1 - bx0))
         resized = F.interpolate(padded[i : i + 1], size=(bh, bw), mode="bilinear", align_corners=False)[0, 0][window]
         inside = F.interpolate(ones, size=(bh, bw), mode="bilinear", align_corners=False)[0, 0][window] > 0.5
-        pasted[i, y0:y1, x0:x1] = resized
+        if pasted is not None:
+            pasted[i, y0:y1, x0:x1] = resized
         windows.append((i, y0, y1, x0, x1, inside))
+        resized_windows.append(resized.reshape(-1))
     if windows:
         # One sigmoid over all windows plus a tail of padding: every value goes through the same
         # vectorised kernel as a sigmoid of the whole pasted tensor does, so the results are equal.
-        flat = torch.cat([pasted[i, y0:y1, x0:x1].reshape(-1) for i, y0, y1, x0, x1, _ in windows] + [pasted.new_zeros(64)])
-        values = torch.sigmoid(flat)
+        values = torch.sigmoid(torch.cat([*resized_windows, logits.new_zeros(64)]))
         start = 0
         for i, y0, y1, x0, x1, inside in windows:
             count = (y1 - y0) * (x1 - x0)
             probs[i, y0:y1, x0:x1] = values[start : start + count].view(y1 - y0, x1 - x0) * inside
             start += count
     return pasted, probs
+
+
+def paste_windows(boxes: torch.Tensor, mask_size: int, size: tuple[int, int]) -> torch.Tensor:
+    """``(N, 4)`` int64 ``(y0, y1, x0, x1)``: the image window :func:`paste_logits_and_probs` writes
+    for each box (its masks are 0 outside); empty windows for boxes outside the image."""
+    h, w = int(size[0]), int(size[1])
+    c = expand_boxes(boxes, float(mask_size + 2) / mask_size).to(dtype=torch.int64)
+    y0, y1 = c[:, 1].clamp(0, h), (c[:, 3] + 1).clamp(0, h)
+    x0, x1 = c[:, 0].clamp(0, w), (c[:, 2] + 1).clamp(0, w)
+    return torch.stack([y0, torch.maximum(y1, y0), x0, torch.maximum(x1, x0)], 1)
 
 
 def paste_masks_by_sampling(masks: torch.Tensor, boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

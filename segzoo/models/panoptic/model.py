@@ -26,12 +26,13 @@ from torchvision.models.detection.roi_heads import project_masks_on_boxes
 
 from ...crf.panoptic import refine_panoptic
 from ...fusers.panoptic import (
-    channel_argmax,
+    UpsampledLogits,
     create_panoptic_fuser,
     masks_to_category_channels,
     rank_scores_from_map,
     spatial_ranking_loss,
     spatial_ranking_targets,
+    thing_channels,
     upsnet_loss,
     upsnet_panoptic_logits,
     upsnet_targets,
@@ -42,7 +43,7 @@ from ...losses import UncertaintyWeighting
 from ...metrics import PanopticEvaluator
 from ..base import SegmentationModel, crf_options
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
-from .mask_paste import paste_logits_and_probs, paste_masks_by_sampling
+from .mask_paste import paste_logits_and_probs, paste_masks_by_sampling, paste_windows
 from .targets import batch_images, detection_targets, semantic_targets
 
 CRF_EXTRA = ("unary_source",)  # crf options handled by refine_panoptic_with_model, not refine_panoptic
@@ -72,7 +73,9 @@ class PanopticRawOutput(NamedTuple):
 
 class PanopticPrediction(NamedTuple):
     """One image's result: ``panoptic_seg (H, W) int32`` and ``segments_info``, plus the semantic
-    argmax and the instances the fuser saw (masks pasted at image size)."""
+    argmax and the instances the fuser saw (``boxes``, ``scores``, ``labels``, ``masks`` pasted at
+    image size, ``windows`` of the pastes, ``rank_scores`` with a ranking module, and ``mask_logits``
+    pasted at image size when the fuser or the CRF used them)."""
 
     panoptic_seg: torch.Tensor
     segments_info: list[dict[str, Any]]
@@ -357,39 +360,55 @@ class PanopticModel(SegmentationModel):
             fuser = create_panoptic_fuser(fuser)
         crf = self.crf if crf is None else crf_options(crf, refine=refine_panoptic, in_chans=self.in_chans, extra=CRF_EXTRA)
         padded = self._padded_size([tuple(images.shape[-2:])])
-        sem_all = F.interpolate(raw.sem_logits, size=padded, mode="bilinear", align_corners=False)
         results = []
         for i, (h, w) in enumerate(raw.image_sizes):
             det = raw.detections[i]
-            sem = sem_all[i, :, :h, :w]
-            instances = self.instances(det, (h, w))
+            # The stride-4 logits stand for their bilinear resize to the padded input, cropped to the
+            # image; the fusers compute per-pixel values only where they need them (upsampled_logits.py).
+            sem = UpsampledLogits(raw.sem_logits[i], padded, (h, w))
+            instances = self.instances(det, (h, w), with_logits=crf is not None or getattr(fuser, "uses_mask_logits", True))
             panoptic_seg, segments_info = fuser(sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids)
             if crf is not None:
                 rgb = self.denormalize_uint8(images[i : i + 1, :, :h, :w])[0]
                 panoptic_seg, segments_info = refine_panoptic_with_model(
-                    panoptic_seg, segments_info, rgb, sem, instances, thing_ids=self.thing_ids, stuff_ids=self.stuff_ids,
-                    **crf,
+                    panoptic_seg, segments_info, rgb, sem.dense(), instances, thing_ids=self.thing_ids,
+                    stuff_ids=self.stuff_ids, **crf,
                 )  # fmt: skip
-            results.append(PanopticPrediction(panoptic_seg, segments_info, channel_argmax(sem), instances))
+            results.append(PanopticPrediction(panoptic_seg, segments_info, sem.argmax(), instances))
         return results
 
-    def instances(self, det: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """One image's detections as the fusers take them: masks pasted at image size (probabilities
-        and logits) and, with the ranking module, OANet's rank scores."""
+    def instances(
+        self, det: dict[str, torch.Tensor], size: tuple[int, int], *, with_logits: bool = True
+    ) -> dict[str, torch.Tensor]:
+        """One image's detections as the fusers take them: masks pasted at image size (probabilities;
+        their logits too unless ``with_logits=False``: ``postprocess`` asks for them only when the
+        fuser or the CRF reads them), the window of each paste outside which its mask is 0 (torchvision's
+        paste) and, with the ranking module, OANet's rank scores."""
         boxes, logits = det["boxes"], det["mask_logits"][:, None]
+        instances = {"boxes": boxes, "scores": det["scores"], "labels": det["labels"]}
         if self.mask_paste == "sample":  # Detectron2: probabilities sampled at pixel centres, 0 outside
             masks = paste_masks_by_sampling(torch.sigmoid(logits[:, 0]), boxes, size)
-            mask_logits = torch.logit(masks.clamp(1e-6, 1 - 1e-6))
-        else:
-            mask_logits, masks = paste_logits_and_probs(logits[:, 0], boxes, size)  # torchvision's paste; 0 outside each box
-        instances = {"boxes": boxes, "scores": det["scores"], "labels": det["labels"], "masks": masks, "mask_logits": mask_logits}
+            mask_logits = torch.logit(masks.clamp(1e-6, 1 - 1e-6)) if with_logits else None
+        else:  # torchvision's paste; 0 outside each box's window
+            mask_logits, masks = paste_logits_and_probs(logits[:, 0], boxes, size, with_logits=with_logits)
+            instances["windows"] = paste_windows(boxes, logits.shape[-1], size)
+        instances["masks"] = masks
+        if mask_logits is not None:
+            instances["mask_logits"] = mask_logits
         if self.ranking is not None:
             small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
             # OANet places the binary masks (PAPERS.md); resizing them to stride 4 softens their edges only
-            category = masks_to_category_channels(masks > 0.5, det["labels"], thing_ids=self.thing_ids, size=small)
+            binary = masks > 0.5
+            category = masks_to_category_channels(binary, det["labels"], thing_ids=self.thing_ids, size=small)
             ranking_map = self.ranking(category[None])
-            ranking_map = F.interpolate(ranking_map, size=size, mode="bilinear", align_corners=False)[0]
-            instances["rank_scores"] = rank_scores_from_map(ranking_map, masks > 0.5, det["labels"], thing_ids=self.thing_ids)
+            # resized at image size only in the channels of the detected classes (the scores read no other)
+            channel = thing_channels(det["labels"], self.thing_ids)
+            present = torch.unique(channel, sorted=True)
+            ranking_map = F.interpolate(ranking_map[:, present], size=size, mode="bilinear", align_corners=False)[0]
+            present_ids = [self.thing_ids[i] for i in present.tolist()]
+            instances["rank_scores"] = rank_scores_from_map(
+                ranking_map, binary, det["labels"], thing_ids=present_ids, windows=instances.get("windows")
+            )
         return instances
 
     def evaluator(self, *, ignore_index: int = 255) -> PanopticEvaluator:
