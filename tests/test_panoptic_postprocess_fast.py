@@ -118,3 +118,15 @@ def test_postprocess_equals_the_previous_pipeline_on_generated_detections(seed):
     for i, (y0, y1, x0, x1) in enumerate(result.instances["windows"].tolist()):
         outside[i, y0:y1, x0:x1] = False
     assert not masks[outside].any() and (masks > 0).any()
+
+
+def test_a_ranking_model_with_no_detection_gives_empty_rank_scores():
+    model = build_tiny("panoptic_se_r50").eval()
+    det = {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.int64),
+           "mask_logits": torch.zeros(0, 28, 28)}  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    raw = PanopticRawOutput(sem_logits=torch.randn(1, model.num_classes, 16, 16, generator=g), detections=[det], image_sizes=[(64, 64)])
+    with torch.no_grad():
+        (result,) = model.postprocess(raw, torch.zeros(1, 3, 64, 64))
+    assert result.instances["rank_scores"].shape == (0,) and result.instances["masks"].shape == (0, 64, 64)
+    assert not any(s["isthing"] for s in result.segments_info)

@@ -162,3 +162,11 @@ def test_rank_scores_read_only_the_paste_windows_and_keep_the_order():
     got = rank_scores_from_map(ranking, masks, labels, thing_ids=thing_ids, windows=torch.tensor(windows))
     assert torch.allclose(got, expected, rtol=1e-6, atol=1e-7) and float(got[5]) == 0.0
     assert torch.equal(torch.argsort(got, descending=True, stable=True), torch.argsort(expected, descending=True, stable=True))
+
+
+def test_logits_too_large_for_the_bounds_take_the_dense_resize():
+    logits = torch.zeros(5, 4, 4)
+    logits[2, :2] = 3e37  # four of these overflow float32 when summed
+    logits[4, 2:] = 1e38
+    expected = _dense(logits, (16, 16), (16, 16)).argmax(0)
+    assert torch.equal(UpsampledLogits(logits, (16, 16)).argmax(), expected)

@@ -32,7 +32,9 @@ class PanopticFuser(nn.Module):
     """
 
     required_keys: tuple[str, ...] = ()
-    uses_mask_logits: bool = False  # reads instances["mask_logits"] (N, H, W) when present
+    # True when ``fuse`` reads ``instances["mask_logits"]`` (N, H, W): PanopticModel.postprocess
+    # pastes the full-image logits only for such fusers (and for the CRF)
+    uses_mask_logits: bool = False
     key_hint: str = ""  # how to provide the extra keys, appended to the error
 
     def forward(

@@ -88,7 +88,8 @@ def rank_scores_from_map(
         masks: ``(N, H, W)`` binary masks (bool or 0/1) at the map's resolution.
         labels: ``(N,)`` global train ids, each in ``thing_ids``.
         windows: optional ``(N, 4)`` int64 ``(y0, y1, x0, x1)`` outside which each mask is empty
-            (a paste's windows): the sums then read only those windows (equal up to float rounding).
+            (a paste's windows): the sums then read only those windows (equal up to float rounding,
+            so two instances whose scores differ by a few ulps may swap places).
 
     Returns ``(N,)`` scores in [0, 1]; 0 for an empty mask.
     """
@@ -107,7 +108,7 @@ def rank_scores_from_map(
     prob = torch.sigmoid(ranking_map) if from_logits else ranking_map
     if windows is not None:
         sums, areas = [], []
-        for i, (c, (y0, y1, x0, x1)) in enumerate(zip(channel.tolist(), windows.tolist())):  # one host sync
+        for i, (c, (y0, y1, x0, x1)) in enumerate(zip(channel.tolist(), windows.tolist())):  # two host copies
             m = masks[i, y0:y1, x0:x1].to(prob.dtype)
             sums.append((prob[c, y0:y1, x0:x1] * m).sum())
             areas.append(m.sum())

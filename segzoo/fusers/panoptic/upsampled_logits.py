@@ -10,10 +10,10 @@ answers the two questions the fusers ask from the few channels that can matter a
 - **argmax.** A bilinear value is a convex combination of the four coarse values of its cell,
   so channel ``c`` lies in ``[min_c, max_c]`` of those four over the whole cell, and the best
   value at any point of the cell is at least the largest ``min_c`` and at least the smallest,
-  over the corners, of the mean of the four corners' best channels. A channel whose cell maximum
-  is below that bound can't win anywhere in the cell;
-  the others (the candidates, usually one to three on a trained network) are interpolated at the
-  cell's pixels and compared (first channel wins a tie, as ``argmax``).
+  over the corners, of the mean of the four corners' best channels. A channel whose cell
+  maximum is below that bound can't win anywhere in the cell; the others (the candidates,
+  usually one to three on a trained network) are interpolated at the cell's pixels and compared
+  (the first channel wins a tie, as ``argmax``).
 - **class probability** ``p_c = exp(v_c - logsumexp_k v_k)`` on the stuff pixels only, the
   log-sum-exp over the channels whose cell maximum is within ``LSE_MARGIN`` (30) of that bound;
   the others add less than ``K * exp(-30)`` (1e-11 relative) to the sum, far below float32's
@@ -21,12 +21,14 @@ answers the two questions the fusers ask from the few channels that can matter a
 
 Cells with more than 8 argmax candidates (where several classes meet) take every channel at
 their pixels; when those pixels are more than a quarter of the image (random weights: near-ties
-everywhere), the argmax falls back to the dense resize. The probability takes every
-channel at the pixels whose cell has more than a quarter of them within the margin (cells across
-a class boundary), and the dense resize when those are more than a quarter of the image. The values are float32 interpolations of the same coarse
-values with the same source indices and weights as ``F.interpolate``; they can differ from its
-result in the last bit (its kernel rounds in another order), so a label can differ only where
-the two best channels are within float32 rounding of each other.
+everywhere), the argmax falls back to the dense resize. The probability takes every channel at
+the pixels whose cell has more than a quarter of them within the margin (cells across a class
+boundary), and the dense resize when those are more than a quarter of the image.
+
+The values are float32 interpolations of the coarse values (taken in float32, also from a bf16
+network) with the same source indices and weights as ``F.interpolate``; they can differ from
+its result in the last bit (its kernel rounds in another order), so a label can differ only
+where the two best channels are within float32 rounding of each other.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 LSE_MARGIN = 30.0  # channels further below the cell's bound than this are left out of the log-sum-exp
-_DENSE_SHARE = 0.25  # more candidates than this share of K: the dense path is cheaper
+_DENSE_SHARE = 0.25  # every channel at more than this share of the pixels: the dense resize is cheaper
 _CHUNK = 2048  # pixels per step when every channel counts
 _SLOTS = 8  # cells with more argmax candidates take every channel (at their pixels only)
 
@@ -49,13 +51,13 @@ _SLOTS = 8  # cells with more argmax candidates take every channel (at their pix
 def _source_index(in_size: int, out_size: int, keep: int, device: torch.device):
     """``F.interpolate``'s bilinear source rows for the first ``keep`` of ``out_size`` output rows
     (``align_corners=False``): ``(i0, i1, lambda)``, ``i1 = i0 + 1`` except on the last row."""
-    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
-    dst = torch.arange(keep, dtype=torch.float32)
+    scale = torch.tensor(in_size / out_size, dtype=torch.float32, device=device)
+    dst = torch.arange(keep, dtype=torch.float32, device=device)
     src = ((dst + 0.5) * scale - 0.5).clamp(min=0)
     i0 = src.to(torch.int64).clamp(max=in_size - 1)
     lam = (src - i0.to(torch.float32)).clamp(0, 1)
     i1 = torch.where(i0 < in_size - 1, i0 + 1, i0)
-    return i0.to(device), i1.to(device), lam.to(device)
+    return i0, i1, lam
 
 
 def channel_argmax(logits: torch.Tensor) -> torch.Tensor:
@@ -98,6 +100,9 @@ class UpsampledLogits:
         self._argmax: torch.Tensor | None = None
         self._bounds: tuple[torch.Tensor, torch.Tensor] | None = None
         self._corner_values: tuple[torch.Tensor, ...] | None = None
+        self._grid_values: tuple[torch.Tensor, ...] | None = None
+        # values this large overflow the bounds' sums: such logits take the dense path
+        self._finite = bool((self.logits.abs() < 1e30).all()) if self.logits.numel() else True
 
     # tensor-like surface the fusers' checks use
     @property
@@ -124,10 +129,11 @@ class UpsampledLogits:
 
     # cells and their bounds
     def _grid(self):
-        (h, w), (hp, wp), (hc, wc) = self.logits.shape[-2:], self.size, self.crop
-        y0, y1, ly = _source_index(h, hp, hc, self.device)
-        x0, x1, lx = _source_index(w, wp, wc, self.device)
-        return y0, y1, ly, x0, x1, lx
+        """Source rows and columns of the output pixels (computed once, on the logits' device)."""
+        if self._grid_values is None:
+            (h, w), (hp, wp), (hc, wc) = self.logits.shape[-2:], self.size, self.crop
+            self._grid_values = (*_source_index(h, hp, hc, self.device), *_source_index(w, wp, wc, self.device))
+        return self._grid_values
 
     def _corners(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(K, h, w)`` float32 values at each cell's four corners: the cell's own (top left), the
@@ -141,9 +147,9 @@ class UpsampledLogits:
         return self._corner_values
 
     def _cell_bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(K, h, w)`` max of each channel over each cell's four corners, and ``(h, w)`` the largest
-        per-channel minimum: no value of a channel in the cell exceeds the first; the cell's best
-        value is at least the second."""
+        """``(K, h, w)`` max of each channel over each cell's four corners, and ``(h, w)`` a lower
+        bound of the best value anywhere in the cell (the larger of the largest per-channel minimum
+        and the mean bound below): no value of a channel in the cell exceeds the first."""
         if self._bounds is None:
             x = self.logits
             hi, lo = x.clone(), x.clone()
@@ -165,13 +171,13 @@ class UpsampledLogits:
 
     def argmax(self) -> torch.Tensor:
         """``(H, W)`` int64: the argmax over channels of the resized logits (computed once)."""
-        if self._argmax is None:
-            self._argmax = self._compute_argmax()
+        if self._argmax is None:  # from the resize when a fuser made it already (UPSNet's panoptic logits)
+            self._argmax = channel_argmax(self._dense) if self._dense is not None else self._compute_argmax()
         return self._argmax
 
     def _compute_argmax(self) -> torch.Tensor:
         k = self.logits.shape[0]
-        if k == 0 or not torch.isfinite(self.logits).all():
+        if k == 0 or not self._finite:
             return channel_argmax(self.dense())
         top, floor = self._cell_bounds()
         candidate = top >= floor
@@ -250,7 +256,7 @@ class UpsampledLogits:
         rows, cols = where[:, 0], where[:, 1]
         k = self.logits.shape[0]
         cap = max(1, int(_DENSE_SHARE * k))
-        if torch.isfinite(self.logits).all():
+        if self._finite:
             top, floor = self._cell_bounds()
             y0, _, _, x0, _, _ = self._grid()
             near = (top >= floor - LSE_MARGIN).sum(0)[y0[rows], x0[cols]]  # channels that count at each pixel

@@ -74,8 +74,8 @@ class PanopticRawOutput(NamedTuple):
 class PanopticPrediction(NamedTuple):
     """One image's result: ``panoptic_seg (H, W) int32`` and ``segments_info``, plus the semantic
     argmax and the instances the fuser saw (``boxes``, ``scores``, ``labels``, ``masks`` pasted at
-    image size, ``windows`` of the pastes, ``rank_scores`` with a ranking module, and ``mask_logits``
-    pasted at image size when the fuser or the CRF used them)."""
+    image size, ``windows`` of the pastes with torchvision's paste, ``rank_scores`` with a ranking
+    module, and ``mask_logits`` pasted at image size when the fuser or the CRF used them)."""
 
     panoptic_seg: torch.Tensor
     segments_info: list[dict[str, Any]]
@@ -404,11 +404,14 @@ class PanopticModel(SegmentationModel):
             # resized at image size only in the channels of the detected classes (the scores read no other)
             channel = thing_channels(det["labels"], self.thing_ids)
             present = torch.unique(channel, sorted=True)
-            ranking_map = F.interpolate(ranking_map[:, present], size=size, mode="bilinear", align_corners=False)[0]
-            present_ids = [self.thing_ids[i] for i in present.tolist()]
-            instances["rank_scores"] = rank_scores_from_map(
-                ranking_map, binary, det["labels"], thing_ids=present_ids, windows=instances.get("windows")
-            )
+            if present.numel() == 0:  # no detection: nothing to rank
+                instances["rank_scores"] = det["scores"].new_zeros(0)
+            else:
+                ranking_map = F.interpolate(ranking_map[:, present], size=size, mode="bilinear", align_corners=False)[0]
+                present_ids = [self.thing_ids[i] for i in present.tolist()]
+                instances["rank_scores"] = rank_scores_from_map(
+                    ranking_map, binary, det["labels"], thing_ids=present_ids, windows=instances.get("windows")
+                )
         return instances
 
     def evaluator(self, *, ignore_index: int = 255) -> PanopticEvaluator:
