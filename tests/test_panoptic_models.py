@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import pytest
@@ -88,13 +89,14 @@ def test_seed000_ranking_module_sees_binary_masks_and_trains_through_the_public_
     torch.testing.assert_close(losses["loss_ranking"], spatial_ranking_loss(logits, target))
     # inference: the full-resolution masks are thresholded before the resize to stride 4
     placed = []
-    original = panoptic_model.masks_to_category_channels
+    ranking_module = importlib.import_module("segzoo.fusers.panoptic.spatial_ranking")  # where inference places them
+    original = ranking_module.masks_to_category_channels
 
     def record(masks, labels, **kwargs):
         placed.append(masks)
         return original(masks, labels, **kwargs)
 
-    monkeypatch.setattr(panoptic_model, "masks_to_category_channels", record)
+    monkeypatch.setattr(ranking_module, "masks_to_category_channels", record)
     model.eval()
     model.roi_heads.score_thresh = 0.0
     with torch.no_grad():

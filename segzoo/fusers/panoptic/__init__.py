@@ -23,6 +23,7 @@ from .spatial_ranking import (
     rank_scores_from_map,
     spatial_ranking_fusion,
     spatial_ranking_loss,
+    spatial_ranking_scores,
     spatial_ranking_targets,
 )
 from .upsampled_logits import UpsampledLogits, channel_argmax
@@ -47,6 +48,7 @@ __all__ = [
     "rank_scores_from_map",
     "spatial_ranking_fusion",
     "spatial_ranking_loss",
+    "spatial_ranking_scores",
     "spatial_ranking_targets",
     "thing_channels",
     "to_coco_panoptic",

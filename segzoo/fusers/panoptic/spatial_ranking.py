@@ -30,6 +30,7 @@ from .heuristic import HeuristicFuser, heuristic_fusion
 __all__ = [
     "masks_to_category_channels",
     "rank_scores_from_map",
+    "spatial_ranking_scores",
     "spatial_ranking_targets",
     "spatial_ranking_loss",
     "spatial_ranking_fusion",
@@ -119,6 +120,34 @@ def rank_scores_from_map(
     m = masks.to(per_instance.dtype)
     area = m.flatten(1).sum(1)
     return (per_instance * m).flatten(1).sum(1) / area.clamp(min=1)
+
+
+def spatial_ranking_scores(
+    ranking: torch.nn.Module,
+    masks: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    thing_ids: Sequence[int],
+    windows: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """OANet at inference: ``(N,)`` rank scores of one image's detections.
+
+    ``masks (N, H, W)`` bool are the binary detected masks (PAPERS.md: OANet places binary masks;
+    resizing them to stride 4 softens their edges only); their category channels at stride 4 go
+    through the ``ranking`` module, whose map is resized to ``(H, W)`` in the detected classes'
+    channels only (the scores read no other) and averaged over each mask
+    (:func:`rank_scores_from_map`; ``windows`` as there).
+    """
+    size = tuple(masks.shape[-2:])
+    small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
+    category = masks_to_category_channels(masks, labels, thing_ids=thing_ids, size=small)
+    ranking_map = ranking(category[None])
+    present = torch.unique(thing_channels(labels, thing_ids), sorted=True)
+    if present.numel() == 0:  # no detection: nothing to rank
+        return ranking_map.new_zeros(0)
+    ranking_map = F.interpolate(ranking_map[:, present], size=size, mode="bilinear", align_corners=False)[0]
+    present_ids = [list(thing_ids)[i] for i in present.tolist()]
+    return rank_scores_from_map(ranking_map, masks, labels, thing_ids=present_ids, windows=windows)
 
 
 def spatial_ranking_targets(

@@ -29,10 +29,9 @@ from ...fusers.panoptic import (
     UpsampledLogits,
     create_panoptic_fuser,
     masks_to_category_channels,
-    rank_scores_from_map,
     spatial_ranking_loss,
+    spatial_ranking_scores,
     spatial_ranking_targets,
-    thing_channels,
     upsnet_loss,
     upsnet_panoptic_logits,
     upsnet_targets,
@@ -396,22 +395,9 @@ class PanopticModel(SegmentationModel):
         if mask_logits is not None:
             instances["mask_logits"] = mask_logits
         if self.ranking is not None:
-            small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
-            # OANet places the binary masks (PAPERS.md); resizing them to stride 4 softens their edges only
-            binary = masks > 0.5
-            category = masks_to_category_channels(binary, det["labels"], thing_ids=self.thing_ids, size=small)
-            ranking_map = self.ranking(category[None])
-            # resized at image size only in the channels of the detected classes (the scores read no other)
-            channel = thing_channels(det["labels"], self.thing_ids)
-            present = torch.unique(channel, sorted=True)
-            if present.numel() == 0:  # no detection: nothing to rank
-                instances["rank_scores"] = det["scores"].new_zeros(0)
-            else:
-                ranking_map = F.interpolate(ranking_map[:, present], size=size, mode="bilinear", align_corners=False)[0]
-                present_ids = [self.thing_ids[i] for i in present.tolist()]
-                instances["rank_scores"] = rank_scores_from_map(
-                    ranking_map, binary, det["labels"], thing_ids=present_ids, windows=instances.get("windows")
-                )
+            instances["rank_scores"] = spatial_ranking_scores(
+                self.ranking, masks > 0.5, det["labels"], thing_ids=self.thing_ids, windows=instances.get("windows")
+            )
         return instances
 
     def evaluator(self, *, ignore_index: int = 255) -> PanopticEvaluator:
