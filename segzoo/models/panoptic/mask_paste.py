@@ -41,7 +41,7 @@ def paste_logits_and_probs(
         return pasted, probs
     padded = F.pad(logits[:, None], (1, 1, 1, 1))  # torchvision's expand_masks (padding 1)
     ones = F.pad(torch.ones_like(logits[:1, None]), (1, 1, 1, 1))
-    corners = expand_boxes(boxes, float(m + 2) / m).to(dtype=torch.int64).tolist()  # one host sync
+    corners = _paste_corners(boxes, m).tolist()  # one host sync
     windows, resized_windows = [], []
     for i, (bx0, by0, bx1, by1) in enumerate(corners):
         bw, bh = max(bx1 - bx0 + 1, 1), max(by1 - by0 + 1, 1)
@@ -67,11 +67,17 @@ def paste_logits_and_probs(
     return pasted, probs
 
 
+def _paste_corners(boxes: torch.Tensor, mask_size: int) -> torch.Tensor:
+    """``(N, 4)`` int64 xyxy corners of torchvision's paste: each box grown by the mask's one-pixel
+    padding (``expand_boxes``), truncated to integers."""
+    return expand_boxes(boxes, float(mask_size + 2) / mask_size).to(dtype=torch.int64)
+
+
 def paste_windows(boxes: torch.Tensor, mask_size: int, size: tuple[int, int]) -> torch.Tensor:
     """``(N, 4)`` int64 ``(y0, y1, x0, x1)``: the image window :func:`paste_logits_and_probs` writes
     for each box (its masks are 0 outside); empty windows for boxes outside the image."""
     h, w = int(size[0]), int(size[1])
-    c = expand_boxes(boxes, float(mask_size + 2) / mask_size).to(dtype=torch.int64)
+    c = _paste_corners(boxes, mask_size)
     y0, y1 = c[:, 1].clamp(0, h), (c[:, 3] + 1).clamp(0, h)
     x0, x1 = c[:, 0].clamp(0, w), (c[:, 2] + 1).clamp(0, w)
     return torch.stack([y0, torch.maximum(y1, y0), x0, torch.maximum(x1, x0)], 1)
