@@ -14,18 +14,21 @@ import segzoo
 from segzoo.bench.dilated import TapSumConv2d, rewrite_dilated_convs
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("dilation,size", [(8, 20), (12, 13), (36, 30), (9, (7, 40))])
-def test_tap_sum_equals_the_convolution_in_float64(dilation, size, monkeypatch):
+def test_tap_sum_equals_the_convolution_in_float64(dilation, size, layout, monkeypatch):
     """The arithmetic of the tap path, checked in float64 (where both are exact to 1e-10), including
-    dilations larger than the map (taps entirely in the zero padding)."""
+    dilations larger than the map (taps entirely in the zero padding), in both memory formats."""
     torch.manual_seed(0)
     h, w = (size, size) if isinstance(size, int) else size
     conv = nn.Conv2d(6, 5, 3, padding=dilation, dilation=dilation).double()
-    x = torch.randn(2, 6, h, w, dtype=torch.float64)
+    x = torch.randn(2, 6, h, w, dtype=torch.float64).contiguous(memory_format=layout)
     tap = TapSumConv2d(conv)
     monkeypatch.setattr(TapSumConv2d, "_taps_path", lambda self, x: True)
     with torch.no_grad():
-        torch.testing.assert_close(tap(x).double(), conv(x), rtol=1e-10, atol=1e-10)
+        out = tap(x)
+        torch.testing.assert_close(out, conv(x), rtol=1e-10, atol=1e-10)
+    assert out.dtype == torch.float64 and out.is_contiguous(memory_format=layout)
 
 
 def test_outside_cpu_bf16_autocast_it_is_the_convolution_itself():

@@ -1,12 +1,14 @@
-"""Dilated convolutions as one 1x1 matrix product and shifted additions, for bf16 on the CPU.
+"""Dilated convolutions as per-tap 1x1 matrix products and shifted additions, for bf16 on the CPU.
 
 oneDNN's bf16 kernels for a 3x3 convolution slow down steeply with the dilation: on an AMX CPU a
 2048->256 convolution at 64x64 takes 0.27 s at dilation 1 but 0.65 s at 12 and 2.0 s at 36 (the
-ASPP rates of DeepLabV3 at output stride 8; ``benchmarks/dilated_conv.py``), slower than in fp32.
-The same convolution is ``sum over taps (i, j) of W[:, :, i, j] @ x`` shifted by ``(i d, j d)``:
-one 1x1 convolution producing all ``k * k`` taps' outputs at once (a plain GEMM, AMX-fast), then
-each tap's output map added at its offset, in float32, over the rows and columns where its input
-exists (zero padding). Equal to the convolution up to the summation order.
+ASPP rates of DeepLabV3 at output stride 8), slower than in fp32. The same convolution is
+``sum over taps (i, j) of W[:, :, i, j] @ x`` shifted by ``(i d, j d)``: for each tap, a 1x1
+convolution (a plain GEMM, AMX-fast) over only the input rows and columns whose products land
+inside the output (with a large dilation most of the map is zero padding for the outer taps: at
+rate 36 on a 64x64 map the nine taps read 39% of what a padded convolution multiplies), added at
+its offset into a float32 sum kept in the input's memory format. Equal to the convolution up to
+the summation order. ``python benchmarks/dilated_conv.py`` times it against oneDNN.
 
 :class:`TapSumConv2d` wraps a ``Conv2d`` (stride 1, one group, "same" padding) and takes this path
 only under CPU bf16 autocast; otherwise it calls the convolution itself. ``optimize`` puts it in
@@ -54,10 +56,16 @@ class TapSumConv2d(nn.Module):
         conv = self.conv
         out_c, in_c, kh, kw = conv.weight.shape
         (dh, dw), (ph, pw) = conv.dilation, conv.padding
-        taps = F.conv2d(x, self.taps_weight)  # every tap's output map at once: one GEMM
-        n, _, h, w = taps.shape
-        taps = taps.view(n, kh * kw, out_c, h, w)
-        out = torch.zeros(n, out_c, h, w, dtype=torch.promote_types(taps.dtype, torch.float32), device=x.device)
+        n, _, h, w = x.shape
+        # The float32 sum in the input's memory format: adding channels-last tap maps into a
+        # contiguous sum was a strided copy that cost more than the products.
+        channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        product = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        dtype = torch.promote_types(product, torch.float32)
+        if channels_last:
+            out = torch.zeros(n, h, w, out_c, dtype=dtype, device=x.device).permute(0, 3, 1, 2)
+        else:
+            out = torch.zeros(n, out_c, h, w, dtype=dtype, device=x.device)
         for i in range(kh):
             dy = i * dh - ph  # the input row of output row y is y + dy
             y0, y1 = max(0, -dy), min(h, h - dy)
@@ -68,11 +76,13 @@ class TapSumConv2d(nn.Module):
                 x0, x1 = max(0, -dx), min(w, w - dx)
                 if x1 <= x0:
                     continue
-                out[:, :, y0:y1, x0:x1] += taps[:, i * kw + j, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+                t = i * kw + j  # this tap's product, only over the input it reads: one 1x1 GEMM
+                part = F.conv2d(x[:, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx], self.taps_weight[t * out_c : (t + 1) * out_c])
+                out[:, :, y0:y1, x0:x1] += part
         if self.taps_bias is not None:
             out += self.taps_bias
-        layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-        return out.to(taps.dtype).contiguous(memory_format=layout)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        return out.to(product).contiguous(memory_format=layout)
 
 
 def rewrite_dilated_convs(model: nn.Module) -> int:
