@@ -35,7 +35,7 @@ def _eligible(conv: nn.Module) -> bool:
 
 
 class TapSumConv2d(nn.Module):
-    """``conv`` computed as a 1x1 GEMM over all its taps plus shifted additions under CPU bf16 autocast."""
+    """``conv`` computed as a 1x1 GEMM per tap plus shifted additions under CPU bf16 autocast."""
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
