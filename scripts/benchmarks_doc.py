@@ -23,6 +23,7 @@ SECTIONS = (
     ("compare_peers.md", "Peer comparison: `benchmarks/compare_peers.py`"),
     ("inference_paths.md", "Inference paths on the same network: `benchmarks/inference_paths.py`"),
     ("panoptic_postprocess.md", "Panoptic post-processing vs network: `benchmarks/panoptic_postprocess.py`"),
+    ("panoptic_paths.md", "Panoptic network through each backend: `benchmarks/panoptic_paths.py`"),
     ("scaling.md", "Scaling with input size and batch: `benchmarks/scaling.py`"),
     ("accuracy_default.md", "Accuracy: `segzoo bench --accuracy` (default synthetic budget)"),
     ("accuracy_quick.md", "Accuracy: `segzoo bench --accuracy --quick`"),
@@ -39,7 +40,7 @@ def section(path: Path, title: str) -> str:
         body = body[1:]  # the file's own title; ours replaces it
     body = [("##" + line) if re.match(r"#{1,4} ", line) else line for line in body]  # below our "###" title
     body = [line.replace("](bench_default.png)", "](../benchmarks/results/bench_default.png)") for line in body]
-    return "\n".join([f"### {title}", f"", f"From `benchmarks/results/{path.name}`.", "", *body]).rstrip() + "\n"
+    return "\n".join([f"### {title}", "", f"From `benchmarks/results/{path.name}`.", "", *body]).rstrip() + "\n"
 
 
 def render(text: str) -> str:

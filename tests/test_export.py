@@ -258,3 +258,27 @@ def test_exported_fusion_runs_the_models_crf(tmp_path):
     assert torch.equal(seg, reference.panoptic_seg) and _segments(info) == _segments(reference.segments_info)
     plain, _ = fuse_panoptic(outputs, exported.metadata, image=image, crf=False)
     assert torch.equal(plain, model.predict(image, crf=False).panoptic_seg)
+
+
+def test_network_outputs_stop_where_forward_does(tmp_path):
+    """``panoptic_outputs="network"``: the stride-4 semantic logits and the detections of ``forward``
+    (what ``optimize(backend="onnxruntime")`` runs before the model's own ``postprocess``)."""
+    from segzoo.export import NETWORK_OUTPUTS, PanopticExportModule
+
+    model = build_tiny("panoptic_se_r50", **PANOPTIC_OVERRIDES).eval()
+    x = _image((60, 76))
+    with torch.no_grad():
+        raw = model(x)
+        got = PanopticExportModule(model, outputs="network")(x)
+    det = raw.detections[0]
+    expected = (raw.sem_logits, det["boxes"], det["scores"], det["labels"], det["mask_logits"])
+    assert got[0].shape == (1, 5, 64 // 4, 96 // 4) and len(got) == len(NETWORK_OUTPUTS) == 5  # padded to 64 x 96
+    assert expected[1].shape[0] > 0, "no detections: the comparison would be empty"
+    for out_name, e, g in zip(NETWORK_OUTPUTS, expected, got):
+        torch.testing.assert_close(comparable(out_name, g), comparable(out_name, e), atol=ATOL, rtol=RTOL)
+    path = export(model, tmp_path / "net.pt", format="torchscript", example_size=(64, 64), panoptic_outputs="network")
+    exported = load_exported(path)
+    assert exported.metadata["outputs"] == list(NETWORK_OUTPUTS)
+    torch.testing.assert_close(exported(x)[0], raw.sem_logits, atol=ATOL, rtol=RTOL)
+    with pytest.raises(ValueError, match="outputs must be one of"):
+        PanopticExportModule(model, outputs="semantic")

@@ -66,8 +66,6 @@ def test_bad_requests_say_what_to_do(tiny_fcn):
         segzoo.optimize(tiny_fcn, backend="tensorrt")
     with pytest.raises(ValueError, match="normalised images"):
         segzoo.optimize(tiny_fcn, backend="onnxruntime", quantize="int8", calibration=torch.randn(64, 64))
-    with pytest.raises(NotImplementedError, match="load_exported"):
-        segzoo.optimize(build_tiny("panoptic_fpn_r50"), backend="onnxruntime")
 
 
 def test_the_classifier_convs_are_the_ones_feeding_the_output(tiny_fcn, tmp_path):
@@ -84,3 +82,66 @@ def test_the_classifier_convs_are_the_ones_feeding_the_output(tiny_fcn, tmp_path
     weights = {t.name: tuple(t.dims) for t in graph.initializer}
     assert weights[node.input[1]][:2] == (tiny_fcn.num_classes, tiny_fcn.decode_head.classifier.in_channels)
     assert sum(n.op_type == "Conv" for n in graph.node) > 10  # the trunk's convs are not picked
+
+
+@pytest.mark.slow  # a panoptic export (~40 s) plus its quantisation: pytest -m slow
+@pytest.mark.parametrize("name", ["panoptic_fpn_r50", "upsnet_r50"])
+def test_panoptic_session_runs_the_network_and_the_models_own_postprocess(name):
+    """The network part (up to the mask head) in ONNX Runtime, one run per image; the model's
+    postprocess after it: float32 gives the eager model's panoptic results, int8 a working model."""
+    from segzoo.export import permissive_fuser
+
+    model = build_tiny(name, seed=0).eval()
+    g = torch.Generator().manual_seed(1)
+    sample = torch.randn(1, 3, 64, 64, generator=g)
+    fast = segzoo.optimize(model, backend="onnxruntime", sample=sample)
+    report = fast.segzoo_optimize
+    assert (report.backend, report.dtype) == ("onnxruntime", "float32") and report.agreement == 1.0
+    images = torch.randint(0, 255, (2, 3, 60, 76), dtype=torch.uint8, generator=g)  # another size, two images
+    keep_all = permissive_fuser(model.fuser)  # keeps the untrained model's low-scoring detections
+    with torch.no_grad():
+        expected = model.predict(images, fuser=keep_all)
+    got = fast.predict(images, fuser=keep_all)
+    for a, b in zip(expected, got, strict=True):
+        assert len(a.instances["boxes"]) > 0 and len(a.segments_info) > 0  # a non-trivial comparison
+        torch.testing.assert_close(b.instances["boxes"], a.instances["boxes"], atol=1e-3, rtol=0)
+        assert torch.equal(b.sem_seg, a.sem_seg) and torch.equal(b.panoptic_seg, a.panoptic_seg)
+        assert [s["category_id"] for s in b.segments_info] == [s["category_id"] for s in a.segments_info]
+    # int8 on images with no detection: ONNX Runtime's fused int8 kernels crashed the process on
+    # empty RoI batches until the per-RoI heads were kept in float32.
+    model.roi_heads.score_thresh = 1.0
+    int8 = segzoo.optimize(model, backend="onnxruntime", sample=sample, quantize="int8",
+                           calibration=torch.randn(2, 3, 64, 64, generator=g))  # fmt: skip
+    assert int8.segzoo_optimize.dtype == "int8" and 0.5 < int8.segzoo_optimize.agreement <= 1.0
+    predictions = int8.predict(images)
+    assert [p.panoptic_seg.shape for p in predictions] == [(60, 76), (60, 76)]
+    assert all(len(p.instances["boxes"]) == 0 for p in predictions)
+
+
+@pytest.mark.slow  # a panoptic export (~40 s): pytest -m slow
+def test_classifier_and_per_roi_layers_of_a_panoptic_graph(tmp_path):
+    """In a panoptic network graph, the output layers: the semantic classifier, the box classifier and
+    regressor (Gemm), the RPN's objectness and box convs on every level and the mask predictor; the
+    per-RoI layers: the box and mask heads. Nothing of the trunk in either."""
+    import onnx
+
+    from segzoo.bench.onnxruntime_backend import classifier_convs, per_roi_nodes
+
+    model = build_tiny("panoptic_fpn_r50", seed=0).eval()
+    path = segzoo.export(model, tmp_path / "m.onnx", format="onnx", example_size=(64, 64), panoptic_outputs="network")
+    graph = onnx.load(str(path)).graph
+    picked = [n for n in graph.node if n.name in set(classifier_convs(graph))]
+    weights = {t.name: tuple(t.dims) for t in graph.initializer}
+    levels = len(model.rpn.anchor_generator.sizes)
+    heads, rpn = model.roi_heads, model.rpn.head
+    layers = [model.semantic_head.classifier, heads.box_predictor.cls_score, heads.box_predictor.bbox_pred,
+              heads.mask_predictor.mask_fcn_logits] + [rpn.cls_logits, rpn.bbox_pred] * levels  # fmt: skip
+    assert sorted(weights[n.input[1]] for n in picked) == sorted(tuple(m.weight.shape) for m in layers)
+    assert sum(n.op_type == "Gemm" for n in picked) == 2
+    # The per-RoI heads (float32 under int8): every Gemm and the mask head's convs, none of the trunk's.
+    per_roi = {n.name for n in graph.node if n.name in set(per_roi_nodes(graph))}
+    convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    mask_convs = [m for m in heads.mask_head.modules() if isinstance(m, torch.nn.Conv2d)]
+    mask_convs += [heads.mask_predictor.conv5_mask, heads.mask_predictor.mask_fcn_logits]
+    assert {n.name for n in graph.node if n.op_type == "Gemm"} <= per_roi
+    assert sum(n.name in per_roi for n in convs) == len(mask_convs)

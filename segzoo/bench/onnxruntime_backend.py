@@ -15,13 +15,21 @@ or statically quantised to int8.
 The result is the same model object with its ``forward`` replaced by the session (so ``predict``,
 ``postprocess``, ``normalize`` and ``isinstance`` work as before) and ``segzoo_optimize`` holding
 the :class:`~segzoo.bench.optimize.OptimizeReport` of the same self-check as the torch path: label
-agreement with the fp32 eager model on ``sample`` (a warning below ``min_agreement``). Semantic
-models only: a panoptic model's exported graph (network + detection) runs in
-:func:`segzoo.export.load_exported`, its fusion in :func:`segzoo.export.fuse_panoptic`.
+agreement with the fp32 eager model on ``sample`` (a warning below ``min_agreement``).
+
+Panoptic models export the graph up to where ``PanopticModel.forward`` stops (backbone, FPN,
+semantic head, RPN, RoI heads and mask head; ``export(..., panoptic_outputs="network")``), one
+session run per image; the model's own ``postprocess`` (mask paste, ranking module, fusion, CRF)
+runs after it in torch, so ``predict`` gives the same kind of result. The self-check compares the
+semantic branch's labels; with ``quantize="int8"`` the layers that produce the graph's outputs
+(semantic classifier, RPN heads) and the per-RoI box and mask heads (:func:`per_roi_nodes`) stay
+in float32.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
 import warnings
@@ -72,13 +80,16 @@ class _Calibration:
 
 
 def classifier_convs(graph) -> list[str]:
-    """Names of the Conv nodes that produce the graph's outputs through no other Conv: the classifiers.
+    """Names of the weighted nodes (Conv, ConvTranspose, Gemm, MatMul with a constant weight) that
+    produce the graph's outputs through no other weighted node: the classifiers (and, in a panoptic
+    graph, the box regressor, the RPN heads and the mask predictor).
 
     They stay in float32 when the graph is quantised (the usual practice since Jacob et al.): they are a
     tiny share of the FLOPs, but their int8 rounding moves logits directly, so near-tied pixels flip
     (on the trained fcn_r50 benchmark checkpoint: 98.71% label agreement with every conv in int8,
     99.19% with the classifier in float32)."""
     producer = {output: node for node in graph.node for output in node.output}
+    constants = {init.name for init in graph.initializer}
     found, seen = [], set()
     stack = [output.name for output in graph.output]
     while stack:
@@ -87,11 +98,33 @@ def classifier_convs(graph) -> list[str]:
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-        if node.op_type == "Conv":
+        weighted_matmul = node.op_type == "MatMul" and any(name in constants for name in node.input)
+        if node.op_type in ("Conv", "ConvTranspose", "Gemm") or weighted_matmul:
             found.append(node.name)
         else:
             stack.extend(node.input)
     return found
+
+
+def per_roi_nodes(graph) -> list[str]:
+    """Names of the nodes that run on RoIs: everything downstream of a ``RoiAlign`` (the box and mask
+    heads of a panoptic graph).
+
+    They stay in float32 under int8 quantisation: ONNX Runtime 1.32's fused int8 kernels crash the
+    process (a segmentation fault, with ``ORT_ENABLE_EXTENDED`` and above) when the mask head gets no
+    RoI, i.e. on an image with no detection."""
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    found: dict[int, str] = {}
+    stack = [output for node in graph.node if node.op_type == "RoiAlign" for output in node.output]
+    while stack:
+        for node in consumers.get(stack.pop(), []):
+            if id(node) not in found:
+                found[id(node)] = node.name
+                stack.extend(node.output)
+    return list(found.values())
 
 
 def _quantize_int8(source: Path, target: Path, calibration: list[np.ndarray]) -> None:
@@ -105,8 +138,21 @@ def _quantize_int8(source: Path, target: Path, calibration: list[np.ndarray]) ->
     quantize_static(
         str(prepared), str(target), _Calibration(graph.input[0].name, calibration), quant_format=QuantFormat.QDQ,
         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=classifier_convs(graph),
+        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=classifier_convs(graph) + per_roi_nodes(graph),
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    """ONNX Runtime's quantiser logs to the root logger: e.g. for a panoptic graph, "Axis 1 is
+    out-of-range" lines for the rank-1 scale of the semantic head's GroupNorm (exported as
+    InstanceNormalization), to which a per-channel axis doesn't apply."""
+    previous = logging.root.level
+    logging.root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.root.setLevel(previous)
 
 
 def _session(path: Path, threads: int | None):
@@ -118,28 +164,54 @@ def _session(path: Path, threads: int | None):
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
+def _run(model: nn.Module, image: torch.Tensor) -> list[torch.Tensor]:
+    session, name = model._segzoo_ort["session"], model._segzoo_ort["input"]
+    array = image.detach().to("cpu", torch.float32).contiguous().numpy()
+    return [torch.from_numpy(out).to(image.device) for out in session.run(None, {name: array})]
+
+
+def _inference_only(args: tuple, kwargs: dict) -> None:
+    if args or kwargs.get("targets") is not None:
+        raise RuntimeError("An ONNX Runtime model only runs inference: forward(images) without targets.")
+
+
 def _ort_forward(self, image: torch.Tensor, *args: Any, **kwargs: Any):
     """The model's forward, run by its ONNX Runtime session (eval only: logits, no auxiliary outputs)."""
     from ..models.semantic import SemanticOutput
 
-    if args or kwargs.get("targets") is not None:
-        raise RuntimeError("An ONNX Runtime model only runs inference: forward(images) without targets.")
-    session, name = self._segzoo_ort["session"], self._segzoo_ort["input"]
-    array = image.detach().to("cpu", torch.float32).contiguous().numpy()
-    logits = torch.from_numpy(session.run(None, {name: array})[0]).to(image.device)
-    return SemanticOutput(logits=logits, aux={})
+    _inference_only(args, kwargs)
+    return SemanticOutput(logits=_run(self, image)[0], aux={})
 
 
-_ORT_CLASSES: dict[type, type] = {}
+def _ort_panoptic_forward(self, images: Any, *args: Any, **kwargs: Any):
+    """A panoptic model's eval forward (:class:`PanopticRawOutput`), one session run per image: the
+    images of a batch are each padded to the size divisor alone, as ``forward`` pads a batch of
+    equal-size images; the stride-4 semantic logits of a list of different sizes are zero-padded to
+    the largest."""
+    from ..models.panoptic import PanopticRawOutput
+
+    _inference_only(args, kwargs)
+    images = list(images) if isinstance(images, (list, tuple)) else list(images.unbind(0))
+    sems, detections = [], []
+    for image in images:
+        sem, boxes, scores, labels, mask_logits = _run(self, image[None])
+        sems.append(sem[0])
+        detections.append({"boxes": boxes, "scores": scores, "labels": labels, "mask_logits": mask_logits})
+    h, w = max(s.shape[-2] for s in sems), max(s.shape[-1] for s in sems)
+    sem_logits = torch.stack([torch.nn.functional.pad(s, (0, w - s.shape[-1], 0, h - s.shape[-2])) for s in sems])
+    return PanopticRawOutput(sem_logits, detections, [tuple(int(v) for v in i.shape[-2:]) for i in images])
 
 
-def _ort_class(cls: type) -> type:
+_ORT_CLASSES: dict[tuple[type, Any], type] = {}
+
+
+def _ort_class(cls: type, forward) -> type:
     base = getattr(cls, "_segzoo_base", None) or cls
-    if base not in _ORT_CLASSES:
-        _ORT_CLASSES[base] = type(
-            f"OnnxRuntime{base.__name__}", (base,), {"forward": _ort_forward, "_segzoo_base": base, "__module__": base.__module__}
+    if (base, forward) not in _ORT_CLASSES:
+        _ORT_CLASSES[base, forward] = type(
+            f"OnnxRuntime{base.__name__}", (base,), {"forward": forward, "_segzoo_base": base, "__module__": base.__module__}
         )
-    return _ORT_CLASSES[base]
+    return _ORT_CLASSES[base, forward]
 
 
 def optimize_onnxruntime(
@@ -160,11 +232,7 @@ def optimize_onnxruntime(
 
     if quantize not in QUANTIZE_MODES:
         raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
-    if isinstance(model, PanopticModel):
-        raise NotImplementedError(
-            "backend='onnxruntime' runs semantic models; for a panoptic model export it (segzoo.export(model, "
-            "'model.onnx')), run it with segzoo.export.load_exported and fuse with segzoo.export.fuse_panoptic."
-        )
+    panoptic = isinstance(model, PanopticModel)
     if quantize == "int8" and calibration is None:
         raise ValueError(
             "quantize='int8' needs calibration images: optimize(model, backend='onnxruntime', quantize='int8', "
@@ -173,19 +241,21 @@ def optimize_onnxruntime(
     with tempfile.TemporaryDirectory(prefix="segzoo-ort-") as scratch:  # kept only when workdir is given
         directory = Path(workdir) if workdir is not None else Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
-        path = export(model, directory / "model.onnx", format="onnx", example_size=tuple(sample.shape[-2:]))
+        path = export(model, directory / "model.onnx", format="onnx", example_size=tuple(sample.shape[-2:]),
+                      panoptic_outputs="network")  # fmt: skip
         if quantize == "int8":
             quantized = directory / "model.int8.onnx"
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _quiet_root_logger():
                 warnings.simplefilter("ignore")  # onnxruntime's advice to pre-process (done) and its deprecation notes
                 _quantize_int8(path, quantized, _as_batches(calibration))
             path = quantized
         session = _session(path, threads)  # reads the file now; the session no longer needs it
     artifact = str(path) if workdir is not None else None
-    model.__class__ = _ort_class(type(model))
+    model.__class__ = _ort_class(type(model), _ort_panoptic_forward if panoptic else _ort_forward)
     model._segzoo_ort = {"session": session, "input": session.get_inputs()[0].name, "path": artifact}
     with torch.inference_mode():
-        result = compare_precision(reference, model(sample).logits)
+        out = model(sample)
+        result = compare_precision(reference, out.sem_logits if panoptic else out.logits)
     name = "int8 (ONNX Runtime)" if quantize else "float32 (ONNX Runtime)"
     if not result.agreement >= min_agreement:
         warnings.warn(

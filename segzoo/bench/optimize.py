@@ -17,7 +17,7 @@ included):
   elsewhere. A folded ``BatchNormAct2d`` leaves its activation in place;
 - channels-last memory format for weights and inputs (oneDNN's and cuDNN's preferred layout);
 - on a CPU in bf16, convolutions with dilation >= 8 (DeepLabV3's ASPP) computed as one 1x1 GEMM
-  over their taps plus shifted additions (:mod:`segzoo.bench.dilated`): oneDNN's bf16 kernels
+  per tap over the input it reads plus shifted additions (:mod:`segzoo.bench.dilated`): oneDNN's bf16 kernels
   for large dilations are slower than fp32;
 - autocast: bfloat16 on a CPU with native bf16 dot products (AVX512-BF16 or AMX-BF16 in
   ``/proc/cpuinfo``; elsewhere bf16 matmuls are emulated and slower than fp32), bfloat16 on
@@ -271,7 +271,8 @@ def optimize(
         inplace: modify ``model`` itself instead of a deep copy.
         backend: ``"torch"`` (the preparations above) or ``"onnxruntime"``: the model exported to
             ONNX and run by an ONNX Runtime session (:mod:`segzoo.bench.onnxruntime_backend`;
-            semantic models; ``dtype``, ``channels_last``, ``fuse_bn`` and ``compile`` do not apply).
+            panoptic models run their network part there and their ``postprocess`` in torch;
+            ``dtype``, ``channels_last``, ``fuse_bn`` and ``compile`` do not apply).
         quantize: ``"int8"`` with ``backend="onnxruntime"``: static int8 quantisation (QDQ,
             per-channel weights) calibrated on ``calibration`` (normalised images).
         workdir: where the ONNX files go (default: a new temporary directory).

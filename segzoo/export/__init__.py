@@ -23,12 +23,13 @@ from .core import (
     export_metadata,
 )
 from .fusion import fuse_panoptic, panoptic_instances
-from .panoptic import PANOPTIC_OUTPUTS, PanopticExportModule, eager_panoptic_outputs, paste_mask_logits
+from .panoptic import NETWORK_OUTPUTS, PANOPTIC_OUTPUTS, PanopticExportModule, eager_panoptic_outputs, paste_mask_logits
 from .runtime import ExportedModel, detect_format, load_exported
 
 __all__ = [
     "EXPORT_FORMATS",
     "METADATA_KEY",
+    "NETWORK_OUTPUTS",
     "PANOPTIC_OUTPUTS",
     "ExportedModel",
     "PanopticExportModule",

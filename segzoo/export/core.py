@@ -42,7 +42,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch import nn
 
-from .panoptic import PANOPTIC_OUTPUTS, PanopticExportModule
+from .panoptic import PanopticExportModule
 
 __all__ = ["EXPORT_FORMATS", "METADATA_KEY", "SemanticExportModule", "export", "export_graph", "declared_formats", "export_metadata"]
 
@@ -89,10 +89,12 @@ def _is_panoptic(model: nn.Module) -> bool:
     return isinstance(model, PanopticModel)
 
 
-def export_graph(model: nn.Module) -> tuple[nn.Module, tuple[str, ...]]:
-    """The module that is exported for ``model`` and the names of its outputs."""
+def export_graph(model: nn.Module, *, panoptic_outputs: str = "panoptic") -> tuple[nn.Module, tuple[str, ...]]:
+    """The module that is exported for ``model`` and the names of its outputs (``panoptic_outputs``:
+    see :class:`PanopticExportModule`'s ``outputs``)."""
     if _is_panoptic(model):
-        return PanopticExportModule(model), PANOPTIC_OUTPUTS
+        graph = PanopticExportModule(model, outputs=panoptic_outputs)
+        return graph, graph.output_names
     return SemanticExportModule(model), ("logits",)
 
 
@@ -106,7 +108,9 @@ def _fuser_spec(fuser: nn.Module) -> dict[str, Any]:
     return {"name": name, "options": {k: v for k, v in options.items() if isinstance(v, (bool, int, float, str))}}
 
 
-def export_metadata(model: nn.Module, *, format: str, dynamic: bool, example_size: Sequence[int]) -> dict[str, Any]:
+def export_metadata(
+    model: nn.Module, *, format: str, dynamic: bool, example_size: Sequence[int], panoptic_outputs: str = "panoptic"
+) -> dict[str, Any]:
     """What an exported artefact records about its model (JSON-serialisable)."""
     from ..version import __version__
 
@@ -120,7 +124,7 @@ def export_metadata(model: nn.Module, *, format: str, dynamic: bool, example_siz
         "dynamic": bool(dynamic),
         "example_size": [int(s) for s in example_size],
         "input": INPUT_NAME,
-        "outputs": list(export_graph(model)[1]),
+        "outputs": list(export_graph(model, panoptic_outputs=panoptic_outputs)[1]),
         "num_classes": int(model.num_classes),
         "mean": [round(v, 7) for v in model.pixel_mean.flatten().tolist()],  # float32 -> 0.485, not 0.48500001
         "std": [round(v, 7) for v in model.pixel_std.flatten().tolist()],
@@ -230,6 +234,7 @@ def export(
     dynamic: bool = True,
     opset: int | None = None,
     allow_undeclared: bool = False,
+    panoptic_outputs: str = "panoptic",
 ) -> Path:
     """Export a segzoo model's tensor path to ``path`` (written atomically) and return the path.
 
@@ -271,8 +276,8 @@ def export(
     if opset is not None and format != "onnx":
         raise ValueError(f"opset only applies to format='onnx', not {format!r}.")
     path = Path(path)
-    graph, names = export_graph(model)
-    meta = export_metadata(model, format=format, dynamic=dynamic, example_size=example_size)
+    graph, names = export_graph(model, panoptic_outputs=panoptic_outputs)
+    meta = export_metadata(model, format=format, dynamic=dynamic, example_size=example_size, panoptic_outputs=panoptic_outputs)
     device = model.pixel_mean.device
     generator = torch.Generator().manual_seed(0)
     example = torch.randn(1, model.in_chans, *(int(s) for s in example_size), generator=generator).to(device)

@@ -25,6 +25,11 @@ Outputs (``PANOPTIC_OUTPUTS``), for an input ``(1, C, H, W)`` of normalised pixe
 int64 train ids, ``mask_logits (N, 28, 28)`` in each box, ``rank_scores (N,)`` (OANet's
 ranking scores; the detection scores for models without a ranking module). The panoptic
 fusion runs on them in plain Python: :func:`segzoo.export.fuse_panoptic`.
+
+With ``outputs="network"`` the graph stops where ``PanopticModel.forward`` does
+(``NETWORK_OUTPUTS``): the semantic logits stay at stride 4 over the padded image, and the
+ranking scores are left to the model's post-processing. ``segzoo.optimize(model,
+backend="onnxruntime")`` runs that graph and hands it to the model's own ``postprocess``.
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ from torchvision.ops import nms, roi_align
 from ..models.panoptic.cascade import CascadeRoIHeads
 from ..models.panoptic.detector import SemanticInfusedRoIPool, pyramid_dict
 
-__all__ = ["PanopticExportModule", "PANOPTIC_OUTPUTS", "eager_panoptic_outputs", "paste_mask_logits"]
+__all__ = ["PanopticExportModule", "PANOPTIC_OUTPUTS", "NETWORK_OUTPUTS", "OUTPUT_SETS", "eager_panoptic_outputs", "paste_mask_logits"]
 
 PANOPTIC_OUTPUTS = ("sem_logits", "boxes", "scores", "labels", "mask_logits", "rank_scores")
+NETWORK_OUTPUTS = ("sem_logits_stride4", "boxes", "scores", "labels", "mask_logits")
+OUTPUT_SETS = {"panoptic": PANOPTIC_OUTPUTS, "network": NETWORK_OUTPUTS}
 
 
 def _sym_min(a, b):
@@ -203,12 +210,17 @@ def paste_mask_logits(mask_logits: torch.Tensor, boxes: torch.Tensor, h, w) -> t
 class PanopticExportModule(nn.Module):
     """A panoptic model's eval path as one exportable graph (see the module docstring).
 
-    ``forward(image (1, C, H, W))`` returns the tensors of ``PANOPTIC_OUTPUTS`` in that order.
-    The wrapped model's weights are shared, not copied; it is put in eval mode.
+    ``forward(image (1, C, H, W))`` returns the tensors of ``PANOPTIC_OUTPUTS`` in that order
+    (``outputs="panoptic"``), or of ``NETWORK_OUTPUTS`` (``outputs="network"``: what
+    ``PanopticModel.forward`` computes, before its post-processing). The wrapped model's weights
+    are shared, not copied; it is put in eval mode.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, *, outputs: str = "panoptic") -> None:
         super().__init__()
+        if outputs not in OUTPUT_SETS:
+            raise ValueError(f"outputs must be one of {tuple(OUTPUT_SETS)}, got {outputs!r}.")
+        self.output_names = OUTPUT_SETS[outputs]
         if getattr(model, "mask_paste", "resize") != "resize":
             raise ValueError(
                 f"The exported graph pastes masks torchvision's way; this model uses mask_paste={model.mask_paste!r} "
@@ -332,6 +344,8 @@ class PanopticExportModule(nn.Module):
         boxes, scores, classes = self._detections(features, proposals, h, w)
         mask_logits = self._mask_logits(features, boxes, classes, protos)
         labels = model.train_id_of_class[classes]
+        if self.output_names is NETWORK_OUTPUTS:
+            return sem_logits, boxes, scores, labels, mask_logits
         if model.ranking is not None:
             rank_scores = self._rank_scores(mask_logits, boxes, classes - 1, h, w)
         else:
