@@ -78,3 +78,22 @@ def test_optimize_rewrites_the_aspp_only_for_cpu_bf16(monkeypatch):
     aspp_rates = [m.dilation[0] for m in model.modules() if isinstance(m, nn.Conv2d) and m.dilation[0] >= 8]
     assert fast.segzoo_optimize.rewritten_convs == len(aspp_rates) > 0
     assert segzoo.optimize(model, dtype="fp32", sample=sample).segzoo_optimize.rewritten_convs == 0
+
+
+@pytest.mark.slow  # inductor compiles the model (~30 s): pytest -m slow
+def test_the_rewritten_model_compiles_with_frozen_weights(monkeypatch):
+    """optimize(compile=True) freezes the weights; the tap path then may not take views of its buffers
+    (a sliced weight buffer failed with "Cannot set version_counter for inference tensor")."""
+    import importlib
+
+    optimize_module = importlib.import_module("segzoo.bench.optimize")
+    monkeypatch.setattr(optimize_module, "cpu_supports_bf16", lambda: True)
+    model = build_tiny("deeplabv3_r50", seed=0).eval()
+    sample = torch.randn(1, 3, 64, 64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eager = segzoo.optimize(model, dtype="bf16", sample=sample)
+        compiled = segzoo.optimize(model, dtype="bf16", sample=sample, compile=True)
+    assert compiled.segzoo_optimize.compiled and compiled.segzoo_optimize.rewritten_convs > 0
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(sample).logits, eager(sample).logits, atol=0.05, rtol=0.05)

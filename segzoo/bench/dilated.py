@@ -43,7 +43,8 @@ class TapSumConv2d(nn.Module):
             raise ValueError(f"TapSumConv2d takes a stride-1, one-group, 'same'-padded dilated Conv2d, got {conv}.")
         self.conv = conv
         out_c, in_c, kh, kw = conv.weight.shape  # tap t = i * kw + j holds W[:, :, i, j]; fixed at wrapping (inference)
-        self.register_buffer("taps_weight", conv.weight.detach().permute(2, 3, 0, 1).reshape(kh * kw * out_c, in_c, 1, 1).clone())
+        for t in range(kh * kw):  # one buffer per tap: no view of a buffer in forward (inductor freezing)
+            self.register_buffer(f"tap{t}", conv.weight.detach()[:, :, t // kw, t % kw, None, None].clone())
         bias = conv.bias.detach().reshape(1, out_c, 1, 1).clone() if conv.bias is not None else None
         self.register_buffer("taps_bias", bias)  # shaped for the sum: no view of a parameter in forward (inductor freezing)
 
@@ -77,7 +78,7 @@ class TapSumConv2d(nn.Module):
                 if x1 <= x0:
                     continue
                 t = i * kw + j  # this tap's product, only over the input it reads: one 1x1 GEMM
-                part = F.conv2d(x[:, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx], self.taps_weight[t * out_c : (t + 1) * out_c])
+                part = F.conv2d(x[:, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx], getattr(self, f"tap{t}"))
                 out[:, :, y0:y1, x0:x1] += part
         if self.taps_bias is not None:
             out += self.taps_bias
