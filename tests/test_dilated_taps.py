@@ -82,8 +82,9 @@ def test_optimize_rewrites_the_aspp_only_for_cpu_bf16(monkeypatch):
 
 @pytest.mark.slow  # inductor compiles the model (~30 s): pytest -m slow
 def test_the_rewritten_model_compiles_with_frozen_weights(monkeypatch):
-    """optimize(compile=True) freezes the weights; the tap path then may not take views of its buffers
-    (a sliced weight buffer failed with "Cannot set version_counter for inference tensor")."""
+    """optimize(compile=True) on a model with the tap path: it compiles (inductor, frozen weights; a
+    sliced weight buffer once failed with "Cannot set version_counter for inference tensor") and gives
+    the eager bf16 result, the tap path running eagerly inside the compiled model."""
     import importlib
 
     optimize_module = importlib.import_module("segzoo.bench.optimize")
