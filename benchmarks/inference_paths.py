@@ -187,18 +187,22 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="*", default=["fcn_r50", "deeplabv3_r50", "pspnet_r50"])
+def paths_parser(doc: str, models: list[str]) -> argparse.ArgumentParser:
+    """The options of the inference-path benchmarks (this one and ``panoptic_paths.py``)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--models", nargs="*", default=models)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iters", type=int, default=5)
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile path (slow to compile)")
     parser.add_argument("--out", default=str(RESULTS))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run_paths(args: argparse.Namespace, argv: list[str] | None, stem: str, run_model: Callable, markdown: Callable) -> int:
+    """``run_model(name, args, photos)`` per model, then ``<out>/<stem>.json`` and ``<stem>.md``."""
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/inference_paths.py " + " ".join(map(shlex.quote, sys.argv[1:] if argv is None else argv))
+    command = f"python benchmarks/{stem}.py " + " ".join(map(shlex.quote, sys.argv[1:] if argv is None else argv))
     images = photos(args.size)
     results = []
     for name in args.models:
@@ -206,14 +210,20 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_model(name, args, images))
         print({k: round(v) for k, v in results[-1]["median_ms"].items()}, flush=True)
     payload = {"command": command.strip(), "fingerprint": fingerprint(), "size": args.size, "threads": args.threads,
-               "warmup": args.warmup, "iters": args.iters, "models": results}  # fmt: skip
+               "warmup": args.warmup, "iters": args.iters, "photos": len(images), "models": results}  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "inference_paths.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    (out / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     md = markdown(payload)
-    (out / "inference_paths.md").write_text(md + "\n")
+    (out / f"{stem}.md").write_text(md + "\n")
     print(md)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = paths_parser(__doc__, ["fcn_r50", "deeplabv3_r50", "pspnet_r50"])
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile path (slow to compile)")
+    return run_paths(parser.parse_args(argv), argv, "inference_paths", run_model, markdown)
 
 
 if __name__ == "__main__":

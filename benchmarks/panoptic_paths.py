@@ -23,8 +23,6 @@ are lower bounds of what a trained network keeps. int8 is calibrated on 4 synthe
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import statistics
 import sys
 import time
@@ -33,10 +31,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from inference_paths import measure, no_grad, photos  # the sibling benchmark's photo loader and timing loop
+from inference_paths import (  # the sibling benchmark's options, loop and timing
+    measure,
+    no_grad,
+    paths_parser,
+    run_paths,
+)
 
 import segzoo
-from segzoo.bench import fingerprint, optimize
+from segzoo.bench import optimize
 from segzoo.bench.fingerprint import load_average
 from segzoo.bench.optimize import main_logits
 from segzoo.bench.report import fingerprint_lines
@@ -117,31 +120,7 @@ def markdown(payload: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="*", default=MODELS)
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--iters", type=int, default=5)
-    parser.add_argument("--out", default=str(RESULTS))
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    command = "python benchmarks/panoptic_paths.py " + " ".join(map(shlex.quote, sys.argv[1:] if argv is None else argv))
-    images = photos(args.size)
-    results = []
-    for name in args.models:
-        print(f"== {name} (load {load_average()})", flush=True)
-        results.append(run_model(name, args, images))
-        print({k: round(v) for k, v in results[-1]["median_ms"].items()}, flush=True)
-    payload = {"command": command.strip(), "fingerprint": fingerprint(), "size": args.size, "threads": args.threads,
-               "warmup": args.warmup, "iters": args.iters, "photos": len(images), "models": results}  # fmt: skip
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "panoptic_paths.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    md = markdown(payload)
-    (out / "panoptic_paths.md").write_text(md + "\n")
-    print(md)
-    return 0
+    return run_paths(paths_parser(__doc__, MODELS).parse_args(argv), argv, "panoptic_paths", run_model, markdown)
 
 
 if __name__ == "__main__":
