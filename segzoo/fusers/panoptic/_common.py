@@ -14,8 +14,8 @@ import torch
 from .upsampled_logits import channel_argmax, class_probability
 
 __all__ = [
-    "as_ids", "check_class_sets", "check_instances", "thing_channels", "box_masks", "assemble_panoptic", "channel_argmax",
-    "first_true", "last_true",
+    "as_ids", "check_class_sets", "check_instances", "thing_channels", "box_masks", "box_rows_and_columns",
+    "assemble_panoptic", "channel_argmax", "first_true", "last_true",
 ]
 
 
@@ -104,13 +104,20 @@ def box_masks(boxes: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     Pixel ``(y, x)`` covers ``[x, x + 1) x [y, y + 1)``; it is inside when ``x1 <= x + 0.5 < x2``
     and ``y1 <= y + 0.5 < y2`` (so ``[0, 0, 4, 4]`` covers the 4x4 top-left pixels).
     """
+    in_y, in_x = box_rows_and_columns(boxes, size)
+    return in_y[:, :, None] & in_x[:, None, :]
+
+
+def box_rows_and_columns(boxes: torch.Tensor, size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two factors of :func:`box_masks`: ``(N, H)`` rows and ``(N, W)`` columns whose pixel centres
+    lie in each box."""
     h, w = int(size[0]), int(size[1])
     boxes = boxes.to(torch.float32)
     xs = torch.arange(w, device=boxes.device, dtype=torch.float32) + 0.5
     ys = torch.arange(h, device=boxes.device, dtype=torch.float32) + 0.5
     in_x = (xs >= boxes[:, 0:1]) & (xs < boxes[:, 2:3])  # (N, W)
     in_y = (ys >= boxes[:, 1:2]) & (ys < boxes[:, 3:4])  # (N, H)
-    return in_y[:, :, None] & in_x[:, None, :]
+    return in_y, in_x
 
 
 def assemble_panoptic(

@@ -39,13 +39,20 @@ __all__ = [
 
 
 def masks_to_category_channels(
-    masks: torch.Tensor, labels: torch.Tensor, *, thing_ids: Sequence[int], size: Sequence[int] | None = None
+    masks: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    thing_ids: Sequence[int],
+    size: Sequence[int] | None = None,
+    windows: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``(N, H, W)`` binary masks -> ``(T, h, w)`` float: each mask in the channel of its class.
 
     Channel ``t`` is ``thing_ids[t]``; masks of one class are merged (max). Used for the
     ranking module's input (predicted masks) and its targets (visible GT masks). ``size``
     (default ``(H, W)``) resizes with antialiased bilinear interpolation (soft values).
+    ``windows``: optional ``(N, 4)`` int64 ``(y0, y1, x0, x1)`` outside which each mask is empty
+    (a paste's windows); the merge then reads only those (the same values).
     """
     if masks.dim() != 3:
         raise ValueError(f"masks must be (N, H, W), got shape {tuple(masks.shape)}.")
@@ -59,11 +66,18 @@ def masks_to_category_channels(
     # Only the classes that have a mask are merged and resized (the others stay 0): the same
     # per-channel values as doing all T channels, at the cost of the classes present.
     present, local = torch.unique(channel, sorted=True, return_inverse=True)
-    index = local[:, None, None].expand(-1, h, w)
-    if masks.dtype == torch.bool:  # max of 0/1 masks in uint8, a quarter of float32's traffic
+    if windows is not None and masks.dtype == torch.bool:  # each mask's window only: cost follows their sizes
+        merged = torch.zeros((present.shape[0], h, w), dtype=torch.uint8, device=masks.device)
+        for i, (c, (y0, y1, x0, x1)) in enumerate(zip(local.tolist(), windows.tolist())):  # two host copies
+            target = merged[c, y0:y1, x0:x1]
+            torch.maximum(target, masks[i, y0:y1, x0:x1].view(torch.uint8), out=target)
+        merged = merged.to(torch.float32)
+    elif masks.dtype == torch.bool:  # max of 0/1 masks in uint8, a quarter of float32's traffic
+        index = local[:, None, None].expand(-1, h, w)  # max of 0/1 masks in uint8, a quarter of float32's traffic
         merged = torch.zeros((present.shape[0], h, w), dtype=torch.uint8, device=masks.device)
         merged = merged.scatter_reduce(0, index, masks.view(torch.uint8), reduce="amax").to(torch.float32)
     else:
+        index = local[:, None, None].expand(-1, h, w)
         merged = torch.zeros((present.shape[0], h, w), dtype=torch.float32, device=masks.device)
         merged = merged.scatter_reduce(0, index, masks.to(torch.float32), reduce="amax")
     if size != (h, w):
@@ -140,7 +154,7 @@ def spatial_ranking_scores(
     """
     size = tuple(masks.shape[-2:])
     small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
-    category = masks_to_category_channels(masks, labels, thing_ids=thing_ids, size=small)
+    category = masks_to_category_channels(masks, labels, thing_ids=thing_ids, size=small, windows=windows)
     ranking_map = ranking(category[None])
     present = torch.unique(thing_channels(labels, thing_ids), sorted=True)
     if present.numel() == 0:  # no detection: nothing to rank

@@ -25,6 +25,10 @@ everywhere), the argmax falls back to the dense resize. The probability takes ev
 the pixels whose cell has more than a quarter of them within the margin (cells across a class
 boundary), and the dense resize when those are more than a quarter of the image.
 
+When the resize factor is an integer (stride-4 logits of a padded input), the argmax runs cell
+by cell on ``s x s`` blocks of pixels (``upsampled_blocks.py``), the same values without gathering
+source rows and columns per pixel.
+
 The values are float32 interpolations of the coarse values (taken in float32, also from a bf16
 network) with the same source indices and weights as ``F.interpolate``; they can differ from
 its result in the last bit (its kernel rounds in another order), so a label can differ only
@@ -38,13 +42,17 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from .upsampled_blocks import BlockGrid, block_axis
+
 __all__ = [
-    "UpsampledLogits", "LSE_MARGIN", "as_dense_logits", "channel_argmax", "semantic_argmax", "class_probability",
+    "UpsampledLogits", "LSE_MARGIN", "as_dense_logits", "channel_argmax", "channel_max", "semantic_argmax",
+    "class_probability",
 ]
 
 LSE_MARGIN = 30.0  # channels further below the cell's bound than this are left out of the log-sum-exp
 _DENSE_SHARE = 0.25  # every channel at more than this share of the pixels: the dense resize is cheaper
 _CHUNK = 2048  # pixels per step when every channel counts
+_CELL_CHUNK = 8192  # pixels per step of the cell-by-cell path (whole cells)
 _SLOTS = 8  # cells with more argmax candidates take every channel (at their pixels only)
 
 
@@ -64,15 +72,21 @@ def channel_argmax(logits: torch.Tensor) -> torch.Tensor:
     """``(K, H, W)`` -> ``(H, W)`` int64: ``logits.argmax(0)``, the first maximal channel, from four
     vectorised passes (the maximum; where each channel reaches it; those hits weighted K..1; their
     maximum) instead of the strided scalar ``argmax`` over dimension 0."""
+    return channel_max(logits)[1]
+
+
+def channel_max(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(K, H, W)`` -> ``(values, indices)``, both ``(H, W)``: ``logits.max(0)`` with the first maximal
+    channel, as :func:`channel_argmax` computes it."""
     k = logits.shape[0]
     if k == 0 or k > 32767 or not logits.is_floating_point():
-        return logits.argmax(0)
+        return logits.max(0)
     best = logits.amax(0)
     weights = torch.arange(k, 0, -1, device=logits.device, dtype=torch.uint8 if k < 256 else torch.int16)
     index = k - ((logits == best) * weights.view(k, *([1] * (logits.ndim - 1)))).amax(0).long()
     if bool((index == k).any()):  # NaN somewhere (no channel equals the maximum): argmax's own rule
-        return logits.argmax(0)
-    return index
+        return logits.max(0)
+    return best, index
 
 
 class UpsampledLogits:
@@ -99,10 +113,25 @@ class UpsampledLogits:
         self._dense: torch.Tensor | None = None
         self._argmax: torch.Tensor | None = None
         self._bounds: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._corner_values: tuple[torch.Tensor, ...] | None = None
+        self._padded_values: torch.Tensor | None = None
         self._grid_values: tuple[torch.Tensor, ...] | None = None
         # values this large overflow the bounds' sums: such logits take the dense path
-        self._finite = bool((self.logits.abs() < 1e30).all()) if self.logits.numel() else True
+        if self.logits.numel():  # one pass; NaN fails the test too
+            low, high = torch.aminmax(self.logits)
+            self._finite = bool((low > -1e30) & (high < 1e30))
+        else:
+            self._finite = True
+        self._blocks: BlockGrid | None | bool = False  # not looked at yet
+
+    def _block_grid(self) -> BlockGrid | None:
+        """The cell-by-cell layout when the resize factor is an integer (upsampled_blocks.py), else None."""
+        if self._blocks is False:
+            y0, y1, ly, x0, x1, lx = self._grid()
+            (h, w), (hp, wp) = self.logits.shape[-2:], self.size
+            ay, ax = block_axis(y0, y1, ly, h, hp), block_axis(x0, x1, lx, w, wp)
+            ok = ay is not None and ax is not None and self._finite and self.logits.shape[0] > 0
+            self._blocks = BlockGrid(self._padded(), ay, ax, self.crop) if ok else None
+        return self._blocks
 
     # tensor-like surface the fusers' checks use
     @property
@@ -135,16 +164,19 @@ class UpsampledLogits:
             self._grid_values = (*_source_index(h, hp, hc, self.device), *_source_index(w, wp, wc, self.device))
         return self._grid_values
 
+
+
+    def _padded(self) -> torch.Tensor:
+        """``(K, h + 2, w + 2)`` the logits with one replicated row and column around (computed once)."""
+        if self._padded_values is None:
+            self._padded_values = F.pad(self.logits[None], (1, 1, 1, 1), mode="replicate")[0]
+        return self._padded_values
+
     def _corners(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(K, h, w)`` float32 values at each cell's four corners: the cell's own (top left), the
-        next column's, the next row's and the diagonal's (repeated on the last row/column)."""
-        if self._corner_values is None:
-            x = self.logits
-            right = torch.cat([x[:, :, 1:], x[:, :, -1:]], 2)
-            below = torch.cat([x[:, 1:], x[:, -1:]], 1)
-            diagonal = torch.cat([right[:, 1:], right[:, -1:]], 1)
-            self._corner_values = (x.contiguous(), right, below, diagonal)
-        return self._corner_values
+        next column's, the next row's and the diagonal's (repeated on the last row/column); views."""
+        p = self._padded()
+        return p[:, 1:-1, 1:-1], p[:, 1:-1, 2:], p[:, 2:, 1:-1], p[:, 2:, 2:]
 
     def _cell_bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(K, h, w)`` max of each channel over each cell's four corners, and ``(h, w)`` a lower
@@ -179,6 +211,8 @@ class UpsampledLogits:
         k = self.logits.shape[0]
         if k == 0 or not self._finite:
             return channel_argmax(self.dense())
+        if self._block_grid() is not None:
+            return self._block_argmax()
         top, floor = self._cell_bounds()
         candidate = top >= floor
         count = candidate.sum(0)  # (h, w) candidates per cell
@@ -216,12 +250,41 @@ class UpsampledLogits:
             ])  # fmt: skip
         return label
 
+    def _block_argmax(self) -> torch.Tensor:
+        """:meth:`argmax` cell by cell (upsampled_blocks.py): the same candidates, bounds and values."""
+        grid = self._block_grid()
+        top, floor = grid.bounds()
+        candidate = top >= floor
+        count = candidate.sum(0)  # (h + 1, w + 1) candidates per cell
+        hard = count > _SLOTS
+        sy, sx = grid.ay.scale, grid.ax.scale
+        hard_pixels = grid.to_image(hard[:, None, :, None].expand(-1, sy, -1, sx)).sum()
+        n_hard, m = (int(v) for v in torch.stack([hard_pixels, count.clamp(max=_SLOTS).max()]).tolist())  # one sync
+        if n_hard > _DENSE_SHARE * self.crop[0] * self.crop[1]:
+            return channel_argmax(self.dense())
+        slots = self._candidate_slots(candidate, m)  # (m, h + 1, w + 1), increasing channel order
+        cells = slots[:, :, None, :, None].expand(-1, -1, sy, -1, sx)
+        if m == 1:
+            label = cells[0].clone()
+        else:  # the first slot (lowest channel) wins a tie, as argmax
+            values = grid.values(*(c.gather(0, slots) for c in grid.corners()))  # (m, h + 1, sy, w + 1, sx)
+            label = cells.gather(0, channel_argmax(values)[None])[0]
+        if n_hard:  # every channel in those cells, a few cells at a time
+            ci, cj = torch.nonzero(hard, as_tuple=True)
+            step = max(1, _CELL_CHUNK // (sy * sx))
+            for i in range(0, ci.shape[0], step):
+                a, b = ci[i : i + step], cj[i : i + step]
+                label[a, :, b, :] = grid.cell_values(None, a, b).argmax(0)
+        return grid.to_image(label)
+
     @staticmethod
     def _candidate_slots(candidate: torch.Tensor, m: int) -> torch.Tensor:
         """``(K, h, w)`` bool -> ``(m, h, w)`` int64: the first ``m`` candidate channels of each cell in
         increasing order (cells with fewer repeat their first one)."""
         k, h, w = candidate.shape
-        cell, channel = torch.nonzero(candidate.reshape(k, h * w).t(), as_tuple=True)  # sorted by cell, then channel
+        channel, cell = torch.nonzero(candidate.reshape(k, h * w), as_tuple=True)  # sorted by channel, then cell
+        order = torch.argsort(cell, stable=True)  # by cell, then channel
+        cell, channel = cell[order], channel[order]
         counts = torch.bincount(cell, minlength=h * w)
         rank = torch.arange(cell.shape[0], device=cell.device) - (counts.cumsum(0) - counts)[cell]
         keep = rank < m
@@ -232,17 +295,32 @@ class UpsampledLogits:
 
     def _values_at(self, channels: torch.Tensor | None, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Bilinear values of ``channels[..., p]`` (every channel when None: ``(K, P)``) at the output
-        pixels ``(rows[p], cols[p])``."""
-        k, h, w = self.logits.shape
+        pixels ``(rows[p], cols[p])``, from the padded logits (the same corners as :meth:`_corners`)."""
+        padded = self._padded()
+        k, hp, wp = padded.shape
         y0, _, ly, x0, _, lx = self._grid()
-        cell = y0[rows] * w + x0[cols]
+        cell = (y0[rows] + 1) * wp + x0[cols] + 1
         if channels is None:
-            a, b, c, d = (corner.reshape(k, h * w).index_select(1, cell) for corner in self._corners())
+            flat = padded.reshape(k, hp * wp)
+            a, b, c, d = (flat.index_select(1, cell + o) for o in (0, 1, wp, wp + 1))
         else:
-            index = channels * (h * w) + cell
-            a, b, c, d = (corner.reshape(-1).take(index) for corner in self._corners())
+            index = channels * (hp * wp) + cell
+            a, b, c, d = (padded.reshape(-1).take(index + o) for o in (0, 1, wp, wp + 1))
         wy, wx = ly[rows], lx[cols]
         return torch.lerp(torch.lerp(a, b, wx), torch.lerp(c, d, wx), wy)
+
+    def _pixel_bounds(self, rows: torch.Tensor, cols: torch.Tensor):
+        """``(top (K, C), floor (C,), cell (P,))``: the cell bounds of the block or the general layout,
+        flattened, and the cell of each output pixel ``(rows[p], cols[p])``."""
+        grid = self._block_grid()
+        if grid is not None:
+            top, floor = grid.bounds()
+            cell = grid.pixel_cells(rows, cols)
+        else:
+            top, floor = self._cell_bounds()
+            y0, _, _, x0, _, _ = self._grid()
+            cell = y0[rows] * top.shape[-1] + x0[cols]
+        return top.reshape(top.shape[0], -1), floor.reshape(-1), cell
 
     def class_probability(self, classes: torch.Tensor) -> torch.Tensor:
         """``(H, W)`` float32: the softmax probability of ``classes[y, x]`` at each pixel where it is
@@ -257,9 +335,8 @@ class UpsampledLogits:
         k = self.logits.shape[0]
         cap = max(1, int(_DENSE_SHARE * k))
         if self._finite:
-            top, floor = self._cell_bounds()
-            y0, _, _, x0, _, _ = self._grid()
-            near = (top >= floor - LSE_MARGIN).sum(0)[y0[rows], x0[cols]]  # channels that count at each pixel
+            top, floor, cell = self._pixel_bounds(rows, cols)
+            near = (top >= floor - LSE_MARGIN).sum(0)[cell]  # channels that count at each pixel
             easy = near <= cap  # most pixels; cells across a class boundary may need every channel
         else:
             easy = torch.zeros_like(rows, dtype=torch.bool)
@@ -271,7 +348,7 @@ class UpsampledLogits:
         if n_hard < rows.shape[0]:
             e_rows, e_cols = rows[easy], cols[easy]
             m = int(near[easy].max())
-            channels = top.topk(m, dim=0).indices[:, y0[e_rows], x0[e_cols]]  # (m, S_easy)
+            channels = top.topk(m, dim=0).indices[:, cell[easy]]  # (m, S_easy)
             lse[easy] = torch.logsumexp(self._values_at(channels, e_rows, e_cols), dim=0)
         if n_hard:  # every channel, in chunks of pixels whose K values stay in cache
             h_rows, h_cols = rows[hard], cols[hard]
@@ -301,5 +378,12 @@ def class_probability(sem_logits, classes: torch.Tensor) -> torch.Tensor:
     if isinstance(sem_logits, UpsampledLogits):
         return sem_logits.class_probability(classes)
     logits = sem_logits.float()
-    cls = classes.clamp(min=0)
-    return torch.exp(logits.gather(0, cls[None])[0] - torch.logsumexp(logits, dim=0)) * (classes >= 0)
+    rows, cols = torch.nonzero(classes >= 0, as_tuple=True)
+    if rows.shape[0] > classes.numel() // 2:  # most pixels: the whole map
+        cls = classes.clamp(min=0)
+        return torch.exp(logits.gather(0, cls[None])[0] - torch.logsumexp(logits, dim=0)) * (classes >= 0)
+    out = torch.zeros(classes.shape, dtype=torch.float32, device=logits.device)
+    values = logits[:, rows, cols]  # (K, P): only the pixels asked for
+    own = values.gather(0, classes[rows, cols].to(torch.int64)[None])[0]
+    out[rows, cols] = torch.exp(own - torch.logsumexp(values, dim=0))
+    return out

@@ -51,13 +51,16 @@ from ._common import (
     as_ids,
     assemble_panoptic,
     box_masks,
+    box_rows_and_columns,
     channel_argmax,
     check_class_sets,
     check_instances,
+    first_true,
+    last_true,
     thing_channels,
 )
 from .base import PanopticFuser
-from .upsampled_logits import as_dense_logits
+from .upsampled_logits import as_dense_logits, channel_max
 
 __all__ = [
     "OUTSIDE_BOX_LOGIT", "upsnet_panoptic_logits", "upsnet_targets", "upsnet_loss", "upsnet_fusion", "UPSNetFuser",
@@ -212,35 +215,102 @@ def upsnet_fusion(
     keep their input index as ``instance_id``. Instances that win no pixel vanish; stuff
     classes with fewer than ``stuff_area_limit`` pixels become void. Returns
     ``(panoptic_seg (H, W) int32, segments_info)`` with thing ids in detection-score order.
+
+    The argmax is taken without building ``Z``: the best stuff channel and the unknown channel
+    over the image, the instance channels inside their boxes only (a loop over the instances
+    whose cost follows the boxes' areas), compared in ``Z``'s channel order; the same result.
     """
     things, stuff = _check_upsnet(sem_logits, boxes, scores, labels, mask_logits, thing_ids, stuff_ids)
     kept = torch.nonzero(scores >= score_threshold).squeeze(1)  # one host sync
     scores_k, labels_k = scores[kept], labels[kept]
-    z, inside = _panoptic_logits(
-        as_dense_logits(sem_logits), boxes[kept], labels_k, mask_logits[kept], things=things, stuff=stuff, with_unknown=with_unknown
+    sem = as_dense_logits(sem_logits)
+    fused = _grouped_argmax(
+        sem, boxes[kept], labels_k, mask_logits, kept, things=things, stuff=stuff, with_unknown=with_unknown
     )
-    s, n = len(stuff), kept.shape[0]
+    if fused is None:  # values at or below the outside-box logit, or NaN: the argmax over the whole Z
+        z, inside = _panoptic_logits(
+            sem, boxes[kept], labels_k, mask_logits[kept], things=things, stuff=stuff, with_unknown=with_unknown
+        )
+        fused = _dense_argmax(z, inside, len(stuff), kept.shape[0])
+    instance_map, stuff_index = fused
+    device = instance_map.device
+    # Stuff pixels: one segment per class; small ones become void.
+    s = len(stuff)
+    if s:
+        stuff_t = torch.as_tensor(stuff, dtype=torch.int64, device=device)
+        stuff_map = torch.where(stuff_index >= 0, stuff_t[stuff_index.clamp(min=0)], -1)
+        k = sem_logits.shape[0]
+        area = torch.bincount((stuff_map + 1).reshape(-1), minlength=k + 1)[1:]
+        stuff_map = torch.where((stuff_map >= 0) & (area >= stuff_area_limit)[stuff_map.clamp(min=0)], stuff_map, -1)
+    else:
+        stuff_map = torch.full_like(instance_map, -1)
+    order = torch.argsort(scores_k, descending=True, stable=True)
+    return assemble_panoptic(
+        instance_map, stuff_map, sem_logits, scores=scores_k, labels=labels_k, order=order, source_index=kept
+    )
+
+
+def _dense_argmax(z, inside, s, n):
+    """``(instance_map, stuff_index)`` (``(H, W)`` int64, -1 = none) from the argmax over the whole ``Z``."""
     winner = channel_argmax(z)  # (H, W): z.argmax(0)
-    device = winner.device
     # Instance pixels: the winning channel is an instance's and the pixel is inside its box.
     inst = (winner - s).clamp(0, max(n - 1, 0))
     is_inst = (winner >= s) & (winner < s + n)
     if n:
         is_inst &= inside.gather(0, inst[None])[0]
-    instance_map = torch.where(is_inst, inst, -1)
-    # Stuff pixels: one segment per class; small ones become void.
-    if s:
-        stuff_t = torch.as_tensor(stuff, dtype=torch.int64, device=device)
-        stuff_map = torch.where(winner < s, stuff_t[winner.clamp(max=s - 1)], -1)
-        k = sem_logits.shape[0]
-        area = torch.bincount((stuff_map + 1).reshape(-1), minlength=k + 1)[1:]
-        stuff_map = torch.where((stuff_map >= 0) & (area >= stuff_area_limit)[stuff_map.clamp(min=0)], stuff_map, -1)
+    return torch.where(is_inst, inst, -1), torch.where(winner < s, winner, -1)
+
+
+def _channels(sem: torch.Tensor, ids: list[int]) -> torch.Tensor:
+    """``sem[ids]``: a view when the ids are an ascending run (COCO's things and stuff are), else a copy."""
+    if ids and ids == list(range(ids[0], ids[0] + len(ids))):
+        return sem[ids[0] : ids[0] + len(ids)]
+    return sem.index_select(0, torch.as_tensor(ids, dtype=torch.int64, device=sem.device))
+
+
+def _grouped_argmax(sem, boxes, labels, mask_logits, kept, *, things, stuff, with_unknown):
+    """The argmax over UPSNet's ``Z`` without building it: the best stuff channel, the best instance
+    channel (each instance read only inside its box) and the unknown channel, compared in ``Z``'s
+    channel order (the earlier group wins a tie, as argmax). Equal to :func:`_dense_argmax` when
+    every instance value inside its box exceeds ``OUTSIDE_BOX_LOGIT`` and nothing is NaN; returns
+    ``None`` otherwise (one host sync), so that the caller takes the dense argmax."""
+    h, w = sem.shape[-2:]
+    device = sem.device
+    floor = torch.tensor(float("-inf"), device=device)
+    if stuff:
+        stuff_best, stuff_index = channel_max(_channels(sem, stuff))
     else:
-        stuff_map = torch.full_like(winner, -1)
-    order = torch.argsort(scores_k, descending=True, stable=True)
-    return assemble_panoptic(
-        instance_map, stuff_map, sem_logits, scores=scores_k, labels=labels_k, order=order, source_index=kept
-    )
+        stuff_best, stuff_index = floor.expand(h, w), torch.full((h, w), -1, dtype=torch.int64, device=device)
+    n = labels.shape[0]
+    inst_best = torch.full((h, w), OUTSIDE_BOX_LOGIT, dtype=sem.dtype, device=device)
+    inst_index = torch.zeros((h, w), dtype=torch.int64, device=device)
+    lowest = [torch.tensor(float("inf"), device=device)]
+    if n:  # box windows from box_masks' pixel-centre test, one axis at a time
+        rows, cols = box_rows_and_columns(boxes, (h, w))
+        spans = torch.stack([first_true(rows), last_true(rows) + 1, first_true(cols), last_true(cols) + 1], 1)
+        for i, (src, label, (y0, y1, x0, x1)) in enumerate(zip(kept.tolist(), labels.tolist(), spans.tolist())):
+            if y1 <= y0 or x1 <= x0:
+                continue
+            value = mask_logits[src, y0:y1, x0:x1] + sem[label, y0:y1, x0:x1]
+            best = inst_best[y0:y1, x0:x1]
+            better = value > best  # strict: the earlier instance keeps a tie
+            inst_index[y0:y1, x0:x1].masked_fill_(better, i)
+            torch.maximum(best, value, out=best)
+            lowest.append(value.amin())
+    if with_unknown:
+        thing_max = _channels(sem, things).amax(0) if things else torch.full((h, w), OUTSIDE_BOX_LOGIT, device=device)
+        unknown = thing_max - inst_best.clamp(min=0)  # where no box covers a pixel, its instance term is 0
+    else:
+        unknown = floor.expand(h, w)
+    lowest = torch.stack(lowest).amin()
+    if bool((lowest <= OUTSIDE_BOX_LOGIT) | lowest.isnan() | stuff_best.isnan().any() | unknown.isnan().any()):
+        return None  # one host sync
+    stuff_wins = (stuff_best >= inst_best if n else True) & (stuff_best >= unknown)
+    if n:  # an instance channel wins only inside its box (elsewhere every instance holds the outside logit)
+        inst_wins = ~stuff_wins & (inst_best >= unknown) & (inst_best > OUTSIDE_BOX_LOGIT)
+    else:
+        inst_wins = torch.zeros_like(stuff_wins)
+    return torch.where(inst_wins, inst_index, -1), torch.where(stuff_wins, stuff_index, -1)
 
 
 class UPSNetFuser(PanopticFuser):

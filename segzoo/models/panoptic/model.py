@@ -42,7 +42,7 @@ from ...losses import UncertaintyWeighting
 from ...metrics import PanopticEvaluator
 from ..base import SegmentationModel, crf_options
 from .detector import LEVEL_NAMES, SEMANTIC_KEY, pyramid_dict
-from .mask_paste import paste_logits_and_probs, paste_masks_by_sampling, paste_windows
+from .mask_paste import binarize_in_windows, paste_logits_and_probs, paste_masks_by_sampling, paste_windows
 from .targets import batch_images, detection_targets, semantic_targets
 
 CRF_EXTRA = ("unary_source",)  # crf options handled by refine_panoptic_with_model, not refine_panoptic
@@ -395,8 +395,10 @@ class PanopticModel(SegmentationModel):
         if mask_logits is not None:
             instances["mask_logits"] = mask_logits
         if self.ranking is not None:
+            windows = instances.get("windows")
+            binary = masks > 0.5 if windows is None else binarize_in_windows(masks, windows)
             instances["rank_scores"] = spatial_ranking_scores(
-                self.ranking, masks > 0.5, det["labels"], thing_ids=self.thing_ids, windows=instances.get("windows")
+                self.ranking, binary, det["labels"], thing_ids=self.thing_ids, windows=windows
             )
         return instances
 

@@ -1,0 +1,140 @@
+"""The window-by-window and cell-by-cell panoptic post-processing gives what the whole-image
+versions give: UPSNet's argmax without building its panoptic logits, the semantic argmax of
+integer-factor resizes cell by cell, class probabilities at a few pixels, category channels and
+binary masks from the paste windows, and pasted masks in memory zeroed on demand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from segzoo.fusers.panoptic import UpsampledLogits, masks_to_category_channels, upsnet_fusion, upsnet_panoptic_logits
+from segzoo.fusers.panoptic._common import assemble_panoptic, box_masks
+from segzoo.fusers.panoptic.upsampled_blocks import block_axis
+from segzoo.fusers.panoptic.upsampled_logits import _source_index, class_probability
+from segzoo.models.panoptic.mask_paste import (
+    binarize_in_windows,
+    paste_logits_and_probs,
+    paste_windows,
+    zeros_on_demand,
+)
+
+
+def _scene(seed, n=25, size=(64, 80), k=12):
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    corner = torch.rand(n, 2, generator=g) * torch.tensor([w, h]) - 6
+    boxes = torch.cat([corner, corner + torch.rand(n, 2, generator=g) * 40 + 1], 1)
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+    sem = torch.randn(k, h, w, generator=g) * 3
+    logits, _ = paste_logits_and_probs(torch.randn(n, 28, 28, generator=g) * 4, boxes, size)
+    return sem, boxes, torch.rand(n, generator=g), torch.randint(0, 6, (n,), generator=g), logits
+
+
+def _reference_upsnet(sem, boxes, scores, labels, mask_logits, *, thing_ids, stuff_ids, with_unknown=True):
+    """The previous upsnet_fusion: the argmax over the whole panoptic logits Z."""
+    kept = torch.nonzero(scores >= 0.5).squeeze(1)
+    s, n = len(stuff_ids), kept.shape[0]
+    z = upsnet_panoptic_logits(sem, boxes[kept], labels[kept], mask_logits[kept], thing_ids=thing_ids,
+                               stuff_ids=stuff_ids, with_unknown=with_unknown)  # fmt: skip
+    winner = z.argmax(0)
+    inst = (winner - s).clamp(0, max(n - 1, 0))
+    is_inst = (winner >= s) & (winner < s + n)
+    if n:
+        is_inst &= box_masks(boxes[kept], sem.shape[-2:]).gather(0, inst[None])[0]
+    stuff_t = torch.tensor(stuff_ids + [0], dtype=torch.int64)
+    stuff_map = torch.where(winner < s, stuff_t[winner.clamp(max=max(s - 1, 0))], -1)
+    order = torch.argsort(scores[kept], descending=True, stable=True)
+    return assemble_panoptic(torch.where(is_inst, inst, -1), stuff_map, sem, scores=scores[kept], labels=labels[kept],
+                             order=order, source_index=kept)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("stuff_ids", [[6, 7, 8, 9, 10, 11], [11, 7, 9], []])
+@pytest.mark.parametrize("with_unknown", [True, False])
+def test_upsnet_fusion_equals_the_argmax_over_its_panoptic_logits(seed, stuff_ids, with_unknown):
+    sem, boxes, scores, labels, mask_logits = _scene(seed)
+    args = dict(thing_ids=[0, 1, 2, 3, 4, 5], stuff_ids=stuff_ids, with_unknown=with_unknown)
+    pan, segs = upsnet_fusion(sem, boxes, scores, labels, mask_logits, **args)
+    ref_pan, ref_segs = _reference_upsnet(sem, boxes, scores, labels, mask_logits, **args)
+    assert torch.equal(pan, ref_pan) and segs == ref_segs
+    assert sum(s["isthing"] for s in segs) >= 3  # instances won pixels
+
+
+def test_upsnet_fusion_with_values_below_the_outside_logit_or_ties_equals_the_dense_argmax():
+    sem, boxes, scores, labels, mask_logits = _scene(3)
+    args = dict(thing_ids=[0, 1, 2, 3, 4, 5], stuff_ids=[6, 7, 8, 9, 10, 11])
+    mask_logits[:, 10:30, 10:40] = -3e4  # below OUTSIDE_BOX_LOGIT inside boxes: the dense argmax decides
+    assert upsnet_fusion(sem, boxes, scores, labels, mask_logits, **args)[0].equal(
+        _reference_upsnet(sem, boxes, scores, labels, mask_logits, **args)[0]
+    )
+    sem, boxes, scores, labels, mask_logits = _scene(4)
+    sem = sem.round()  # many exact ties between channels and groups: the earlier channel wins, as argmax
+    mask_logits = mask_logits.round()
+    pan, segs = upsnet_fusion(sem, boxes, scores, labels, mask_logits, **args)
+    ref_pan, ref_segs = _reference_upsnet(sem, boxes, scores, labels, mask_logits, **args)
+    assert torch.equal(pan, ref_pan) and segs == ref_segs
+
+
+def test_block_layout_follows_interpolate_only_for_integer_factors():
+    for coarse, fine, keep in ((24, 96, 96), (24, 96, 90), (16, 64, 64), (32, 64, 61)):
+        axis = block_axis(*_source_index(coarse, fine, keep, torch.device("cpu")), coarse, fine)
+        assert axis is not None and axis.scale == fine // coarse and axis.start == axis.scale - axis.scale // 2
+    assert block_axis(*_source_index(23, 96, 96, torch.device("cpu")), 23, 96) is None
+    assert block_axis(*_source_index(24, 24, 24, torch.device("cpu")), 24, 24) is None
+
+
+@pytest.mark.parametrize("scale", [0.05, 1.0, 10.0])
+@pytest.mark.parametrize("size,crop", [((96, 128), (96, 128)), ((96, 128), (81, 127)), ((64, 64), (64, 64))])
+def test_cell_by_cell_argmax_equals_the_pixel_path_and_the_dense_resize(scale, size, crop):
+    g = torch.Generator().manual_seed(5)
+    coarse = (24, 32) if size == (96, 128) else (32, 32)  # factors 4 and 2
+    logits = torch.randn(40, *coarse, generator=g) * scale
+    logits[:, 3:9, 4:12] += 3 * scale  # a region where few channels compete
+    blocks = UpsampledLogits(logits, size, crop)
+    pixels = UpsampledLogits(logits, size, crop)
+    pixels._blocks = None  # the general, per-pixel path
+    got = blocks.argmax()
+    assert blocks._block_grid() is not None
+    assert torch.equal(got, pixels.argmax())
+    dense = F.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0, :, : crop[0], : crop[1]]
+    top2 = dense.topk(2, dim=0).values
+    settled = (top2[0] - top2[1]) > 1e-5
+    assert bool((got == dense.argmax(0))[settled].all()) and got.shape == crop
+
+
+def test_class_probability_at_a_few_pixels_equals_the_whole_map():
+    g = torch.Generator().manual_seed(6)
+    logits = torch.randn(30, 40, 50, generator=g) * 4
+    few = torch.where(torch.rand(40, 50, generator=g) < 0.1, torch.randint(0, 30, (40, 50), generator=g), -1)
+    expected = torch.exp(logits.gather(0, few.clamp(min=0)[None])[0] - torch.logsumexp(logits, 0)) * (few >= 0)
+    assert torch.allclose(class_probability(logits, few), expected, rtol=1e-6, atol=0)
+    assert bool((class_probability(logits, few)[few < 0] == 0).all())
+
+
+def test_windowed_category_channels_and_binary_masks_equal_the_whole_image_ones():
+    _, boxes, _, labels, logits = _scene(7)
+    probs = torch.sigmoid(logits) * (logits != 0)
+    windows = paste_windows(boxes, 28, (64, 80))
+    binary = binarize_in_windows(probs, windows)
+    assert binary.dtype == torch.bool and torch.equal(binary, probs > 0.5)
+    things = [0, 1, 2, 3, 4, 5]
+    for size in (None, (16, 20)):
+        assert torch.equal(
+            masks_to_category_channels(binary, labels, thing_ids=things, size=size, windows=windows),
+            masks_to_category_channels(binary, labels, thing_ids=things, size=size),
+        )
+
+
+def test_zeros_on_demand_are_zeros_of_the_right_kind():
+    for dtype in (torch.float32, torch.bfloat16, torch.bool):
+        like = torch.empty(0, dtype=dtype)
+        big = zeros_on_demand((5, 300, 400), like)
+        assert big.shape == (5, 300, 400) and big.dtype == dtype and big.is_contiguous()
+        assert not big.any()
+        big[2, 10:20, 30:40] = 1
+        assert int(big.count_nonzero()) == 100 and bool(big[2, 15, 35])
+    small = zeros_on_demand((2, 3), torch.empty(0))
+    assert torch.equal(small, torch.zeros(2, 3))
