@@ -138,3 +138,25 @@ def test_zeros_on_demand_are_zeros_of_the_right_kind():
         assert int(big.count_nonzero()) == 100 and bool(big[2, 15, 35])
     small = zeros_on_demand((2, 3), torch.empty(0))
     assert torch.equal(small, torch.zeros(2, 3))
+
+
+def test_log_sum_exp_by_cells_equals_the_dense_softmax_and_leaves_what_it_cannot_do():
+    g = torch.Generator().manual_seed(8)
+    logits = torch.randn(60, 24, 32, generator=g) * 0.5  # flat: every channel counts at every pixel
+    logits[5, 22, 30] += 200.0  # one spike: its cells' channels spread far above their bound
+    size = (96, 128)
+    dense = F.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0]
+    classes = torch.full(size, -1, dtype=torch.int64)
+    classes[8:40, 10:70] = 3  # blobs, as stuff segments are
+    classes[60:96, 100:128] = 7
+    expected = torch.exp(dense.gather(0, classes.clamp(min=0)[None])[0] - torch.logsumexp(dense, 0)) * (classes >= 0)
+    upsampled = UpsampledLogits(logits, size)
+    rows, cols = torch.nonzero(classes >= 0, as_tuple=True)
+    lse, done = upsampled._block_grid().log_sum_exp(rows, cols)
+    near_spike = ((rows - 89.5).abs() < 6) & ((cols - 121.5).abs() < 6)  # coarse (22, 30) is at (89.5, 121.5)
+    assert bool(done[~near_spike].all()) and not bool(done.all())
+    assert torch.allclose(lse[done], torch.logsumexp(dense[:, rows, cols], 0)[done], rtol=1e-6, atol=1e-5)
+    assert torch.allclose(upsampled.class_probability(classes), expected, rtol=1e-5, atol=1e-7)
+    scattered = torch.rand(size, generator=g) < 0.05
+    rows, cols = torch.nonzero(scattered, as_tuple=True)
+    assert not bool(upsampled._block_grid().log_sum_exp(rows, cols)[1].any())  # pixel by pixel is cheaper there

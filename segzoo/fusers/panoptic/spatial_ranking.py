@@ -120,16 +120,17 @@ def rank_scores_from_map(
             f"{tuple(masks.shape)}; resize the map (or the masks) first."
         )
     channel = thing_channels(labels, things)
-    prob = torch.sigmoid(ranking_map) if from_logits else ranking_map
-    if windows is not None:
+    if windows is not None:  # the sigmoid too only inside the windows
         sums, areas = [], []
         for i, (c, (y0, y1, x0, x1)) in enumerate(zip(channel.tolist(), windows.tolist())):  # two host copies
-            m = masks[i, y0:y1, x0:x1].to(prob.dtype)
-            sums.append((prob[c, y0:y1, x0:x1] * m).sum())
+            m = masks[i, y0:y1, x0:x1].to(ranking_map.dtype)
+            window = ranking_map[c, y0:y1, x0:x1]
+            sums.append(((torch.sigmoid(window) if from_logits else window) * m).sum())
             areas.append(m.sum())
         if not sums:
-            return prob.new_zeros(0)
+            return ranking_map.new_zeros(0)
         return torch.stack(sums) / torch.stack(areas).clamp(min=1)
+    prob = torch.sigmoid(ranking_map) if from_logits else ranking_map
     per_instance = prob.index_select(0, channel)  # (N, H, W): each instance's category channel
     m = masks.to(per_instance.dtype)
     area = m.flatten(1).sum(1)

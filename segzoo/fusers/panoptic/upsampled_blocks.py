@@ -20,6 +20,7 @@ the same cell bounds.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -89,8 +90,12 @@ class BlockGrid:
         a, b, c, d = self.corners()
         top = torch.maximum(torch.maximum(a, b), torch.maximum(c, d))
         low = torch.minimum(torch.minimum(a, b), torch.minimum(c, d))
-        value = self.padded.amax(0)  # a best channel of each coarse pixel (ties don't matter for a bound):
-        best = (self.padded == value).to(torch.uint8).argmax(0)[None]  # (1, h + 2, w + 2), faster than argmax
+        # a best channel of each coarse pixel (ties don't matter for a bound): the last channel equal to
+        # the maximum, from vectorised passes (a strided argmax over the channels is several times slower)
+        k = self.padded.shape[0]
+        hits = self.padded == self.padded.amax(0)
+        weights = torch.arange(1, k + 1, dtype=torch.uint8 if k < 256 else torch.int16, device=hits.device)
+        best = ((hits * weights[:, None, None]).amax(0).long() - 1).clamp(min=0)[None]  # (1, h + 2, w + 2)
         ends = (best[:, :-1, :-1], best[:, :-1, 1:], best[:, 1:, :-1], best[:, 1:, 1:])
         mean = torch.stack([sum(c.gather(0, b)[0] for b in ends) / 4 for c in self.corners()]).amin(0)
         return top, torch.maximum(low.amax(0), mean)
@@ -116,6 +121,43 @@ class BlockGrid:
             a, b, c, d = (flat.reshape(-1).take(channels * (hp * wp) + cell + o) for o in (0, 1, wp, wp + 1))
         values = self.values(*(t[..., None] for t in (a, b, c, d)))  # (m, n, sy, 1, sx)
         return values.squeeze(-2)
+
+    def log_sum_exp(
+        self, rows: torch.Tensor, cols: torch.Tensor, *, chunk: int = 512
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(lse (P,), done (P,) bool)``: the log-sum-exp over every channel at the output pixels
+        ``(rows[p], cols[p])``, computed for whole cells, ``chunk`` cells at a time: each cell's
+        corners are read once for its ``sy x sx`` pixels, shifted by the cell's lower bound of the
+        best value (so the exponentials neither overflow nor vanish), and the sum of exponentials
+        needs no per-pixel maximum. Pixels of cells whose channels spread too far above that bound
+        for float32 are not done (``done`` False): take ``torch.logsumexp`` there; nor is any pixel when
+        they are so scattered that whole cells hold over three times as many pixels."""
+        k, hp, wp = self.padded.shape
+        (sy, sx), width = (self.ay.scale, self.ax.scale), self.cells[1]
+        top, floor = self.bounds()
+        cell = self.pixel_cells(rows, cols)
+        cells, inverse = torch.unique(cell, return_inverse=True)
+        if cells.shape[0] * sy * sx > 3 * rows.shape[0]:  # scattered pixels: whole cells would cost more
+            nothing = torch.zeros(rows.shape, dtype=self.padded.dtype, device=rows.device)
+            return nothing, torch.zeros_like(rows, dtype=torch.bool)
+        shift = floor.reshape(-1)[cells]  # (n,)
+        headroom = 80.0 - math.log(max(k, 1))  # exp(headroom) * K stays below float32's maximum
+        safe = top.amax(0).reshape(-1)[cells] - shift < headroom
+        base = cells // width * wp + cells % width  # each cell's top-left corner in the padded map
+        flat = self.padded.reshape(k, hp * wp)
+        wx, wy = self.ax.weights.tolist(), self.ay.weights.tolist()
+        sums = torch.empty((cells.shape[0], sy, sx), dtype=flat.dtype, device=flat.device)
+        for i in range(0, cells.shape[0], chunk):
+            at, below = base[i : i + chunk], shift[i : i + chunk]
+            a, b, c, d = (flat.index_select(1, at + o) - below for o in (0, 1, wp, wp + 1))  # (K, n)
+            upper = [torch.lerp(a, b, w) for w in wx]
+            lower = [torch.lerp(c, d, w) for w in wx]
+            for y, v in enumerate(wy):
+                for x in range(sx):
+                    sums[i : i + chunk, y, x] = torch.lerp(upper[x], lower[x], v).exp_().sum(0)
+        lse = sums.log_() + shift[:, None, None]
+        position = (rows + self.ay.start) % sy, (cols + self.ax.start) % sx
+        return lse[inverse, position[0], position[1]], safe[inverse]
 
     def to_image(self, blocks: torch.Tensor) -> torch.Tensor:
         """``(..., h + 1, sy, w + 1, sx)`` -> ``(..., H, W)``: the crop of the cells laid end to end."""

@@ -255,11 +255,13 @@ class UpsampledLogits:
         grid = self._block_grid()
         top, floor = grid.bounds()
         candidate = top >= floor
-        count = candidate.sum(0)  # (h + 1, w + 1) candidates per cell
+        k = top.shape[0]
+        count = candidate.view(torch.uint8).sum(0, dtype=torch.int16 if k < 32768 else torch.int64)  # per cell
         hard = count > _SLOTS
         sy, sx = grid.ay.scale, grid.ax.scale
         hard_pixels = grid.to_image(hard[:, None, :, None].expand(-1, sy, -1, sx)).sum()
-        n_hard, m = (int(v) for v in torch.stack([hard_pixels, count.clamp(max=_SLOTS).max()]).tolist())  # one sync
+        most = count.clamp(max=_SLOTS).max().long()
+        n_hard, m = (int(v) for v in torch.stack([hard_pixels, most]).tolist())  # one sync
         if n_hard > _DENSE_SHARE * self.crop[0] * self.crop[1]:
             return channel_argmax(self.dense())
         slots = self._candidate_slots(candidate, m)  # (m, h + 1, w + 1), increasing channel order
@@ -350,6 +352,14 @@ class UpsampledLogits:
             m = int(near[easy].max())
             channels = top.topk(m, dim=0).indices[:, cell[easy]]  # (m, S_easy)
             lse[easy] = torch.logsumexp(self._values_at(channels, e_rows, e_cols), dim=0)
+        grid = self._block_grid()
+        if n_hard and grid is not None:  # every channel, cell by cell (upsampled_blocks.py)
+            h_index = torch.nonzero(hard).squeeze(1)
+            values, done = grid.log_sum_exp(rows[h_index], cols[h_index])
+            lse[h_index] = values
+            hard[h_index[~done]] = True  # cells too spread out for the shifted sums: below, pixel by pixel
+            hard[h_index[done]] = False
+            n_hard = int(hard.sum())
         if n_hard:  # every channel, in chunks of pixels whose K values stay in cache
             h_rows, h_cols = rows[hard], cols[hard]
             lse[hard] = torch.cat([
