@@ -9,7 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segzoo.fusers.panoptic import UpsampledLogits, masks_to_category_channels, upsnet_fusion, upsnet_panoptic_logits
+from segzoo.fusers.panoptic import (
+    UpsampledLogits,
+    masks_to_category_channels,
+    spatial_ranking_scores,
+    upsnet_fusion,
+    upsnet_panoptic_logits,
+)
+from segzoo.heads import SpatialRankingModule
 from segzoo.fusers.panoptic._common import assemble_panoptic, box_masks
 from segzoo.fusers.panoptic.upsampled_blocks import block_axis
 from segzoo.fusers.panoptic.upsampled_logits import _source_index, class_probability
@@ -122,10 +129,35 @@ def test_windowed_category_channels_and_binary_masks_equal_the_whole_image_ones(
     assert binary.dtype == torch.bool and torch.equal(binary, probs > 0.5)
     things = [0, 1, 2, 3, 4, 5]
     for size in (None, (16, 20)):
-        assert torch.equal(
-            masks_to_category_channels(binary, labels, thing_ids=things, size=size, windows=windows),
-            masks_to_category_channels(binary, labels, thing_ids=things, size=size),
-        )
+        got = masks_to_category_channels(binary, labels, thing_ids=things, size=size, windows=windows)
+        expected = masks_to_category_channels(binary, labels, thing_ids=things, size=size)
+        assert got.shape == expected.shape and torch.allclose(got, expected, rtol=0, atol=1e-6)
+        assert float(expected.max()) > 0.5 and float(expected.min()) == 0.0
+
+
+def test_rank_scores_from_the_windows_equal_the_whole_image_resize():
+    _, boxes, _, labels, logits = _scene(9, n=40, size=(96, 128))
+    probs = torch.sigmoid(logits) * (logits != 0)
+    windows = paste_windows(boxes, 28, (96, 128))
+    binary = binarize_in_windows(probs, windows)
+    binary[4] = False  # an empty mask scores 0
+    torch.manual_seed(0)
+    ranking = SpatialRankingModule(6)
+    with torch.no_grad():
+        got = spatial_ranking_scores(ranking, binary, labels, thing_ids=[0, 1, 2, 3, 4, 5], windows=windows)
+        expected = spatial_ranking_scores(ranking, binary, labels, thing_ids=[0, 1, 2, 3, 4, 5])
+    assert torch.allclose(got, expected, rtol=1e-5, atol=1e-6) and float(got[4]) == 0.0
+    assert len(set(got.tolist())) > 30  # distinct scores, so the paste order is the same
+    assert torch.equal(torch.argsort(got, descending=True), torch.argsort(expected, descending=True))
+
+
+def test_window_values_equal_the_values_at_those_pixels():
+    g = torch.Generator().manual_seed(10)
+    upsampled = UpsampledLogits(torch.randn(5, 23, 31, generator=g), (96, 128), (90, 120))  # not a factor of 4
+    got = upsampled.window_values(3, slice(10, 40), slice(100, 120))
+    rows, cols = torch.meshgrid(torch.arange(10, 40), torch.arange(100, 120), indexing="ij")
+    expected = upsampled.values_at(torch.full((rows.numel(),), 3), rows.reshape(-1), cols.reshape(-1))
+    assert torch.equal(got, expected.view(30, 20))
 
 
 def test_zeros_on_demand_are_zeros_of_the_right_kind():

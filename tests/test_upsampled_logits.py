@@ -70,14 +70,16 @@ def test_a_tie_goes_to_the_first_channel_as_argmax(monkeypatch):
     assert torch.equal(got, expected) and set(got.unique().tolist()) == {3, 20}
 
 
-@pytest.mark.parametrize("scale,share,dense_runs", [(40.0, 0.5, 0), (0.01, 0.05, 0), (0.01, 0.6, 1)])
-def test_class_probability_is_the_softmax_of_the_dense_resize(monkeypatch, scale, share, dense_runs):
+@pytest.mark.parametrize("scale,share,size,dense_runs", [(40.0, 0.5, (64, 80), 0), (0.01, 0.05, (64, 80), 0),
+                                                        (0.01, 0.6, (64, 80), 0), (0.01, 0.6, (62, 78), 1)])  # fmt: skip
+def test_class_probability_is_the_softmax_of_the_dense_resize(monkeypatch, scale, share, size, dense_runs):
     """Very confident logits (the channels within 30 of the best, per cell), flat logits at a few
-    pixels (every channel at those pixels) and flat logits at many pixels (the dense resize)."""
+    pixels (every channel at those pixels) and flat logits at many pixels (by cells when the resize
+    factor is an integer, else the dense resize)."""
     g = torch.Generator().manual_seed(2)
     # wide regions: only the cells across a boundary need every channel
     logits = _confident(60, 16, 20, seed=2, spread=scale, region=8) if scale > 1 else torch.randn(60, 16, 20, generator=g) * scale
-    size, crop = (64, 80), (60, 77)
+    crop = (60, 77)
     dense = _dense(logits, size, crop)
     classes = torch.where(torch.rand(crop, generator=g) < share, dense.argmax(0), -1)
     expected = torch.exp(dense.gather(0, classes.clamp(min=0)[None])[0] - torch.logsumexp(dense, 0)) * (classes >= 0)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ._common import as_ids, check_instances, thing_channels
 from .heuristic import HeuristicFuser, heuristic_fusion
+from .ranking_windows import category_channels_in_windows, rank_scores_in_windows
 
 __all__ = [
     "masks_to_category_channels",
@@ -51,8 +52,9 @@ def masks_to_category_channels(
     Channel ``t`` is ``thing_ids[t]``; masks of one class are merged (max). Used for the
     ranking module's input (predicted masks) and its targets (visible GT masks). ``size``
     (default ``(H, W)``) resizes with antialiased bilinear interpolation (soft values).
-    ``windows``: optional ``(N, 4)`` int64 ``(y0, y1, x0, x1)`` outside which each mask is empty
-    (a paste's windows); the merge then reads only those (the same values).
+    ``windows``: optional ``(N, 4)`` int64 ``(y0, y1, x0, x1)`` outside which each bool mask is empty
+    (a paste's windows): the merge and the resize then read only those (``ranking_windows.py``; equal
+    up to float32 rounding).
     """
     if masks.dim() != 3:
         raise ValueError(f"masks must be (N, H, W), got shape {tuple(masks.shape)}.")
@@ -66,13 +68,9 @@ def masks_to_category_channels(
     # Only the classes that have a mask are merged and resized (the others stay 0): the same
     # per-channel values as doing all T channels, at the cost of the classes present.
     present, local = torch.unique(channel, sorted=True, return_inverse=True)
-    if windows is not None and masks.dtype == torch.bool:  # each mask's window only: cost follows their sizes
-        merged = torch.zeros((present.shape[0], h, w), dtype=torch.uint8, device=masks.device)
-        for i, (c, (y0, y1, x0, x1)) in enumerate(zip(local.tolist(), windows.tolist())):  # two host copies
-            target = merged[c, y0:y1, x0:x1]
-            torch.maximum(target, masks[i, y0:y1, x0:x1].view(torch.uint8), out=target)
-        merged = merged.to(torch.float32)
-    elif masks.dtype == torch.bool:  # max of 0/1 masks in uint8, a quarter of float32's traffic
+    if windows is not None and masks.dtype == torch.bool:  # each mask's window only (ranking_windows.py)
+        return category_channels_in_windows(masks, channel, windows, num_channels=len(things), size=size)
+    if masks.dtype == torch.bool:  # max of 0/1 masks in uint8, a quarter of float32's traffic
         index = local[:, None, None].expand(-1, h, w)  # max of 0/1 masks in uint8, a quarter of float32's traffic
         merged = torch.zeros((present.shape[0], h, w), dtype=torch.uint8, device=masks.device)
         merged = merged.scatter_reduce(0, index, masks.view(torch.uint8), reduce="amax").to(torch.float32)
@@ -151,15 +149,19 @@ def spatial_ranking_scores(
     resizing them to stride 4 softens their edges only); their category channels at stride 4 go
     through the ``ranking`` module, whose map is resized to ``(H, W)`` in the detected classes'
     channels only (the scores read no other) and averaged over each mask
-    (:func:`rank_scores_from_map`; ``windows`` as there).
+    (:func:`rank_scores_from_map`). With ``windows`` (a paste's, outside which the masks are empty)
+    the category channels and the scores read only the windows (``ranking_windows.py``: the map's
+    values at the window pixels, no full-image resize; equal up to float32 rounding).
     """
     size = tuple(masks.shape[-2:])
     small = (-(-size[0] // 4), -(-size[1] // 4))  # the ranking module runs at stride 4, as in training
     category = masks_to_category_channels(masks, labels, thing_ids=thing_ids, size=small, windows=windows)
     ranking_map = ranking(category[None])
-    present = torch.unique(thing_channels(labels, thing_ids), sorted=True)
+    present, local = torch.unique(thing_channels(labels, thing_ids), sorted=True, return_inverse=True)
     if present.numel() == 0:  # no detection: nothing to rank
         return ranking_map.new_zeros(0)
+    if windows is not None:
+        return rank_scores_in_windows(ranking_map[0, present], masks, local, windows)
     ranking_map = F.interpolate(ranking_map[:, present], size=size, mode="bilinear", align_corners=False)[0]
     present_ids = [list(thing_ids)[i] for i in present.tolist()]
     return rank_scores_from_map(ranking_map, masks, labels, thing_ids=present_ids, windows=windows)

@@ -245,7 +245,7 @@ class UpsampledLogits:
         if n_hard:  # every channel at those pixels, in chunks whose K values stay in cache
             rows, cols = torch.nonzero(hard, as_tuple=True)
             label[rows, cols] = torch.cat([
-                self._values_at(None, rows[i : i + _CHUNK], cols[i : i + _CHUNK]).argmax(0)
+                self.values_at(None, rows[i : i + _CHUNK], cols[i : i + _CHUNK]).argmax(0)
                 for i in range(0, n_hard, _CHUNK)
             ])  # fmt: skip
         return label
@@ -295,7 +295,7 @@ class UpsampledLogits:
         slots = torch.where(slots < 0, slots[:1], slots)
         return slots.view(m, h, w)
 
-    def _values_at(self, channels: torch.Tensor | None, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    def values_at(self, channels: torch.Tensor | None, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Bilinear values of ``channels[..., p]`` (every channel when None: ``(K, P)``) at the output
         pixels ``(rows[p], cols[p])``, from the padded logits (the same corners as :meth:`_corners`)."""
         padded = self._padded()
@@ -310,6 +310,17 @@ class UpsampledLogits:
             a, b, c, d = (padded.reshape(-1).take(index + o) for o in (0, 1, wp, wp + 1))
         wy, wx = ly[rows], lx[cols]
         return torch.lerp(torch.lerp(a, b, wx), torch.lerp(c, d, wx), wy)
+
+    def window_values(self, channel: int, rows: slice, cols: slice) -> torch.Tensor:
+        """``(len(rows), len(cols))`` the bilinear values of one channel over a window of output pixels
+        (the same corners, weights and order as :meth:`values_at`)."""
+        padded = self._padded()[channel]
+        y0, _, ly, x0, _, lx = self._grid()
+        r, c = y0[rows] + 1, x0[cols] + 1  # the window's cells in the padded map
+        top, bottom = padded.index_select(0, r), padded.index_select(0, r + 1)
+        wx, wy = lx[cols], ly[rows, None]
+        upper = torch.lerp(top.index_select(1, c), top.index_select(1, c + 1), wx)
+        return torch.lerp(upper, torch.lerp(bottom.index_select(1, c), bottom.index_select(1, c + 1), wx), wy)
 
     def _pixel_bounds(self, rows: torch.Tensor, cols: torch.Tensor):
         """``(top (K, C), floor (C,), cell (P,))``: the cell bounds of the block or the general layout,
@@ -331,7 +342,8 @@ class UpsampledLogits:
         where = torch.nonzero(classes >= 0)
         if where.shape[0] == 0:
             return out
-        if self._dense is not None:  # already resized (UPSNet's panoptic logits need it): read it
+        cells = self._block_grid() is not None  # the log-sum-exp by cells costs less than reading a resize
+        if self._dense is not None and not cells:  # already resized (UPSNet's panoptic logits need it): read it
             return class_probability(self._dense, classes)
         rows, cols = where[:, 0], where[:, 1]
         k = self.logits.shape[0]
@@ -344,14 +356,14 @@ class UpsampledLogits:
             easy = torch.zeros_like(rows, dtype=torch.bool)
         hard = ~easy
         n_hard = int(hard.sum())  # one host sync
-        if n_hard > _DENSE_SHARE * classes.numel():  # many pixels need every channel: resize them all
+        if n_hard > _DENSE_SHARE * classes.numel() and not cells:  # many pixels need every channel: resize all
             return class_probability(self.dense(), classes)
         lse = torch.empty(rows.shape, dtype=torch.float32, device=self.device)
         if n_hard < rows.shape[0]:
             e_rows, e_cols = rows[easy], cols[easy]
             m = int(near[easy].max())
             channels = top.topk(m, dim=0).indices[:, cell[easy]]  # (m, S_easy)
-            lse[easy] = torch.logsumexp(self._values_at(channels, e_rows, e_cols), dim=0)
+            lse[easy] = torch.logsumexp(self.values_at(channels, e_rows, e_cols), dim=0)
         grid = self._block_grid()
         if n_hard and grid is not None:  # every channel, cell by cell (upsampled_blocks.py)
             h_index = torch.nonzero(hard).squeeze(1)
@@ -363,10 +375,10 @@ class UpsampledLogits:
         if n_hard:  # every channel, in chunks of pixels whose K values stay in cache
             h_rows, h_cols = rows[hard], cols[hard]
             lse[hard] = torch.cat([
-                torch.logsumexp(self._values_at(None, h_rows[i : i + _CHUNK], h_cols[i : i + _CHUNK]), dim=0)
+                torch.logsumexp(self.values_at(None, h_rows[i : i + _CHUNK], h_cols[i : i + _CHUNK]), dim=0)
                 for i in range(0, n_hard, _CHUNK)
             ])  # fmt: skip
-        own = self._values_at(classes[rows, cols].to(torch.int64), rows, cols)
+        own = self.values_at(classes[rows, cols].to(torch.int64), rows, cols)
         out[rows, cols] = torch.exp(own - lse)
         return out
 
@@ -388,12 +400,12 @@ def class_probability(sem_logits, classes: torch.Tensor) -> torch.Tensor:
     if isinstance(sem_logits, UpsampledLogits):
         return sem_logits.class_probability(classes)
     logits = sem_logits.float()
-    rows, cols = torch.nonzero(classes >= 0, as_tuple=True)
-    if rows.shape[0] > classes.numel() // 2:  # most pixels: the whole map
+    where = torch.nonzero((classes >= 0).reshape(-1)).squeeze(1)
+    if where.shape[0] > classes.numel() // 3:  # many pixels: the whole map (gathering costs more)
         cls = classes.clamp(min=0)
         return torch.exp(logits.gather(0, cls[None])[0] - torch.logsumexp(logits, dim=0)) * (classes >= 0)
     out = torch.zeros(classes.shape, dtype=torch.float32, device=logits.device)
-    values = logits[:, rows, cols]  # (K, P): only the pixels asked for
-    own = values.gather(0, classes[rows, cols].to(torch.int64)[None])[0]
-    out[rows, cols] = torch.exp(own - torch.logsumexp(values, dim=0))
+    values = logits.reshape(logits.shape[0], -1).index_select(1, where)  # (K, P): only the pixels asked for
+    own = values.gather(0, classes.reshape(-1)[where].to(torch.int64)[None])[0]
+    out.view(-1)[where] = torch.exp(own - torch.logsumexp(values, dim=0))
     return out

@@ -1,0 +1,91 @@
+"""OANet's ranking input and rank scores computed from the paste windows only.
+
+Liu et al., "An End-to-End Network for Panoptic Segmentation" (OANet), arXiv:1903.05027, Sec. 3.3;
+the whole-image versions are in ``spatial_ranking.py``. A pasted mask is empty outside its paste
+window (``PanopticModel.instances``' ``windows``), so:
+
+- **category channels at stride 4**: each class's masks are merged (max) only over the union of
+  its windows, and that block is resized with the antialiased bilinear resize written as two
+  matrices (``F.interpolate``'s own weights, taken from resizing an identity): ``A_y @ block @
+  A_x^T``. No full-image channel is built or resized.
+- **rank scores**: the ranking map stays at stride 4; its bilinear values are computed over each
+  instance's window only (:meth:`UpsampledLogits.window_values`), where the mean of
+  ``sigmoid(map)`` over the mask is taken.
+
+Both equal the whole-image computation up to float32 rounding (the sums run in another order), so
+two instances whose rank scores differ by a few ulps may swap places.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from .upsampled_logits import UpsampledLogits
+
+__all__ = ["antialias_matrix", "category_channels_in_windows", "rank_scores_in_windows"]
+
+
+@functools.lru_cache(maxsize=16)
+def _antialias_matrix(size_in: int, size_out: int, device: str) -> torch.Tensor:
+    eye = torch.eye(size_in, device=device)[None, None]  # resizing rows of an identity gives each row's weights
+    return F.interpolate(eye, size=(size_out, size_in), mode="bilinear", align_corners=False, antialias=True)[0, 0]
+
+
+def antialias_matrix(size_in: int, size_out: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``(size_out, size_in)`` float32: the weights of ``F.interpolate(..., mode="bilinear",
+    antialias=True)`` along one axis (row ``o`` holds output ``o``'s weights of the input pixels)."""
+    return _antialias_matrix(int(size_in), int(size_out), str(device))
+
+
+def category_channels_in_windows(
+    masks: torch.Tensor, channel: torch.Tensor, windows: torch.Tensor, *, num_channels: int, size: tuple[int, int]
+) -> torch.Tensor:
+    """``(T, h, w)`` float32: binary ``masks (N, H, W)`` (bool) merged by ``channel (N,)`` and resized to
+    ``size`` (antialiased bilinear), reading each mask only inside its window."""
+    big_h, big_w = masks.shape[-2:]
+    out = torch.zeros((num_channels, *size), dtype=torch.float32, device=masks.device)
+    if masks.shape[0] == 0:
+        return out
+    a_y = antialias_matrix(big_h, size[0], masks.device)
+    a_x = antialias_matrix(big_w, size[1], masks.device)
+    rows = windows.tolist()
+    by_channel: dict[int, list[int]] = {}
+    for i, c in enumerate(channel.tolist()):  # one host copy
+        if rows[i][1] > rows[i][0] and rows[i][3] > rows[i][2]:
+            by_channel.setdefault(c, []).append(i)
+    for c, members in by_channel.items():
+        y0, y1 = min(rows[i][0] for i in members), max(rows[i][1] for i in members)
+        x0, x1 = min(rows[i][2] for i in members), max(rows[i][3] for i in members)
+        block = torch.zeros((y1 - y0, x1 - x0), dtype=torch.uint8, device=masks.device)
+        for i in members:
+            wy0, wy1, wx0, wx1 = rows[i]
+            target = block[wy0 - y0 : wy1 - y0, wx0 - x0 : wx1 - x0]
+            torch.maximum(target, masks[i, wy0:wy1, wx0:wx1].view(torch.uint8), out=target)
+        out[c] = a_y[:, y0:y1] @ block.to(torch.float32) @ a_x[:, x0:x1].t()
+    return out
+
+
+def rank_scores_in_windows(
+    ranking_map: torch.Tensor, masks: torch.Tensor, channel: torch.Tensor, windows: torch.Tensor
+) -> torch.Tensor:
+    """``(N,)`` mean of ``sigmoid`` of the bilinear resize of ``ranking_map (T, h, w)`` to the masks'
+    ``(H, W)``, in channel ``channel[i]``, over each binary mask ``masks[i]`` (0 for an empty mask);
+    the map's values are computed over each window only."""
+    n, size = masks.shape[0], tuple(masks.shape[-2:])
+    if n == 0:
+        return torch.zeros(0, dtype=torch.float32, device=masks.device)
+    upsampled = UpsampledLogits(ranking_map, size)
+    sums, areas = [], []
+    for i, (c, (y0, y1, x0, x1)) in enumerate(zip(channel.tolist(), windows.tolist())):  # two host copies
+        if y1 <= y0 or x1 <= x0:
+            sums.append(masks.new_zeros((), dtype=torch.float32))
+            areas.append(masks.new_zeros((), dtype=torch.float32))
+            continue
+        inside = masks[i, y0:y1, x0:x1].to(torch.float32)
+        values = upsampled.window_values(c, slice(y0, y1), slice(x0, x1))
+        sums.append((torch.sigmoid(values) * inside).sum())
+        areas.append(inside.sum())
+    return torch.stack(sums) / torch.stack(areas).clamp(min=1)
