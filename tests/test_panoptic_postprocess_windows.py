@@ -85,6 +85,19 @@ def test_upsnet_fusion_with_values_below_the_outside_logit_or_ties_equals_the_de
     assert torch.equal(pan, ref_pan) and segs == ref_segs
 
 
+def test_upsnet_fusion_with_mixed_dtypes_or_gradients_equals_the_dense_argmax():
+    sem, boxes, scores, labels, mask_logits = _scene(5)
+    args = dict(thing_ids=[0, 1, 2, 3, 4, 5], stuff_ids=[6, 7, 8, 9, 10, 11])
+    half = sem.to(torch.bfloat16)  # float32 mask logits would promote it: Z rounds them to bf16
+    assert upsnet_fusion(half, boxes, scores, labels, mask_logits, **args)[0].equal(
+        _reference_upsnet(half, boxes, scores, labels, mask_logits, **args)[0]
+    )
+    trained = sem.clone().requires_grad_(True)  # outside no_grad, as a training loop's evaluation may call it
+    pan, segs = upsnet_fusion(trained, boxes, scores, labels, mask_logits, **args)
+    ref_pan, ref_segs = _reference_upsnet(sem, boxes, scores, labels, mask_logits, **args)
+    assert torch.equal(pan, ref_pan) and segs == ref_segs
+
+
 def test_block_layout_follows_interpolate_only_for_integer_factors():
     for coarse, fine, keep in ((24, 96, 96), (24, 96, 90), (16, 64, 64), (32, 64, 61)):
         axis = block_axis(*_source_index(coarse, fine, keep, torch.device("cpu")), coarse, fine)
@@ -94,7 +107,8 @@ def test_block_layout_follows_interpolate_only_for_integer_factors():
 
 
 @pytest.mark.parametrize("scale", [0.05, 1.0, 10.0])
-@pytest.mark.parametrize("size,crop", [((96, 128), (96, 128)), ((96, 128), (81, 127)), ((64, 64), (64, 64))])
+@pytest.mark.parametrize("size,crop", [((96, 128), (96, 128)), ((96, 128), (81, 127)), ((96, 128), (30, 41)),
+                                       ((64, 64), (64, 64))])  # fmt: skip
 def test_cell_by_cell_argmax_equals_the_pixel_path_and_the_dense_resize(scale, size, crop):
     g = torch.Generator().manual_seed(5)
     coarse = (24, 32) if size == (96, 128) else (32, 32)  # factors 4 and 2
@@ -133,6 +147,9 @@ def test_windowed_category_channels_and_binary_masks_equal_the_whole_image_ones(
         expected = masks_to_category_channels(binary, labels, thing_ids=things, size=size)
         assert got.shape == expected.shape and torch.allclose(got, expected, rtol=0, atol=1e-6)
         assert float(expected.max()) > 0.5 and float(expected.min()) == 0.0
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # evaluate(amp="bf16") runs predict under autocast
+            autocast = masks_to_category_channels(binary, labels, thing_ids=things, size=size, windows=windows)
+        assert torch.equal(autocast, got)
 
 
 def test_rank_scores_from_the_windows_equal_the_whole_image_resize():

@@ -12,8 +12,9 @@ window (``PanopticModel.instances``' ``windows``), so:
   instance's window only (:meth:`UpsampledLogits.window_values`), where the mean of
   ``sigmoid(map)`` over the mask is taken.
 
-Both equal the whole-image computation up to float32 rounding (the sums run in another order), so
-two instances whose rank scores differ by a few ulps may swap places.
+Both equal the whole-image computation in float32 up to rounding (the sums run in another order;
+the products run in float64, also under autocast), so two instances whose rank scores differ by a
+few ulps may swap places.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def category_channels_in_windows(
             wy0, wy1, wx0, wx1 = rows[i]
             target = block[wy0 - y0 : wy1 - y0, wx0 - x0 : wx1 - x0]
             torch.maximum(target, masks[i, wy0:wy1, wx0:wx1].view(torch.uint8), out=target)
-        out[c] = a_y[:, y0:y1] @ block.to(torch.float32) @ a_x[:, x0:x1].t()
+        with torch.autocast(masks.device.type, enabled=False):  # float64: no bf16 autocast, no TF32
+            product = a_y[:, y0:y1].double() @ block.double() @ a_x[:, x0:x1].double().t()
+        out[c] = product.to(torch.float32)
     return out
 
 

@@ -65,13 +65,13 @@ def masks_to_category_channels(
     out = torch.zeros((len(things), *size), dtype=torch.float32, device=masks.device)
     if masks.shape[0] == 0:
         return out
+    if windows is not None and masks.dtype == torch.bool:  # each mask's window only (ranking_windows.py)
+        return category_channels_in_windows(masks, channel, windows, num_channels=len(things), size=size)
     # Only the classes that have a mask are merged and resized (the others stay 0): the same
     # per-channel values as doing all T channels, at the cost of the classes present.
     present, local = torch.unique(channel, sorted=True, return_inverse=True)
-    if windows is not None and masks.dtype == torch.bool:  # each mask's window only (ranking_windows.py)
-        return category_channels_in_windows(masks, channel, windows, num_channels=len(things), size=size)
     if masks.dtype == torch.bool:  # max of 0/1 masks in uint8, a quarter of float32's traffic
-        index = local[:, None, None].expand(-1, h, w)  # max of 0/1 masks in uint8, a quarter of float32's traffic
+        index = local[:, None, None].expand(-1, h, w)
         merged = torch.zeros((present.shape[0], h, w), dtype=torch.uint8, device=masks.device)
         merged = merged.scatter_reduce(0, index, masks.view(torch.uint8), reduce="amax").to(torch.float32)
     else:
@@ -164,7 +164,7 @@ def spatial_ranking_scores(
         return rank_scores_in_windows(ranking_map[0, present], masks, local, windows)
     ranking_map = F.interpolate(ranking_map[:, present], size=size, mode="bilinear", align_corners=False)[0]
     present_ids = [list(thing_ids)[i] for i in present.tolist()]
-    return rank_scores_from_map(ranking_map, masks, labels, thing_ids=present_ids, windows=windows)
+    return rank_scores_from_map(ranking_map, masks, labels, thing_ids=present_ids)
 
 
 def spatial_ranking_targets(

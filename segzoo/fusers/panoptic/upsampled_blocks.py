@@ -10,9 +10,11 @@ partial blocks whole (a lerp between two equal values is that value), so the res
 per-pixel value is then a broadcast of the cell's four corners against the ``s`` row and ``s``
 column weights: no gather of source rows and columns per pixel, which dominated the time of
 the general path (``upsampled_logits.py``), and the same ``torch.lerp`` of the same corners
-with the same weights, so the same values to the bit. The class probabilities stay per pixel
-(they need every channel at the stuff pixels, which a per-pixel gather does as fast), reading
-the same cell bounds.
+with the same weights, so the same values to the bit. Where a class probability needs every
+channel, :meth:`BlockGrid.log_sum_exp` reads each cell's corners once for all its pixels.
+
+Only the cells that hold pixels of the crop are laid out (a small image in a large padded batch
+pays for its own cells).
 
 :func:`block_axis` checks the layout against ``F.interpolate``'s source indices and weights
 (``_source_index``) rather than assuming it: any size where they differ takes the general path.
@@ -94,7 +96,8 @@ class BlockGrid:
         # the maximum, from vectorised passes (a strided argmax over the channels is several times slower)
         k = self.padded.shape[0]
         hits = self.padded == self.padded.amax(0)
-        weights = torch.arange(1, k + 1, dtype=torch.uint8 if k < 256 else torch.int16, device=hits.device)
+        small = torch.uint8 if k < 256 else torch.int16 if k < 32768 else torch.int32
+        weights = torch.arange(1, k + 1, dtype=small, device=hits.device)
         best = ((hits * weights[:, None, None]).amax(0).long() - 1).clamp(min=0)[None]  # (1, h + 2, w + 2)
         ends = (best[:, :-1, :-1], best[:, :-1, 1:], best[:, 1:, :-1], best[:, 1:, 1:])
         mean = torch.stack([sum(c.gather(0, b)[0] for b in ends) / 4 for c in self.corners()]).amin(0)

@@ -27,7 +27,8 @@ boundary), and the dense resize when those are more than a quarter of the image.
 
 When the resize factor is an integer (stride-4 logits of a padded input), the argmax runs cell
 by cell on ``s x s`` blocks of pixels (``upsampled_blocks.py``), the same values without gathering
-source rows and columns per pixel.
+source rows and columns per pixel, and the log-sum-exp over every channel reads each cell's
+corners once for its pixels (no dense fallback there: it costs less than the resize).
 
 The values are float32 interpolations of the coarse values (taken in float32, also from a bf16
 network) with the same source indices and weights as ``F.interpolate``; they can differ from
@@ -130,7 +131,17 @@ class UpsampledLogits:
             (h, w), (hp, wp) = self.logits.shape[-2:], self.size
             ay, ax = block_axis(y0, y1, ly, h, hp), block_axis(x0, x1, lx, w, wp)
             ok = ay is not None and ax is not None and self._finite and self.logits.shape[0] > 0
-            self._blocks = BlockGrid(self._padded(), ay, ax, self.crop) if ok else None
+            if ok:  # the cells holding pixels of the crop: coarse rows -1 .. n - 2, clamped (replicated edges)
+                n_y, n_x = -(-(ay.start + self.crop[0]) // ay.scale), -(-(ax.start + self.crop[1]) // ax.scale)
+                if (n_y, n_x) == (h + 1, w + 1):
+                    padded = self._padded()
+                else:
+                    rows = torch.arange(-1, n_y, device=self.device).clamp(0, h - 1)
+                    cols = torch.arange(-1, n_x, device=self.device).clamp(0, w - 1)
+                    padded = self.logits.index_select(1, rows).index_select(2, cols)
+                self._blocks = BlockGrid(padded, ay, ax, self.crop)
+            else:
+                self._blocks = None
         return self._blocks
 
     # tensor-like surface the fusers' checks use
@@ -163,8 +174,6 @@ class UpsampledLogits:
             (h, w), (hp, wp), (hc, wc) = self.logits.shape[-2:], self.size, self.crop
             self._grid_values = (*_source_index(h, hp, hc, self.device), *_source_index(w, wp, wc, self.device))
         return self._grid_values
-
-
 
     def _padded(self) -> torch.Tensor:
         """``(K, h + 2, w + 2)`` the logits with one replicated row and column around (computed once)."""
@@ -343,7 +352,7 @@ class UpsampledLogits:
         if where.shape[0] == 0:
             return out
         cells = self._block_grid() is not None  # the log-sum-exp by cells costs less than reading a resize
-        if self._dense is not None and not cells:  # already resized (UPSNet's panoptic logits need it): read it
+        if self._dense is not None and not cells:  # already resized (UPSNet's panoptic logits): read it
             return class_probability(self._dense, classes)
         rows, cols = where[:, 0], where[:, 1]
         k = self.logits.shape[0]

@@ -268,12 +268,16 @@ def _channels(sem: torch.Tensor, ids: list[int]) -> torch.Tensor:
     return sem.index_select(0, torch.as_tensor(ids, dtype=torch.int64, device=sem.device))
 
 
+@torch.no_grad()  # indices only (its in-place maxima would refuse inputs that require grad)
 def _grouped_argmax(sem, boxes, labels, mask_logits, kept, *, things, stuff, with_unknown):
     """The argmax over UPSNet's ``Z`` without building it: the best stuff channel, the best instance
     channel (each instance read only inside its box) and the unknown channel, compared in ``Z``'s
     channel order (the earlier group wins a tie, as argmax). Equal to :func:`_dense_argmax` when
     every instance value inside its box exceeds ``OUTSIDE_BOX_LOGIT`` and nothing is NaN; returns
-    ``None`` otherwise (one host sync), so that the caller takes the dense argmax."""
+    ``None`` otherwise (one host sync), so that the caller takes the dense argmax; also when the mask
+    logits' dtype would promote the semantic one (Z holds the instance values rounded to it)."""
+    if torch.result_type(mask_logits, sem) != sem.dtype:
+        return None
     h, w = sem.shape[-2:]
     device = sem.device
     floor = torch.tensor(float("-inf"), device=device)
