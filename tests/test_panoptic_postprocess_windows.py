@@ -16,10 +16,10 @@ from segzoo.fusers.panoptic import (
     upsnet_fusion,
     upsnet_panoptic_logits,
 )
-from segzoo.heads import SpatialRankingModule
 from segzoo.fusers.panoptic._common import assemble_panoptic, box_masks
 from segzoo.fusers.panoptic.upsampled_blocks import block_axis
 from segzoo.fusers.panoptic.upsampled_logits import _source_index, class_probability
+from segzoo.heads import SpatialRankingModule
 from segzoo.models.panoptic.mask_paste import (
     binarize_in_windows,
     paste_logits_and_probs,
