@@ -141,11 +141,15 @@ def test_windowed_category_channels_and_binary_masks_equal_the_whole_image_ones(
     windows = paste_windows(boxes, 28, (64, 80))
     binary = binarize_in_windows(probs, windows)
     assert binary.dtype == torch.bool and torch.equal(binary, probs > 0.5)
+    for dtype in (torch.float64, torch.bfloat16):  # NumPy views for float64, torch for bf16: the same comparison
+        assert torch.equal(binarize_in_windows(probs.to(dtype), windows, 0.7), probs.to(dtype) > 0.7)
     things = [0, 1, 2, 3, 4, 5]
     for size in (None, (16, 20)):
         got = masks_to_category_channels(binary, labels, thing_ids=things, size=size, windows=windows)
         expected = masks_to_category_channels(binary, labels, thing_ids=things, size=size)
         assert got.shape == expected.shape and torch.allclose(got, expected, rtol=0, atol=1e-6)
+        if size is not None:  # an integer factor: the blocks go through F.interpolate itself, to the same values
+            assert torch.equal(got, expected)
         assert float(expected.max()) > 0.5 and float(expected.min()) == 0.0
         with torch.autocast("cpu", dtype=torch.bfloat16):  # evaluate(amp="bf16") runs predict under autocast
             autocast = masks_to_category_channels(binary, labels, thing_ids=things, size=size, windows=windows)

@@ -7,7 +7,8 @@ window (``PanopticModel.instances``' ``windows``), so:
 - **category channels at stride 4**: each class's masks are merged (max) only over the union of
   its windows, and that block is resized with the antialiased bilinear resize written as two
   matrices (``F.interpolate``'s own weights, taken from resizing an identity): ``A_y @ block @
-  A_x^T``. No full-image channel is built or resized.
+  A_x^T``, each matrix cut to the band of output rows its input rows reach (an output row outside it
+  is 0). No full-image channel is built or resized.
 - **rank scores**: the ranking map stays at stride 4; its bilinear values are computed over each
   instance's window only (:meth:`UpsampledLogits.window_values`), where the mean of
   ``sigmoid(map)`` over the mask is taken.
@@ -41,6 +42,22 @@ def antialias_matrix(size_in: int, size_out: int, device: torch.device | str = "
     return _antialias_matrix(int(size_in), int(size_out), str(device))
 
 
+@functools.lru_cache(maxsize=16)
+def _reach(size_in: int, size_out: int, device: str) -> tuple[list[int], list[int]]:
+    """For each input pixel, the first output row of :func:`antialias_matrix` that weighs it and one past the last."""
+    weighs = _antialias_matrix(size_in, size_out, device) != 0  # (size_out, size_in)
+    rows = torch.arange(size_out, device=weighs.device)[:, None]
+    first = torch.where(weighs, rows, size_out).amin(0)
+    last = torch.where(weighs, rows + 1, 0).amax(0)
+    return first.tolist(), last.tolist()
+
+
+def _band(size_in: int, size_out: int, device: torch.device, start: int, stop: int) -> tuple[int, int]:
+    """``(first, stop)``: the output rows whose weights of the input pixels ``start:stop`` are not all 0."""
+    first, last = _reach(int(size_in), int(size_out), str(device))
+    return min(first[start:stop]), max(last[start:stop])
+
+
 def category_channels_in_windows(
     masks: torch.Tensor, channel: torch.Tensor, windows: torch.Tensor, *, num_channels: int, size: tuple[int, int]
 ) -> torch.Tensor:
@@ -57,17 +74,35 @@ def category_channels_in_windows(
     for i, c in enumerate(channel.tolist()):  # one host copy
         if rows[i][1] > rows[i][0] and rows[i][3] > rows[i][2]:
             by_channel.setdefault(c, []).append(i)
+    steps = (big_h // size[0], big_w // size[1])
+    whole = all(n == step * m and step >= 2 for n, m, step in zip((big_h, big_w), size, steps))
     for c, members in by_channel.items():
         y0, y1 = min(rows[i][0] for i in members), max(rows[i][1] for i in members)
         x0, x1 = min(rows[i][2] for i in members), max(rows[i][3] for i in members)
+        # only the output rows and columns the block reaches (the antialiased resize is banded: at stride 4
+        # an output reads 8 input pixels): the others are exactly 0
+        oy0, oy1 = _band(big_h, size[0], masks.device, y0, y1)
+        ox0, ox1 = _band(big_w, size[1], masks.device, x0, x1)
+        if whole:  # resize the block with F.interpolate itself: the same weights and sums, the same values
+            (sy, sx), (h, w) = steps, size
+            top, left = max(oy0 - 1, 0), max(ox0 - 1, 0)  # an output reads less than a step each side
+            bottom, right = min(oy1 + 1, h), min(ox1 + 1, w)  # of its own: these hold the whole of their reach
+            y0, y1, x0, x1 = top * sy, bottom * sy, left * sx, right * sx
         block = torch.zeros((y1 - y0, x1 - x0), dtype=torch.uint8, device=masks.device)
         for i in members:
             wy0, wy1, wx0, wx1 = rows[i]
             target = block[wy0 - y0 : wy1 - y0, wx0 - x0 : wx1 - x0]
             torch.maximum(target, masks[i, wy0:wy1, wx0:wx1].view(torch.uint8), out=target)
+        if whole:
+            resized = F.interpolate(
+                block[None, None].to(torch.float32), size=(bottom - top, right - left), mode="bilinear",
+                align_corners=False, antialias=True,
+            )[0, 0]  # fmt: skip
+            out[c, oy0:oy1, ox0:ox1] = resized[oy0 - top : oy1 - top, ox0 - left : ox1 - left]
+            continue
         with torch.autocast(masks.device.type, enabled=False):  # float64: no bf16 autocast, no TF32
-            product = a_y[:, y0:y1].double() @ block.double() @ a_x[:, x0:x1].double().t()
-        out[c] = product.to(torch.float32)
+            product = a_y[oy0:oy1, y0:y1].double() @ block.double() @ a_x[ox0:ox1, x0:x1].double().t()
+        out[c, oy0:oy1, ox0:ox1] = product.to(torch.float32)
     return out
 
 
