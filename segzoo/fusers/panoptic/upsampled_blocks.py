@@ -90,8 +90,11 @@ class BlockGrid:
 
     def _compute_bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
         a, b, c, d = self.corners()
-        top = torch.maximum(torch.maximum(a, b), torch.maximum(c, d))
-        low = torch.minimum(torch.minimum(a, b), torch.minimum(c, d))
+        top = torch.maximum(a, b)  # in place from there: one full-size buffer each (fewer fresh pages)
+        low = torch.minimum(a, b)
+        for corner in (c, d):
+            torch.maximum(top, corner, out=top)
+            torch.minimum(low, corner, out=low)
         # a best channel of each coarse pixel (ties don't matter for a bound): the last channel equal to
         # the maximum, from vectorised passes (a strided argmax over the channels is several times slower)
         k = self.padded.shape[0]

@@ -46,8 +46,8 @@ import torch.nn.functional as F
 from .upsampled_blocks import BlockGrid, block_axis
 
 __all__ = [
-    "UpsampledLogits", "LSE_MARGIN", "as_dense_logits", "channel_argmax", "channel_max", "semantic_argmax",
-    "class_probability",
+    "UpsampledLogits", "LSE_MARGIN", "as_dense_logits", "channel_argmax", "channel_count", "channel_max",
+    "semantic_argmax", "class_probability",
 ]
 
 LSE_MARGIN = 30.0  # channels further below the cell's bound than this are left out of the log-sum-exp
@@ -74,6 +74,15 @@ def channel_argmax(logits: torch.Tensor) -> torch.Tensor:
     vectorised passes (the maximum; where each channel reaches it; those hits weighted K..1; their
     maximum) instead of the strided scalar ``argmax`` over dimension 0."""
     return channel_max(logits)[1]
+
+
+def channel_count(flags: torch.Tensor) -> torch.Tensor:
+    """``(K, ...)`` bool -> ``(...)``: how many of the ``K`` are True, summed in the narrowest integer type
+    that holds ``K`` (uint8 below 256 channels: no widened copy of the flags, as ``flags.sum(0)`` makes)."""
+    k = flags.shape[0]
+    if k < 256:
+        return flags.view(torch.uint8).sum(0, dtype=torch.uint8)
+    return flags.sum(0, dtype=torch.int16 if k < 32768 else torch.int64)
 
 
 def channel_max(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,7 +233,7 @@ class UpsampledLogits:
             return self._block_argmax()
         top, floor = self._cell_bounds()
         candidate = top >= floor
-        count = candidate.sum(0)  # (h, w) candidates per cell
+        count = channel_count(candidate)  # (h, w) candidates per cell
         hard_cells = count > _SLOTS  # e.g. where several classes meet: every channel there
         y0, _, ly, x0, _, lx = self._grid()
         hard = hard_cells.index_select(0, y0).index_select(1, x0)  # (H, W)
@@ -265,7 +274,7 @@ class UpsampledLogits:
         top, floor = grid.bounds()
         candidate = top >= floor
         k = top.shape[0]
-        count = candidate.view(torch.uint8).sum(0, dtype=torch.int16 if k < 32768 else torch.int64)  # per cell
+        count = channel_count(candidate)  # candidates per cell
         hard = count > _SLOTS
         sy, sx = grid.ay.scale, grid.ax.scale
         hard_pixels = grid.to_image(hard[:, None, :, None].expand(-1, sy, -1, sx)).sum()
@@ -359,7 +368,7 @@ class UpsampledLogits:
         cap = max(1, int(_DENSE_SHARE * k))
         if self._finite:
             top, floor, cell = self._pixel_bounds(rows, cols)
-            near = (top >= floor - LSE_MARGIN).sum(0)[cell]  # channels that count at each pixel
+            near = channel_count(top >= floor - LSE_MARGIN)[cell]  # channels that count at each pixel
             easy = near <= cap  # most pixels; cells across a class boundary may need every channel
         else:
             easy = torch.zeros_like(rows, dtype=torch.bool)
