@@ -12,7 +12,7 @@ from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from segzoo.fusers.panoptic import channel_argmax, paste_instances
 from segzoo.fusers.panoptic._common import assemble_panoptic
-from segzoo.models.panoptic.mask_paste import paste_logits_and_probs
+from segzoo.models.panoptic.mask_paste import paste_logits_and_probs, paste_windows
 from segzoo.models.panoptic.model import PanopticRawOutput
 
 
@@ -130,3 +130,44 @@ def test_a_ranking_model_with_no_detection_gives_empty_rank_scores():
         (result,) = model.postprocess(raw, torch.zeros(1, 3, 64, 64))
     assert result.instances["rank_scores"].shape == (0,) and result.instances["masks"].shape == (0, 64, 64)
     assert not any(s["isthing"] for s in result.segments_info)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_paste_of_probabilities_in_windows_equals_the_full_image_paste(dtype):
+    """CPU float32 masks take the NumPy loop, bf16 the torch one: both paste what the reference does."""
+    det = _detections(40, (64, 80), 3)
+    probs = paste_logits_and_probs(det["mask_logits"], det["boxes"], (64, 80), with_logits=False)[1].to(dtype)
+    windows = paste_windows(det["boxes"], 28, (64, 80))
+    order = torch.randperm(40, generator=torch.Generator().manual_seed(3))[:33]
+    for mask_threshold in (0.3, 0.5, 0.9):
+        for overlap in (0.0, 0.3, 0.5, 1.0):
+            got = paste_instances(probs, order, overlap_threshold=overlap, mask_threshold=mask_threshold, windows=windows)
+            expected = _reference_paste(probs >= mask_threshold, order, overlap)
+            assert torch.equal(got, expected)
+    assert int((got >= 0).sum()) > 0.1 * got.numel()  # at the strictest thresholds, still a tenth of the image
+
+
+def test_postprocess_results_kept_across_calls_stay_intact():
+    """The pasted masks' memory is recycled only once a result is dropped."""
+    model = build_tiny("panoptic_fpn_r50").eval()
+    size = (96, 128)
+    det = _detections(60, size, 0, num_things=len(model.thing_ids))
+    raw = PanopticRawOutput(sem_logits=torch.randn(1, model.num_classes, 24, 32), detections=[det], image_sizes=[size])
+    with torch.no_grad():
+        (first,) = model.postprocess(raw, torch.zeros(1, 3, *size))
+        saved = first.instances["masks"].clone()
+        other = raw._replace(detections=[_detections(60, size, 1, num_things=len(model.thing_ids))])
+        for _ in range(3):
+            (second,) = model.postprocess(other, torch.zeros(1, 3, *size))
+    assert torch.equal(first.instances["masks"], saved) and saved.any()
+    assert not torch.equal(second.instances["masks"], saved)
+
+
+def test_mask_paste_keeps_the_gradient_of_logits_that_need_one():
+    det = _detections(30, (64, 80), 5)  # 30 x 64 x 80 float32 > 1 MiB: the on-demand zeros
+    logits = det["mask_logits"].clone().requires_grad_(True)
+    pasted, probs = paste_logits_and_probs(logits, det["boxes"], (64, 80))
+    (pasted.sum() + probs.sum()).backward()
+    assert logits.grad is not None and bool((logits.grad != 0).any())
+    with torch.no_grad():
+        assert torch.equal(probs, paste_logits_and_probs(det["mask_logits"], det["boxes"], (64, 80))[1])
