@@ -397,3 +397,21 @@ def test_the_matmul_peak_is_the_source_when_no_row_beats_it(monkeypatch):
     (row,) = run_benchmark(config, progress=False).rows
     assert row["peak_source"].startswith("matmul 64^3, best of 10") and row["peak_fraction"] < 1e-3
     assert row["compile_s"] is None
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp32"])
+def test_optimize_runs_the_ranking_module_of_postprocess_at_the_networks_precision(dtype):
+    """OANet's ranking convs run in postprocess, outside forward: optimize wraps them too."""
+    model = build_tiny("panoptic_se_r50").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bf16 on a CPU without native bf16, a low agreement on random weights
+        fast = optimize(model, dtype=dtype, sample=torch.randn(1, 3, 64, 64))
+    seen = []
+    first_conv = next(m for m in fast.ranking.modules() if isinstance(m, nn.Conv2d))
+    first_conv.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    x = torch.rand(1, len(fast.thing_ids), 16, 16)
+    out = fast.ranking(x)
+    assert seen == [torch.bfloat16 if dtype == "bf16" else torch.float32]
+    assert out.dtype == torch.float32 and fast.ranking._segzoo_fast is fast._segzoo_fast
+    with torch.no_grad():
+        assert torch.allclose(out, model.ranking(x), rtol=0.05, atol=0.05)  # the same module, at another precision

@@ -278,8 +278,9 @@ def optimize(
         workdir: where the ONNX files go (default: a new temporary directory).
 
     Returns:
-        The prepared model (same class, plus ``forward`` under inference mode and autocast);
-        ``model.segzoo_optimize`` holds the :class:`OptimizeReport`.
+        The prepared model (same class, plus ``forward`` under inference mode and autocast; so do the
+        learned modules its post-processing runs, named by ``model.postprocess_networks``, e.g. a
+        panoptic model's OANet ranking module); ``model.segzoo_optimize`` holds the :class:`OptimizeReport`.
     """
     if backend not in ("torch", "onnxruntime"):
         raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}.")
@@ -321,6 +322,11 @@ def optimize(
     base_cls = type(model)
     model.__class__ = _fast_class(base_cls)
     model._segzoo_fast = {"dtype": target_dtype, "channels_last": channels_last, "device_type": device.type}
+    for name in getattr(model, "postprocess_networks", ()):  # e.g. OANet's ranking module, run by postprocess
+        module = getattr(model, name, None)
+        if isinstance(module, nn.Module):
+            module.__class__ = _fast_class(type(module))
+            module._segzoo_fast = model._segzoo_fast  # the same settings, also after a fall-back to float32
     if compile:
         if compile_mode is not None:
             model.compile(mode=compile_mode)

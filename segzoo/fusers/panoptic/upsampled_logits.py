@@ -273,7 +273,6 @@ class UpsampledLogits:
         grid = self._block_grid()
         top, floor = grid.bounds()
         candidate = top >= floor
-        k = top.shape[0]
         count = channel_count(candidate)  # candidates per cell
         hard = count > _SLOTS
         sy, sx = grid.ay.scale, grid.ax.scale

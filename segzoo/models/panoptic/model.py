@@ -114,6 +114,9 @@ class PanopticModel(SegmentationModel):
     ddp_find_unused_parameters = True  # the mask branches see no instance in some batches
     # Exported through segzoo.export.PanopticExportModule (tensors out; fusion after it in Python).
     export_formats: tuple[str, ...] = ("onnx", "torchscript", "torch-export")
+    # Learned modules that run in postprocess (OANet's ranking convs read the pasted masks):
+    # segzoo.optimize runs them at the network's precision too.
+    postprocess_networks: tuple[str, ...] = ("ranking",)
 
     def __init__(
         self,
