@@ -106,15 +106,24 @@ class BlockGrid:
         mean = torch.stack([sum(c.gather(0, b)[0] for b in ends) / 4 for c in self.corners()]).amin(0)
         return top, torch.maximum(low.amax(0), mean)
 
+    @torch.no_grad()  # the argmax compares them; writing into slices (out=) takes no gradient
     def values(self, a, b, c, d) -> torch.Tensor:
         """Corner values ``(..., h', w')`` -> ``(..., h', sy, w', sx)`` bilinear values of the cells'
         pixels (rows first, then between rows, as ``UpsampledLogits`` and up to rounding F.interpolate).
         One lerp per weight over whole corner tensors: broadcasting the ``s`` weights instead would
-        make ``s`` the kernels' inner loop, several times slower."""
+        make ``s`` the kernels' inner loop, several times slower. Each lerp writes straight into its
+        slice of the result (no stacking copies)."""
         wx, wy = self.ax.weights.tolist(), self.ay.weights.tolist()
-        upper = torch.stack([torch.lerp(a, b, w) for w in wx], -1)  # (..., h', w', sx)
-        lower = torch.stack([torch.lerp(c, d, w) for w in wx], -1)
-        return torch.stack([torch.lerp(upper, lower, w) for w in wy], -3)  # (..., h', sy, w', sx)
+        shape = torch.broadcast_shapes(a.shape, b.shape, c.shape, d.shape)
+        upper = a.new_empty((*shape, len(wx)))  # (..., h', w', sx)
+        lower = a.new_empty((*shape, len(wx)))
+        for j, w in enumerate(wx):
+            torch.lerp(a, b, w, out=upper[..., j])
+            torch.lerp(c, d, w, out=lower[..., j])
+        out = a.new_empty((*shape[:-1], len(wy), shape[-1], len(wx)))  # (..., h', sy, w', sx)
+        for i, w in enumerate(wy):
+            torch.lerp(upper, lower, w, out=out[..., i, :, :])
+        return out
 
     def cell_values(self, channels: torch.Tensor | None, ci: torch.Tensor, cj: torch.Tensor) -> torch.Tensor:
         """Values of ``channels (m, n)`` (every channel when None) in the cells ``(ci, cj)`` -> ``(m, n, sy, sx)``."""
