@@ -156,10 +156,11 @@ def test_windowed_category_channels_and_binary_masks_equal_the_whole_image_ones(
         assert torch.equal(autocast, got)
 
 
-def test_rank_scores_from_the_windows_equal_the_whole_image_resize():
-    _, boxes, _, labels, logits = _scene(9, n=40, size=(96, 128))
+@pytest.mark.parametrize("size", [(96, 128), (90, 122)], ids=["whole-factor", "other-size"])
+def test_rank_scores_from_the_windows_equal_the_whole_image_resize(size):
+    _, boxes, _, labels, logits = _scene(9, n=40, size=size)
     probs = torch.sigmoid(logits) * (logits != 0)
-    windows = paste_windows(boxes, 28, (96, 128))
+    windows = paste_windows(boxes, 28, size)
     binary = binarize_in_windows(probs, windows)
     binary[4] = False  # an empty mask scores 0
     torch.manual_seed(0)

@@ -10,8 +10,10 @@ window (``PanopticModel.instances``' ``windows``), so:
   A_x^T``, each matrix cut to the band of output rows its input rows reach (an output row outside it
   is 0). No full-image channel is built or resized.
 - **rank scores**: the ranking map stays at stride 4; its bilinear values are computed over each
-  instance's window only (:meth:`UpsampledLogits.window_values`), where the mean of
-  ``sigmoid(map)`` over the mask is taken.
+  instance's window only, where the mean of ``sigmoid(map)`` over the mask is taken: by
+  ``F.interpolate`` of the coarse cells the window reads (with one cell of margin, so each pixel gets
+  the whole map's source indices and weights) when the image is a whole multiple of the map, else
+  by :meth:`UpsampledLogits.window_values`.
 
 Both equal the whole-image computation in float32 up to rounding (the sums run in another order;
 the products run in float64, also under autocast), so two instances whose rank scores differ by a
@@ -115,15 +117,28 @@ def rank_scores_in_windows(
     n, size = masks.shape[0], tuple(masks.shape[-2:])
     if n == 0:
         return torch.zeros(0, dtype=torch.float32, device=masks.device)
-    upsampled = UpsampledLogits(ranking_map, size)
+    (h, w), (big_h, big_w) = ranking_map.shape[-2:], size
+    whole = big_h % h == 0 and big_w % w == 0  # an integer factor: resize each window's cells with F.interpolate
+    upsampled = None if whole else UpsampledLogits(ranking_map, size)
+    sy, sx = big_h // h, big_w // w
+    source = ranking_map.float()
     sums, areas = [], []
     for i, (c, (y0, y1, x0, x1)) in enumerate(zip(channel.tolist(), windows.tolist())):  # two host copies
         if y1 <= y0 or x1 <= x0:
             sums.append(masks.new_zeros((), dtype=torch.float32))
-            areas.append(masks.new_zeros((), dtype=torch.float32))
+            areas.append(masks.new_zeros((), dtype=torch.int64))
             continue
-        inside = masks[i, y0:y1, x0:x1].to(torch.float32)
-        values = upsampled.window_values(c, slice(y0, y1), slice(x0, x1))
-        sums.append((torch.sigmoid(values) * inside).sum())
-        areas.append(inside.sum())
+        inside = masks[i, y0:y1, x0:x1]  # 0/1
+        if whole:
+            # the coarse rows and columns the window's pixels read, plus one each side: F.interpolate of
+            # that crop gives the window's pixels the source indices and weights of the whole map's resize
+            q0, q1 = max(y0 // sy - 1, 0), min((y1 - 1) // sy + 2, h)
+            p0, p1 = max(x0 // sx - 1, 0), min((x1 - 1) // sx + 2, w)
+            crop = source[c : c + 1, q0:q1, p0:p1][None]
+            resized = F.interpolate(crop, size=((q1 - q0) * sy, (p1 - p0) * sx), mode="bilinear", align_corners=False)
+            values = resized[0, 0, y0 - q0 * sy : y1 - q0 * sy, x0 - p0 * sx : x1 - p0 * sx]
+        else:
+            values = upsampled.window_values(c, slice(y0, y1), slice(x0, x1))
+        sums.append(torch.sigmoid(values).mul_(inside).sum())
+        areas.append(torch.count_nonzero(inside))
     return torch.stack(sums) / torch.stack(areas).clamp(min=1)
