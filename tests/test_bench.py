@@ -415,3 +415,24 @@ def test_optimize_runs_the_ranking_module_of_postprocess_at_the_networks_precisi
     assert out.dtype == torch.float32 and fast.ranking._segzoo_fast is fast._segzoo_fast
     with torch.no_grad():
         assert torch.allclose(out, model.ranking(x), rtol=0.05, atol=0.05)  # the same module, at another precision
+
+
+def test_an_optimized_ranking_model_ranks_like_the_eager_one_in_postprocess():
+    from segzoo.models.panoptic.model import PanopticRawOutput
+
+    model = build_tiny("panoptic_se_r50").eval()
+    fast = optimize(model, dtype="fp32", sample=torch.randn(1, 3, 64, 64))
+    g = torch.Generator().manual_seed(0)
+    corner = torch.rand(12, 2, generator=g) * 40
+    boxes = torch.cat([corner, corner + torch.rand(12, 2, generator=g) * 20 + 4], 1)
+    det = {"boxes": boxes, "scores": torch.rand(12, generator=g) * 0.5 + 0.5,
+           "labels": torch.tensor(list(model.thing_ids) * 12)[:12], "mask_logits": torch.randn(12, 28, 28, generator=g) * 3}  # fmt: skip
+    raw = PanopticRawOutput(sem_logits=torch.randn(1, model.num_classes, 16, 16, generator=g), detections=[det],
+                            image_sizes=[(64, 64)])  # fmt: skip
+    x = torch.zeros(1, 3, 64, 64)
+    with torch.no_grad():
+        (eager,) = model.postprocess(raw, x)
+        (optimized,) = fast.postprocess(raw, x)
+    ranks = eager.instances["rank_scores"]
+    assert ranks.shape == (12,) and len(set(ranks.tolist())) > 6
+    assert torch.allclose(optimized.instances["rank_scores"], ranks, rtol=1e-4, atol=1e-5)

@@ -171,3 +171,21 @@ def test_mask_paste_keeps_the_gradient_of_logits_that_need_one():
     assert logits.grad is not None and bool((logits.grad != 0).any())
     with torch.no_grad():
         assert torch.equal(probs, paste_logits_and_probs(det["mask_logits"], det["boxes"], (64, 80))[1])
+
+
+@pytest.mark.parametrize("default", [torch.float32, torch.float64])
+def test_the_overlap_test_runs_in_torchs_default_dtype(default):
+    """0.7 x 90 is 63 in float32 and just below 63 in float64: 63 overlapping pixels keep the second mask in
+    one and drop it in the other, on the NumPy path as in torch."""
+    masks = torch.zeros(2, 10, 20, dtype=torch.bool)
+    masks[0, :9, :10] = True  # 90 pixels
+    masks[1, :9, 3:13] = True  # 90 pixels, 63 of them under the first mask
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(default)
+    try:
+        got = paste_instances(masks, torch.tensor([0, 1]), overlap_threshold=0.7)
+        expected = _reference_paste(masks, torch.tensor([0, 1]), 0.7)
+    finally:
+        torch.set_default_dtype(previous)
+    assert torch.equal(got, expected)
+    assert bool((got == 1).any()) == (default == torch.float32)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 import torch
 
 from segzoo.models.panoptic import zero_buffers
@@ -54,3 +57,22 @@ def test_a_larger_free_buffer_serves_a_smaller_request_and_the_cache_has_a_cap(m
     assert release_cached_buffers() == 0
     tiny = zeros_on_demand((2, 3), torch.empty(0, dtype=torch.bfloat16))  # below 1 MiB: new_zeros
     assert tiny.dtype == torch.bfloat16 and torch.equal(tiny, torch.zeros(2, 3, dtype=torch.bfloat16))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_writes_its_own_copy():
+    """A child that drops its copy of a live tensor and reuses the buffer must not touch the parent's masks."""
+    release_cached_buffers()
+    live = zeros_on_demand(SHAPE, torch.empty(0))
+    live[0, 0, 0] = 1.0
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of `live` is dropped, so its cache hands the buffer out again
+        try:
+            del live
+            reused = zeros_on_demand(SHAPE, torch.empty(0))
+            reused.fill_(7.0)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert float(live[0, 0, 0]) == 1.0 and int(live.count_nonzero()) == 1

@@ -78,6 +78,7 @@ def paste_instances(
         spans = torch.stack([first_true(rows), last_true(rows) + 1, first_true(cols), last_true(cols) + 1], 1).tolist()
         source = list(range(len(spans)))
     host = masks.device.type == "cpu" and masks.dtype in (torch.bool, torch.float32, torch.float64)
+    host = host and torch.get_default_dtype() in (torch.float32, torch.float64)  # torch's overlap test runs in it
     paste = _paste_on_host if host else _paste_on_device
     rank = paste(masks, source, spans, binary=binary, mask_threshold=mask_threshold, overlap_threshold=overlap_threshold)
     if order.shape[0] == 0:
@@ -106,12 +107,13 @@ def _paste_on_device(masks, source, spans, *, binary, mask_threshold, overlap_th
 
 
 def _paste_on_host(masks, source, spans, *, binary, mask_threshold, overlap_threshold) -> torch.Tensor:
-    """:func:`_paste_on_device` on NumPy views of CPU masks, with its float32 overlap test."""
+    """:func:`_paste_on_device` on NumPy views of CPU masks, with its overlap test in torch's default dtype."""
     h, w = masks.shape[-2:]
     rank = np.full((h, w), -1, dtype=np.int64)
     array = masks.detach().numpy()  # read only: no gradient flows through the comparisons
     threshold = None if binary else array.dtype.type(mask_threshold)  # compared in the masks' dtype, as torch
-    limit = np.float32(overlap_threshold)  # torch multiplies the area by it in float32
+    real = np.float64 if torch.get_default_dtype() == torch.float64 else np.float32
+    limit = real(overlap_threshold)  # torch multiplies the area by it in the default dtype
     for k, (y0, y1, x0, x1) in enumerate(spans):
         if y1 <= y0 or x1 <= x0:
             continue
@@ -124,7 +126,7 @@ def _paste_on_host(masks, source, spans, *, binary, mask_threshold, overlap_thre
             continue
         paste = mask & (owner < 0)
         overlap = area - np.count_nonzero(paste)
-        if np.float32(overlap) <= np.float32(area) * limit:
+        if real(overlap) <= real(area) * limit:
             owner[paste] = k
     return torch.from_numpy(rank)
 

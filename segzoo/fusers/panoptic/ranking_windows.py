@@ -11,9 +11,10 @@ window (``PanopticModel.instances``' ``windows``), so:
   is 0). No full-image channel is built or resized.
 - **rank scores**: the ranking map stays at stride 4; its bilinear values are computed over each
   instance's window only, where the mean of ``sigmoid(map)`` over the mask is taken: by
-  ``F.interpolate`` of the coarse cells the window reads (with one cell of margin, so each pixel gets
-  the whole map's source indices and weights) when the image is a whole multiple of the map, else
-  by :meth:`UpsampledLogits.window_values`.
+  ``F.interpolate`` of the coarse cells the window reads (with one cell of margin, so each pixel
+  reads the same source cells as in the whole map's resize; the weights and the kernel's rounding
+  can differ in the last bits) when the image is a whole multiple of the map, else by
+  :meth:`UpsampledLogits.window_values`.
 
 Both equal the whole-image computation in float32 up to rounding (the sums run in another order;
 the products run in float64, also under autocast), so two instances whose rank scores differ by a
@@ -131,7 +132,7 @@ def rank_scores_in_windows(
         inside = masks[i, y0:y1, x0:x1]  # 0/1
         if whole:
             # the coarse rows and columns the window's pixels read, plus one each side: F.interpolate of
-            # that crop gives the window's pixels the source indices and weights of the whole map's resize
+            # that crop reads the whole map's source cells for them (equal values up to float32 rounding)
             q0, q1 = max(y0 // sy - 1, 0), min((y1 - 1) // sy + 2, h)
             p0, p1 = max(x0 // sx - 1, 0), min((x1 - 1) // sx + 2, w)
             crop = source[c : c + 1, q0:q1, p0:p1][None]

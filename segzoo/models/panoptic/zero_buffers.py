@@ -43,7 +43,9 @@ def zeros_on_demand(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         slot = _free_slot(nbytes)
         recycled = slot is not None  # holds what its last user left there; a fresh one reads as zeros
         if slot is None:
-            buffer = mmap.mmap(-1, nbytes)  # the tensor holds a reference: unmapped when it is freed, if not cached
+            # private: a forked process writes its own copy (a shared map would let a child's paste overwrite
+            # the parent's masks); the tensor holds a reference: unmapped when it is freed, if not cached
+            buffer = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
             slot = _keep(buffer)
         else:
             buffer = _cache[slot][0]
