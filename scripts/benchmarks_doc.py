@@ -30,6 +30,7 @@ SECTIONS = (
     ("accuracy_quick.md", "Accuracy: `segzoo bench --accuracy --quick`"),
     ("seed_claims.md", "The seeds' claims, three seeds: `benchmarks/seed_claims.py`"),
     ("seed_claims_probe.md", "Why refine-multiscale falls behind: `benchmarks/seed_claims.py --probe-refine`"),
+    ("seed_claims_fusion_probe.md", "How much a better paste order could gain: `benchmarks/seed_claims.py --probe-fusion`"),
     ("crf_speed.md", "Dense CRF: `benchmarks/crf_speed.py`"),
     ("attention_memory.md", "Attention memory: `benchmarks/attention_memory.py`"),
 )
