@@ -9,7 +9,8 @@ nothing worth fusing: seeded boxes of 8-200 px, scores in 0.5-1, mask logits N(0
 ``--iters`` runs; then one profiled post-processing run grouped by operator family. A second
 post-processing column replaces the random network's semantic logits by those of a confident one
 (:func:`confident_logits`: regions of one class that leads the others by 10, plus unit noise), as a
-trained network's are: fewer channels compete per cell, so the semantic argmax costs less.
+trained network's are: fewer channels compete per cell, so the semantic argmax costs less. The three
+timings are interleaved, round by round, so that the machine's speed drift hits them alike.
 
     python benchmarks/panoptic_postprocess.py [--iters 5] [--threads 2]
 """
@@ -99,25 +100,27 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fast = optimize(model, sample=x)
-        net = []
+        n = model.roi_heads.detections_per_img
+        net, post, post_confident = [], [], []
+        # interleaved (network, post-processing, post-processing of confident logits) so that the VM's speed
+        # drift hits all three alike; the first round is a warm-up
         for _ in range(args.iters + 1):
             start = time.perf_counter()
             raw = fast(x)
             net.append(1000 * (time.perf_counter() - start))
-        n = model.roi_heads.detections_per_img
-        raw = raw._replace(detections=[detections(n, (args.size, args.size), len(model.thing_ids))])
-        with torch.inference_mode():
-            post = time_postprocess(fast, raw, x, args.iters)
+            raw = raw._replace(detections=[detections(n, (args.size, args.size), len(model.thing_ids))])
             confident = raw._replace(sem_logits=confident_logits(*raw.sem_logits.shape[1:]))
-            post_confident = time_postprocess(fast, confident, x, args.iters)
-            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-                fast.postprocess(raw, x)
+            with torch.inference_mode():
+                post += time_postprocess(fast, raw, x, 0)
+                post_confident += time_postprocess(fast, confident, x, 0)
+        with torch.inference_mode(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            fast.postprocess(raw, x)
         families: dict[str, float] = defaultdict(float)
         for event in prof.key_averages():
             op = event.key.replace("aten::", "")
             if event.key.startswith("aten::") and op in FAMILIES:
                 families[FAMILIES[op]] += event.self_cpu_time_total / 1000
-        net_ms, post_ms = statistics.median(net[1:]), statistics.median(post[1:])
+        net_ms, post_ms = statistics.median(net[1:]), statistics.median(post[1:])  # the first round warms up
         row = {"model": name, "detections": n, "fuser": type(model.fuser).__name__, "precision": fast.segzoo_optimize.dtype,
                "network_ms": net_ms, "postprocess_ms": post_ms, "share": post_ms / net_ms,
                "postprocess_confident_ms": statistics.median(post_confident[1:]),
