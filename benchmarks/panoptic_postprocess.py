@@ -82,6 +82,22 @@ def time_postprocess(fast, raw, x, iters: int) -> list[float]:
     return times
 
 
+def markdown(payload: dict) -> str:
+    """The results table of a run's JSON payload."""
+    size, iters, rows = payload["size"], payload["iters"], payload["rows"]
+    lines = ["# Panoptic post-processing vs network time", "", "```", payload["command"], "```", "", *fingerprint_lines(payload["fingerprint"]), "",
+             f"{size}x{size}, batch 1, medians of {iters} interleaved rounds after one warm-up; post-processing on the recipe's "
+             "default detection count of generated detections, with the random network's semantic logits (near-ties "
+             "everywhere: the worst case) and with a confident network's (confident_logits).", "",
+             "| model | fuser | network precision | network ms | post-processing ms | share | post-processing ms, confident logits | share | where the post-processing time goes (ms, profiled run, network logits) |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        where = ", ".join(f"{k} {v:.0f}" for k, v in r["profile_ms"].items() if v >= 1)
+        lines.append(f"| {r['model']} | {r['fuser']} | {r['precision']} | {r['network_ms']:.0f} | {r['postprocess_ms']:.1f} | "
+                     f"{100 * r['share']:.1f}% | {r['postprocess_confident_ms']:.1f} | {100 * r['share_confident']:.1f}% | {where} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=MODELS)
@@ -132,17 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "panoptic_postprocess.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    lines = ["# Panoptic post-processing vs network time", "", "```", payload["command"], "```", "", *fingerprint_lines(payload["fingerprint"]), "",
-             f"{args.size}x{args.size}, batch 1, medians of {args.iters} runs after one warm-up; post-processing on the recipe's "
-             "default detection count of generated detections, with the random network's semantic logits (near-ties "
-             "everywhere: the worst case) and with a confident network's (confident_logits).", "",
-             "| model | fuser | network precision | network ms | post-processing ms | share | post-processing ms, confident logits | share | where the post-processing time goes (ms, profiled run, network logits) |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for r in rows:
-        where = ", ".join(f"{k} {v:.0f}" for k, v in r["profile_ms"].items() if v >= 1)
-        lines.append(f"| {r['model']} | {r['fuser']} | {r['precision']} | {r['network_ms']:.0f} | {r['postprocess_ms']:.0f} | "
-                     f"{100 * r['share']:.0f}% | {r['postprocess_confident_ms']:.0f} | {100 * r['share_confident']:.0f}% | {where} |")  # fmt: skip
-    md = "\n".join(lines) + "\n"
+    md = markdown(payload)
     (out / "panoptic_postprocess.md").write_text(md)
     print(md)
     return 0
