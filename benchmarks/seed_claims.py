@@ -20,6 +20,7 @@ Claims (paper, what is compared, scenes):
     python benchmarks/seed_claims.py                      # 3 seeds, the default budget
     python benchmarks/seed_claims.py --seeds 0 --quick    # a smoke run
     python benchmarks/seed_claims.py --probe-fusion --seeds 0 --panoptic-iters 1500   # the fusion headroom probe
+    python benchmarks/seed_claims.py --probe-se                                       # SE at 1x and 5x the budget
 """
 
 from __future__ import annotations
@@ -200,6 +201,32 @@ def probe_refine(seed: int, args: argparse.Namespace, log: Callable[[str], None]
     return rows
 
 
+def probe_se(seed: int, args: argparse.Namespace, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Is SE's missing gain a budget effect? The SE claim's two models (FCN on ResNet-18 and on
+    SE-ResNet-18, output stride 16, trained from scratch) at the claim's budget and at 5x its iterations."""
+    from segzoo import build
+
+    budget = Budget("probe", size=args.size, train_images=args.train_images, eval_images=args.eval_images,
+                    iters=args.iters, batch=args.batch, panoptic_iters=0, panoptic_batch=2, seed=seed)  # fmt: skip
+    tr_x, tr_y = semantic_data(args.train_images, args.size, seed)
+    ev_x, ev_y = semantic_data(args.eval_images, args.size, 1000 + seed)
+    se = {"num_classes": NUM_CLASSES, "output_stride": 16, "aux": False}
+    rows = []
+    for factor in (1, 5):
+        for label, make in (("ResNet-18", lambda: build("fcn_r50", backbone="resnet18", **se)),
+                            ("SE-ResNet-18", lambda: build("fcn_r50", backbone=_seresnet18(16), **se))):  # fmt: skip
+            torch.manual_seed(seed)
+            model = make()
+            t0 = time.time()
+            loss = train(model, semantic_batches(model, tr_x, tr_y, budget), iters=args.iters * factor, lr=budget.lr,
+                         weight_decay=budget.weight_decay)  # fmt: skip
+            metrics = eval_semantic(lambda x: model.semantic_logits(model.normalize(x.float() / 255)), ev_x, ev_y)
+            rows.append({"seed": seed, "variant": label, "iters": args.iters * factor, "final_loss": loss,
+                         "miou": metrics["miou"], "train_s": time.time() - t0})  # fmt: skip
+            log(f"  probe seed {seed} {label} x{factor}: mIoU {metrics['miou']:.1f}, final loss {loss:.3f}")
+    return rows
+
+
 def fusion_model(seed: int, args: argparse.Namespace, budget: Budget, log: Callable[[str], None]):
     """The fusion claim's model, trained: ``panoptic_se_r50`` (tiny trunk) on crowded scenes (6 to 12 objects);
     returns ``(model, training data, evaluation samples, the fusers' options)``."""
@@ -336,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--probe-refine", action="store_true",
                         help="instead of the claims: the refine-multiscale probe (fuser size, budget) on the first seed")
+    parser.add_argument("--probe-se", action="store_true",
+                        help="instead of the claims: the SE comparison at the claim's budget and at 5x its iterations")
     parser.add_argument("--probe-fusion", action="store_true",
                         help="instead of the claims: how much a perfect paste order could gain (one model per seed)")
     parser.add_argument("--out", default=str(RESULTS))
@@ -355,6 +384,25 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "seed_claims_probe.md").write_text("\n".join(lines) + "\n")
         (Path(args.out) / "seed_claims_probe.json").write_text(json.dumps(rows, indent=2) + "\n")
+        print("\n".join(lines))
+        return 0
+    if args.probe_se:
+        rows = [row for seed in args.seeds for row in probe_se(seed, args, lambda m: print(m, flush=True))]
+        lines = ["# Probe: does SE help with a longer budget?", "", "```", command.strip(), "```", "",
+                 f"{args.size} px scenes, {args.train_images} training / {args.eval_images} evaluation images, batch "
+                 f"{args.batch}, from scratch, {time.time() - start:.0f} s.", "",
+                 "| seed | iterations | ResNet-18 mIoU | SE-ResNet-18 mIoU | SE - plain | final loss plain / SE |",
+                 "|---|---|---|---|---|---|"]  # fmt: skip
+        pairs = {}
+        for r in rows:
+            pairs.setdefault((r["seed"], r["iters"]), {})[r["variant"]] = r
+        for (seed, iters), pair in sorted(pairs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            plain, se = pair["ResNet-18"], pair["SE-ResNet-18"]
+            lines.append(f"| {seed} | {iters} | {plain['miou']:.1f} | {se['miou']:.1f} | {se['miou'] - plain['miou']:+.1f} | "
+                         f"{plain['final_loss']:.3f} / {se['final_loss']:.3f} |")  # fmt: skip
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "seed_claims_se_probe.md").write_text("\n".join(lines) + "\n")
+        (Path(args.out) / "seed_claims_se_probe.json").write_text(json.dumps(rows, indent=2) + "\n")
         print("\n".join(lines))
         return 0
     if args.probe_fusion:

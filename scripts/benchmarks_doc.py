@@ -31,6 +31,7 @@ SECTIONS = (
     ("seed_claims.md", "The seeds' claims, three seeds: `benchmarks/seed_claims.py`"),
     ("seed_claims_probe.md", "Why refine-multiscale falls behind: `benchmarks/seed_claims.py --probe-refine`"),
     ("seed_claims_fusion_probe.md", "How much a better paste order could gain: `benchmarks/seed_claims.py --probe-fusion`"),
+    ("seed_claims_se_probe.md", "Does SE help with a longer budget: `benchmarks/seed_claims.py --probe-se`"),
     ("crf_speed.md", "Dense CRF: `benchmarks/crf_speed.py`"),
     ("attention_memory.md", "Attention memory: `benchmarks/attention_memory.py`"),
 )
