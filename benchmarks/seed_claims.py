@@ -189,16 +189,24 @@ def probe_refine(seed: int, args: argparse.Namespace, log: Callable[[str], None]
                 ("refine-multiscale, 256 channels, 2x iterations", lambda: refine(256), 2)]  # fmt: skip
     rows = []
     for label, make, factor in variants:
-        torch.manual_seed(seed)
-        model = make()
-        t0 = time.time()
-        loss = train(model, semantic_batches(model, tr_x, tr_y, budget), iters=args.iters * factor, lr=budget.lr,
-                     weight_decay=budget.weight_decay)  # fmt: skip
-        metrics = eval_semantic(lambda x: model.semantic_logits(model.normalize(x.float() / 255)), ev_x, ev_y)
+        model, loss, miou, seconds = train_and_score(make, seed, budget, (tr_x, tr_y), (ev_x, ev_y), args.iters * factor)
         rows.append({"variant": label, "iters": args.iters * factor, "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-                     "final_loss": loss, "miou": metrics["miou"], "train_s": time.time() - t0})  # fmt: skip
-        log(f"  probe seed {seed} {label}: mIoU {metrics['miou']:.1f}, final loss {loss:.3f} ({time.time() - t0:.0f} s)")
+                     "final_loss": loss, "miou": miou, "train_s": seconds})  # fmt: skip
+        log(f"  probe seed {seed} {label}: mIoU {miou:.1f}, final loss {loss:.3f} ({seconds:.0f} s)")
     return rows
+
+
+def train_and_score(
+    make, seed: int, budget: Budget, train_set, eval_set, iters: int
+) -> tuple[torch.nn.Module, float, float, float]:
+    """A semantic model from ``make()`` trained ``iters`` steps from ``seed``: ``(model, final loss, mIoU, seconds)``."""
+    torch.manual_seed(seed)
+    model = make()
+    t0 = time.time()
+    loss = train(model, semantic_batches(model, *train_set, budget), iters=iters, lr=budget.lr,
+                 weight_decay=budget.weight_decay)  # fmt: skip
+    miou = eval_semantic(lambda x: model.semantic_logits(model.normalize(x.float() / 255)), *eval_set)["miou"]
+    return model, loss, miou, time.time() - t0
 
 
 def probe_se(seed: int, args: argparse.Namespace, log: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -215,15 +223,10 @@ def probe_se(seed: int, args: argparse.Namespace, log: Callable[[str], None]) ->
     for factor in (1, 5):
         for label, make in (("ResNet-18", lambda: build("fcn_r50", backbone="resnet18", **se)),
                             ("SE-ResNet-18", lambda: build("fcn_r50", backbone=_seresnet18(16), **se))):  # fmt: skip
-            torch.manual_seed(seed)
-            model = make()
-            t0 = time.time()
-            loss = train(model, semantic_batches(model, tr_x, tr_y, budget), iters=args.iters * factor, lr=budget.lr,
-                         weight_decay=budget.weight_decay)  # fmt: skip
-            metrics = eval_semantic(lambda x: model.semantic_logits(model.normalize(x.float() / 255)), ev_x, ev_y)
+            _, loss, miou, seconds = train_and_score(make, seed, budget, (tr_x, tr_y), (ev_x, ev_y), args.iters * factor)
             rows.append({"seed": seed, "variant": label, "iters": args.iters * factor, "final_loss": loss,
-                         "miou": metrics["miou"], "train_s": time.time() - t0})  # fmt: skip
-            log(f"  probe seed {seed} {label} x{factor}: mIoU {metrics['miou']:.1f}, final loss {loss:.3f}")
+                         "miou": miou, "train_s": seconds})  # fmt: skip
+            log(f"  probe seed {seed} {label} x{factor}: mIoU {miou:.1f}, final loss {loss:.3f}")
     return rows
 
 
@@ -346,6 +349,15 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def write_probe(out: Path, stem: str, lines: list[str], rows: list[dict[str, Any]]) -> int:
+    """Write a probe's table (``stem.md``) and rows (``stem.json``) into ``out``, print the table; 0."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -381,11 +393,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"{time.time() - start:.0f} s.", "", "| variant | iterations | params (M) | final train loss | mIoU |",
                  "|---|---|---|---|---|"]  # fmt: skip
         lines += [f"| {r['variant']} | {r['iters']} | {r['params_m']:.2f} | {r['final_loss']:.3f} | {r['miou']:.1f} |" for r in rows]
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "seed_claims_probe.md").write_text("\n".join(lines) + "\n")
-        (Path(args.out) / "seed_claims_probe.json").write_text(json.dumps(rows, indent=2) + "\n")
-        print("\n".join(lines))
-        return 0
+        return write_probe(Path(args.out), "seed_claims_probe", lines, rows)
     if args.probe_se:
         rows = [row for seed in args.seeds for row in probe_se(seed, args, lambda m: print(m, flush=True))]
         lines = ["# Probe: does SE help with a longer budget?", "", "```", command.strip(), "```", "",
@@ -400,11 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             plain, se = pair["ResNet-18"], pair["SE-ResNet-18"]
             lines.append(f"| {seed} | {iters} | {plain['miou']:.1f} | {se['miou']:.1f} | {se['miou'] - plain['miou']:+.1f} | "
                          f"{plain['final_loss']:.3f} / {se['final_loss']:.3f} |")  # fmt: skip
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "seed_claims_se_probe.md").write_text("\n".join(lines) + "\n")
-        (Path(args.out) / "seed_claims_se_probe.json").write_text(json.dumps(rows, indent=2) + "\n")
-        print("\n".join(lines))
-        return 0
+        return write_probe(Path(args.out), "seed_claims_se_probe", lines, rows)
     if args.probe_fusion:
         rows = [probe_fusion(seed, args, lambda m: print(m, flush=True)) for seed in args.seeds]
         names = list(rows[0]["pq"])
@@ -420,11 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             pqs = " | ".join(f"{r['pq'][n]:.1f}" for n in names)
             lines.append(f"| {r['seed']} | {pqs} | {100 * r['contested_share']:.1f}% | {r['overlapping_pairs']} | "
                          f"{r['pairs_reversed_by_oracle']} |")  # fmt: skip
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "seed_claims_fusion_probe.md").write_text("\n".join(lines) + "\n")
-        (Path(args.out) / "seed_claims_fusion_probe.json").write_text(json.dumps(rows, indent=2) + "\n")
-        print("\n".join(lines))
-        return 0
+        return write_probe(Path(args.out), "seed_claims_fusion_probe", lines, rows)
     per_seed = []
     for seed in args.seeds:
         print(f"== seed {seed}", flush=True)
