@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..conv import ConvNormAct
-from ..pooling import adaptive_avg_pool2d
+from ..pooling import pyramid_avg_pool2d
 
 __all__ = ["PyramidPooling"]
 
@@ -20,8 +20,8 @@ __all__ = ["PyramidPooling"]
 class PyramidPooling(nn.Module):
     """PPM: ``(B, C, H, W) -> (B, C + len(bins) * channels, H, W)``.
 
-    Pooling is :func:`segzoo.layers.pooling.adaptive_avg_pool2d` (the same numbers as
-    ``F.adaptive_avg_pool2d``, exportable to ONNX at any input size). The bin-1 branch pools to a single value per channel; BatchNorm there sees one value per
+    Pooling is :func:`segzoo.layers.pooling.pyramid_avg_pool2d` (the same numbers as
+    ``F.adaptive_avg_pool2d``, every bin in one product, exportable to ONNX at any input size). The bin-1 branch pools to a single value per channel; BatchNorm there sees one value per
     channel when the batch has one image and fails in training, so that branch is a conv
     with bias and no norm (the other bins keep ``norm``).
     """
@@ -45,7 +45,6 @@ class PyramidPooling(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
         outs = [x]
-        for bin_size, stage in zip(self.bins, self.stages):
-            pooled = adaptive_avg_pool2d(x, bin_size)  # (B, C, bin, bin), exportable at any size
+        for pooled, stage in zip(pyramid_avg_pool2d(x, self.bins), self.stages):  # (B, C, bin, bin) each
             outs.append(F.interpolate(stage(pooled), size=size, mode="bilinear", align_corners=False))
         return torch.cat(outs, dim=1)
