@@ -84,6 +84,81 @@ def test_the_classifier_convs_are_the_ones_feeding_the_output(tiny_fcn, tmp_path
     assert sum(n.op_type == "Conv" for n in graph.node) > 10  # the trunk's convs are not picked
 
 
+def _reduce_mean_graph(axes, keepdims, shape):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=keepdims)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("axes", TensorProto.INT64, [len(axes)], axes)],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    return model
+
+
+def _run(model, x):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+@pytest.mark.parametrize("axes", [[2, 3], [3, 2], [-2, -1]])
+def test_spatial_means_become_global_pools_with_the_same_values(axes):
+    """ASPP's image pooling (x.mean((2, 3), keepdim=True)) exports as ReduceMean, which ONNX Runtime
+    runs in float32 on the int8 graph's channels-last map; GlobalAveragePool gives the same values."""
+    import numpy as np
+
+    from segzoo.bench.onnxruntime_backend import spatial_means_to_global_pools
+
+    model = _reduce_mean_graph(axes, 1, [1, 6, 5, 7])
+    x = np.random.default_rng(0).standard_normal((1, 6, 5, 7)).astype(np.float32)
+    before = _run(model, x)
+    assert spatial_means_to_global_pools(model.graph) == 1
+    assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool"]
+    assert list(model.graph.node[0].input) == ["x"] and len(model.graph.initializer) == 0  # axes dropped
+    np.testing.assert_allclose(_run(model, x), before, rtol=1e-6, atol=1e-7)
+    assert before.shape == (1, 6, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "axes, keepdims, shape",
+    [([1], 1, [1, 6, 5, 7]), ([2, 3], 0, [1, 6, 5, 7]), ([2, 3], 1, [1, 6, 5, 7, 2]), ([1, 2], 1, [1, 6, 5])],
+)
+def test_other_means_are_left_alone(axes, keepdims, shape):
+    from segzoo.bench.onnxruntime_backend import spatial_means_to_global_pools
+
+    model = _reduce_mean_graph(axes, keepdims, shape)
+    assert spatial_means_to_global_pools(model.graph) == 0
+    assert [n.op_type for n in model.graph.node] == ["ReduceMean"] and len(model.graph.initializer) == 1
+
+
+def test_an_exported_aspp_image_pool_is_rewritten(tmp_path):
+    """On a real export (tiny deeplabv3_r50, after ONNX Runtime's pre-processing as the int8 path runs it)
+    the one ReduceMean, ASPP's image pooling, is rewritten and the graph's logits are unchanged."""
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from segzoo.bench.onnxruntime_backend import spatial_means_to_global_pools
+
+    model = build_tiny("deeplabv3_r50", seed=0).eval()
+    path = segzoo.export(model, tmp_path / "m.onnx", format="onnx", example_size=(64, 64))
+    quant_pre_process(str(path), str(tmp_path / "p.onnx"), skip_symbolic_shape=True)
+    graph = onnx.load(str(tmp_path / "p.onnx"))
+    assert sum(n.op_type == "ReduceMean" for n in graph.graph.node) == 1
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(4)).numpy()
+    import onnxruntime as ort
+
+    before = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {graph.graph.input[0].name: x})[0]
+    assert spatial_means_to_global_pools(graph.graph) == 1
+    assert not any(n.op_type == "ReduceMean" for n in graph.graph.node)
+    after = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {graph.graph.input[0].name: x})[0]
+    np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.slow  # a panoptic export (~40 s) plus its quantisation: pytest -m slow
 @pytest.mark.parametrize("name", ["panoptic_fpn_r50", "upsnet_r50"])
 def test_panoptic_session_runs_the_network_and_the_models_own_postprocess(name):
