@@ -22,6 +22,8 @@ SECTIONS = (
     ("bench_zoo.md", "Speed: every recipe (`segzoo bench '*'`)"),
     ("compare_peers.md", "Peer comparison: `benchmarks/compare_peers.py`"),
     ("inference_paths.md", "Inference paths on the same network: `benchmarks/inference_paths.py`"),
+    ("inference_paths_amx.md", "The same on a CPU with AMX: `benchmarks/inference_paths.py`"),
+    ("op_families.md", "Where the time goes, per op family: `benchmarks/op_families.py`"),
     ("dilated_conv.md", "DeepLabV3's ASPP convolutions in bf16: `benchmarks/dilated_conv.py`"),
     ("panoptic_postprocess.md", "Panoptic post-processing vs network: `benchmarks/panoptic_postprocess.py`"),
     ("panoptic_paths.md", "Panoptic network through each backend: `benchmarks/panoptic_paths.py`"),
