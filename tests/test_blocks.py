@@ -110,8 +110,11 @@ def test_pyramid_pool_reads_a_channels_last_map_without_copying_it():
     x = torch.randn(1, 64, 32, 32).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         pooled = pyramid_avg_pool2d(x, (1, 2, 3, 6))
-    copies = [e for e in prof.events() if e.name == "aten::copy_" and e.input_shapes and list(e.input_shapes[0]) == [1, 64, 32, 32]]
-    assert copies == []
+    def numel(shape):
+        return int(torch.tensor(shape).prod()) if shape else 1
+
+    copies = [e for e in prof.events() if e.name == "aten::copy_" and e.input_shapes and numel(e.input_shapes[0]) >= x.numel()]
+    assert copies == []  # any copy as large as the map, in any shape
     for b, p in zip((1, 2, 3, 6), pooled):
         assert p.dtype == torch.bfloat16
         torch.testing.assert_close(p.float(), torch.nn.functional.adaptive_avg_pool2d(x.float(), b), atol=2e-2, rtol=2e-2)

@@ -84,16 +84,28 @@ def test_the_classifier_convs_are_the_ones_feeding_the_output(tiny_fcn, tmp_path
     assert sum(n.op_type == "Conv" for n in graph.node) > 10  # the trunk's convs are not picked
 
 
-def _reduce_mean_graph(axes, keepdims, shape):
+def _reduce_mean_graph(axes, keepdims, shape, *, axes_as="initializer", elem_type=None):
+    """One ReduceMean with its axes as an initializer (opset 18), a ``Constant`` node's value_ints, the
+    opset-13 attribute, an initializer that is also a graph input, or one that is also a graph output."""
     from onnx import TensorProto, helper
 
-    node = helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=keepdims)
-    graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [helper.make_tensor("axes", TensorProto.INT64, [len(axes)], axes)],
-    )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    elem_type = TensorProto.FLOAT if elem_type is None else elem_type
+    nodes, inits, inputs = [], [], [helper.make_tensor_value_info("x", elem_type, shape)]
+    outputs = [helper.make_tensor_value_info("y", elem_type, None)]
+    if axes_as == "attribute":
+        nodes.append(helper.make_node("ReduceMean", ["x"], ["y"], keepdims=keepdims, axes=axes))
+    else:
+        nodes.append(helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=keepdims))
+        if axes_as == "constant":
+            nodes.insert(0, helper.make_node("Constant", [], ["axes"], value_ints=axes))
+        else:
+            inits.append(helper.make_tensor("axes", TensorProto.INT64, [len(axes)], axes))
+        if axes_as == "graph input":
+            inputs.append(helper.make_tensor_value_info("axes", TensorProto.INT64, [len(axes)]))
+        if axes_as == "graph output":
+            outputs.append(helper.make_tensor_value_info("axes", TensorProto.INT64, [len(axes)]))
+    graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13 if axes_as == "attribute" else 18)])
     model.ir_version = 8
     return model
 
@@ -105,32 +117,45 @@ def _run(model, x):
     return session.run(None, {"x": x})[0]
 
 
-@pytest.mark.parametrize("axes", [[2, 3], [3, 2], [-2, -1]])
-def test_spatial_means_become_global_pools_with_the_same_values(axes):
+@pytest.mark.parametrize(
+    "axes, axes_as",
+    [([2, 3], "initializer"), ([3, 2], "initializer"), ([-2, -1], "initializer"), ([2, 3], "constant"),
+     ([2, 3], "attribute"), ([2, 3], "graph output")],
+)  # fmt: skip
+def test_spatial_means_become_global_pools_with_the_same_values(axes, axes_as):
     """ASPP's image pooling (x.mean((2, 3), keepdim=True)) exports as ReduceMean, which ONNX Runtime
     runs in float32 on the int8 graph's channels-last map; GlobalAveragePool gives the same values."""
     import numpy as np
 
     from segzoo.bench.onnxruntime_backend import spatial_means_to_global_pools
 
-    model = _reduce_mean_graph(axes, 1, [1, 6, 5, 7])
+    model = _reduce_mean_graph(axes, 1, [1, 6, 5, 7], axes_as=axes_as)
     x = np.random.default_rng(0).standard_normal((1, 6, 5, 7)).astype(np.float32)
     before = _run(model, x)
     assert spatial_means_to_global_pools(model.graph) == 1
-    assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool"]
-    assert list(model.graph.node[0].input) == ["x"] and len(model.graph.initializer) == 0  # axes dropped
+    assert [n.op_type for n in model.graph.node if n.op_type != "Constant"] == ["GlobalAveragePool"]
+    assert [n.input for n in model.graph.node if n.op_type == "GlobalAveragePool"] == [["x"]]
+    # the axes initializer goes, unless something still reads it (here: a graph output)
+    assert len(model.graph.initializer) == (1 if axes_as == "graph output" else 0)
     np.testing.assert_allclose(_run(model, x), before, rtol=1e-6, atol=1e-7)
     assert before.shape == (1, 6, 1, 1)
 
 
 @pytest.mark.parametrize(
-    "axes, keepdims, shape",
-    [([1], 1, [1, 6, 5, 7]), ([2, 3], 0, [1, 6, 5, 7]), ([2, 3], 1, [1, 6, 5, 7, 2]), ([1, 2], 1, [1, 6, 5])],
+    "axes, keepdims, shape, axes_as, elem_type",
+    [
+        ([1], 1, [1, 6, 5, 7], "initializer", None),  # not the spatial axes
+        ([2, 3], 0, [1, 6, 5, 7], "initializer", None),  # no kept dims
+        ([2, 3], 1, [1, 6, 5, 7, 2], "initializer", None),  # 5-d: GlobalAveragePool would average 3 axes
+        ([-2, -1], 1, [1, 6, 5], "initializer", None),  # 3-d: only the rank tells
+        ([2, 3], 1, [1, 6, 5, 7], "graph input", None),  # axes a caller may override
+        ([2, 3], 1, [1, 6, 5, 7], "initializer", 6),  # int32: no GlobalAveragePool for it
+    ],
 )
-def test_other_means_are_left_alone(axes, keepdims, shape):
+def test_other_means_are_left_alone(axes, keepdims, shape, axes_as, elem_type):
     from segzoo.bench.onnxruntime_backend import spatial_means_to_global_pools
 
-    model = _reduce_mean_graph(axes, keepdims, shape)
+    model = _reduce_mean_graph(axes, keepdims, shape, axes_as=axes_as, elem_type=elem_type)
     assert spatial_means_to_global_pools(model.graph) == 0
     assert [n.op_type for n in model.graph.node] == ["ReduceMean"] and len(model.graph.initializer) == 1
 

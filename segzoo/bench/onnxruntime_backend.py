@@ -129,29 +129,61 @@ def per_roi_nodes(graph) -> list[str]:
 
 
 def _constant_ints(graph, name: str) -> list[int] | None:
-    """The integer values of an initializer or ``Constant`` node output ``name``, else None."""
+    """The integer values of an initializer (not overridable: not a graph input) or ``Constant`` node
+    output ``name``, else None."""
     from onnx import numpy_helper
 
+    if any(v.name == name for v in graph.input):
+        return None
     for init in graph.initializer:
         if init.name == name:
             return [int(v) for v in numpy_helper.to_array(init).reshape(-1)]
     for node in graph.node:
-        if node.op_type == "Constant" and node.output[0] == name and node.attribute:
-            return [int(v) for v in numpy_helper.to_array(node.attribute[0].t).reshape(-1)]
+        if node.op_type == "Constant" and node.output[0] == name:
+            for attr in node.attribute:
+                if attr.name == "value":
+                    return [int(v) for v in numpy_helper.to_array(attr.t).reshape(-1)]
+                if attr.name == "value_ints":
+                    return [int(v) for v in attr.ints]
+                if attr.name == "value_int":
+                    return [int(attr.i)]
     return None
 
 
+def _names_read(graph) -> set[str]:
+    """Every tensor name ``graph`` reads: node inputs (in subgraphs too) and graph outputs."""
+    from onnx import AttributeProto
+
+    names = {output.name for output in graph.output}
+    for node in graph.node:
+        names.update(node.input)
+        for attr in node.attribute:
+            if attr.type == AttributeProto.GRAPH:
+                names |= _names_read(attr.g)
+            elif attr.type == AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    names |= _names_read(sub)
+    return names
+
+
 def spatial_means_to_global_pools(graph) -> int:
-    """Rewrite, in place, each ``ReduceMean`` over the two spatial axes of a 4-d tensor (``keepdims=1``:
-    ``x.mean((2, 3), keepdim=True)``, the image pooling of ASPP) as ``GlobalAveragePool``, the same
-    values; returns how many. The exporter writes ``ReduceMean``, which ONNX Runtime quantises poorly:
-    in the int8 graph it runs in float32 on the channels-last map, 31 ms for deeplabv3_r50's 2048x64x64
-    on a 2-core CPU, where ``GlobalAveragePool`` becomes an int8 channels-last kernel."""
-    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in [*graph.input, *graph.value_info, *graph.output]
-             if v.type.tensor_type.HasField("shape")}  # fmt: skip
+    """Rewrite, in place, each ``ReduceMean`` over the two spatial axes of a 4-d float tensor
+    (``keepdims=1``: ``x.mean((2, 3), keepdim=True)``, the image pooling of ASPP) as
+    ``GlobalAveragePool``, the same values; returns how many. The exporter writes ``ReduceMean``,
+    which ONNX Runtime quantises poorly: in the int8 graph it runs in float32 on the channels-last
+    map, 31 ms for deeplabv3_r50's 2048x64x64 on a 2-core CPU, where ``GlobalAveragePool`` becomes an
+    int8 channels-last kernel. Means whose rank, element type or constant axes are unknown are left
+    alone; the axes constants no longer read by anything are removed."""
+    from onnx import TensorProto
+
+    floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE}
+    infos = {v.name: v.type.tensor_type for v in [*graph.input, *graph.value_info, *graph.output]}
     rewritten, dropped = 0, set()
     for node in graph.node:
-        if node.op_type != "ReduceMean" or ranks.get(node.input[0]) != 4:
+        info = infos.get(node.input[0]) if node.input else None
+        if node.op_type != "ReduceMean" or node.domain not in ("", "ai.onnx") or info is None:
+            continue
+        if not info.HasField("shape") or len(info.shape.dim) != 4 or info.elem_type not in floats:
             continue
         attrs = {a.name: a for a in node.attribute}
         axes = _constant_ints(graph, node.input[1]) if len(node.input) > 1 and node.input[1] else None
@@ -165,10 +197,10 @@ def spatial_means_to_global_pools(graph) -> int:
         del node.input[1:]
         del node.attribute[:]
         rewritten += 1
-    used = {name for node in graph.node for name in node.input}
-    unused = [init for init in graph.initializer if init.name in dropped and init.name not in used]
-    for init in unused:  # the axes constants, now read by no node
-        graph.initializer.remove(init)
+    if dropped:
+        read = _names_read(graph)
+        for init in [init for init in graph.initializer if init.name in dropped and init.name not in read]:
+            graph.initializer.remove(init)  # the axes constants, now read by nothing
     return rewritten
 
 
@@ -179,9 +211,9 @@ def _quantize_int8(source: Path, target: Path, calibration: list[np.ndarray]) ->
 
     prepared = target.with_name("prepared.onnx")
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-    model = onnx.load(str(prepared))
+    model = onnx.load(str(prepared), load_external_data=False)  # external weights (if any) stay where they are
     if spatial_means_to_global_pools(model.graph):
-        onnx.save(model, str(prepared), save_as_external_data=model.ByteSize() > 2**31 - 2**24)
+        onnx.save(model, str(prepared))
     graph = model.graph
     quantize_static(
         str(prepared), str(target), _Calibration(graph.input[0].name, calibration), quant_format=QuantFormat.QDQ,
