@@ -265,7 +265,7 @@ def markdown(payload: dict[str, Any]) -> str:
             lines.append(f"| {key} | {dtype} | {wall:.0f} | {sum(prof.values()):.0f} | {cells} | {gflop:.0f} | {rate:.0f} | {100 * rate / peak[dtype]:.0f}% |")
     lines += ["", "Families are not like for like across backends: ONNX Runtime fuses the activation and the residual "
               "addition into its float32 convolutions (QLinearConv requantises in place), torch runs them as their own "
-              "ops. 'copy / cast / layout' in the autocast rows is mostly the per-call casts of the weights to bf16."]  # fmt: skip
+              "ops. 'copy / cast / layout' in the autocast rows is the per-call casts of the weights to bf16 and copies between layouts."]  # fmt: skip
     return "\n".join(lines)
 
 
