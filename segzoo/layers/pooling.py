@@ -19,13 +19,13 @@ import torch
 __all__ = ["adaptive_avg_pool2d", "pyramid_avg_pool2d"]
 
 
-def _bin_matrix(size: int, bins: int, like: torch.Tensor) -> torch.Tensor:
+def _bin_matrix(size: int, bins: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``(bins, size)`` averaging matrix: row i averages positions floor(i*size/bins) .. ceil((i+1)*size/bins)-1."""
-    idx = torch.arange(bins, device=like.device).unsqueeze(1)  # (bins, 1)
+    idx = torch.arange(bins, device=device).unsqueeze(1)  # (bins, 1)
     start = (idx * size) // bins
     end = ((idx + 1) * size + bins - 1) // bins
-    pos = torch.arange(size, device=like.device).unsqueeze(0)  # (1, size)
-    member = ((pos >= start) & (pos < end)).to(like.dtype)
+    pos = torch.arange(size, device=device).unsqueeze(0)  # (1, size)
+    member = ((pos >= start) & (pos < end)).to(dtype)
     return member / member.sum(dim=1, keepdim=True)
 
 
@@ -33,10 +33,9 @@ def _pyramid_matrix(height: int, width: int, bins: Sequence[int], like: torch.Te
     """``(sum(b * b), H * W)``: row ``i * b + j`` of bin size ``b`` averages cell ``(i, j)``; built in at
     least float32 and cast once to the input's dtype."""
     dtype = torch.promote_types(like.dtype, torch.float32) if like.is_floating_point() else torch.float32
-    probe = torch.empty((), dtype=dtype, device=like.device)
     blocks = []
     for b in bins:
-        rows, cols = _bin_matrix(height, b, probe), _bin_matrix(width, b, probe)  # (b, H), (b, W)
+        rows, cols = _bin_matrix(height, b, dtype, like.device), _bin_matrix(width, b, dtype, like.device)  # (b, H), (b, W)
         blocks.append((rows[:, None, :, None] * cols[None, :, None, :]).reshape(b * b, height * width))
     return torch.cat(blocks).to(like.dtype)
 
@@ -53,11 +52,7 @@ def pyramid_avg_pool2d(x: torch.Tensor, bins: Sequence[int]) -> list[torch.Tenso
         pooled = (matrix @ x.permute(0, 2, 3, 1).flatten(1, 2)).transpose(1, 2)  # (B, H*W, C) as stored -> (B, C, S)
     else:
         pooled = x.flatten(-2) @ matrix.transpose(0, 1)  # (..., C, S)
-    out, start = [], 0
-    for b in bins:
-        out.append(pooled[..., start : start + b * b].unflatten(-1, (b, b)))
-        start += b * b
-    return out
+    return [part.unflatten(-1, (b, b)) for b, part in zip(bins, pooled.split([b * b for b in bins], dim=-1))]
 
 
 def adaptive_avg_pool2d(x: torch.Tensor, bins: int) -> torch.Tensor:
